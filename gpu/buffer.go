@@ -1,0 +1,243 @@
+package gpu
+
+import (
+	"fmt"
+	"unsafe"
+
+	vk "github.com/vulkan-go/vulkan"
+)
+
+// Buffer is a device-local storage buffer. On devices with unified memory
+// (lavapipe, integrated GPUs) it is host visible and mapped, and uploads
+// and downloads are plain copies; elsewhere they go through a staging
+// buffer. A Buffer may be larger than MaxStorageBufferRange: a kernel
+// binds a View of it, and each View must fit the range.
+type Buffer struct {
+	dev    *Device
+	handle vk.Buffer
+	memory vk.DeviceMemory
+	size   int64
+	mapped unsafe.Pointer // non-nil for host-visible buffers
+	closed bool
+}
+
+// stagingChunk bounds the staging memory of one upload or download step.
+const stagingChunk = 64 << 20
+
+// NewBuffer creates a buffer of size bytes (a positive multiple of 4).
+func (d *Device) NewBuffer(size int64) (*Buffer, error) {
+	return d.newBuffer(size, !d.info.UnifiedMemory, true)
+}
+
+// newBuffer makes a buffer that is device local, or host visible and
+// mapped; staging buffers are host visible but need not be device local.
+func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, error) {
+	if d.closed {
+		return nil, ErrClosed
+	}
+	if size <= 0 || size%4 != 0 {
+		return nil, fmt.Errorf("%w: buffer size %d bytes is not a positive multiple of 4", ErrInvalid, size)
+	}
+	if max := d.maxAllocation(); size > max {
+		return nil, fmt.Errorf("%w: buffer of %d bytes exceeds what %s allows in one allocation (%d bytes)", ErrOutOfDeviceMemory, size, d.info.Name, max)
+	}
+	info := &vk.BufferCreateInfo{
+		SType: vk.StructureTypeBufferCreateInfo,
+		Size:  vk.DeviceSize(size),
+		Usage: vk.BufferUsageFlags(vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit |
+			vk.BufferUsageTransferDstBit),
+		SharingMode: vk.SharingModeExclusive,
+	}
+	b := &Buffer{dev: d, size: size}
+	if err := vkErr("vkCreateBuffer", vk.CreateBuffer(d.handle, info, nil, &b.handle)); err != nil {
+		return nil, err
+	}
+	var req vk.MemoryRequirements
+	vk.GetBufferMemoryRequirements(d.handle, b.handle, &req)
+	req.Deref()
+	var want vk.MemoryPropertyFlagBits
+	switch {
+	case deviceOnly:
+		want = vk.MemoryPropertyDeviceLocalBit
+	case deviceLocal:
+		want = vk.MemoryPropertyDeviceLocalBit | vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+	default:
+		want = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+	}
+	mt := -1
+	for i := uint32(0); i < d.info.memory.MemoryTypeCount; i++ {
+		flags := vk.MemoryPropertyFlagBits(d.info.memory.MemoryTypes[i].PropertyFlags)
+		if req.MemoryTypeBits&(1<<i) != 0 && flags&want == want {
+			mt = int(i)
+			break
+		}
+	}
+	if mt < 0 {
+		vk.DestroyBuffer(d.handle, b.handle, nil)
+		return nil, fmt.Errorf("%w: no memory type with flags %#x for a buffer", ErrVulkan, want)
+	}
+	ainfo := &vk.MemoryAllocateInfo{
+		SType:           vk.StructureTypeMemoryAllocateInfo,
+		AllocationSize:  req.Size,
+		MemoryTypeIndex: uint32(mt),
+	}
+	if err := vkErr(fmt.Sprintf("vkAllocateMemory(%d bytes)", req.Size), vk.AllocateMemory(d.handle, ainfo, nil, &b.memory)); err != nil {
+		vk.DestroyBuffer(d.handle, b.handle, nil)
+		return nil, err
+	}
+	if err := vkErr("vkBindBufferMemory", vk.BindBufferMemory(d.handle, b.handle, b.memory, 0)); err != nil {
+		b.destroy()
+		return nil, err
+	}
+	if !deviceOnly {
+		if err := vkErr("vkMapMemory", vk.MapMemory(d.handle, b.memory, 0, vk.DeviceSize(vk.WholeSize), 0, &b.mapped)); err != nil {
+			b.destroy()
+			return nil, err
+		}
+	}
+	d.track(b, fmt.Sprintf("Buffer(%d bytes)", size))
+	return b, nil
+}
+
+func (d *Device) maxAllocation() int64 {
+	if d.info.MaxAllocationBytes > 0 {
+		return int64(d.info.MaxAllocationBytes)
+	}
+	// Vulkan guarantees 1 GiB (maxMemoryAllocationSize of
+	// VK_KHR_maintenance3); larger allocations may still work, so the
+	// limit here is the largest device-local heap.
+	return int64(d.info.DeviceLocalBytes)
+}
+
+func (b *Buffer) destroy() {
+	if b.mapped != nil {
+		vk.UnmapMemory(b.dev.handle, b.memory)
+		b.mapped = nil
+	}
+	vk.DestroyBuffer(b.dev.handle, b.handle, nil)
+	vk.FreeMemory(b.dev.handle, b.memory, nil)
+}
+
+// Size is the buffer's size in bytes.
+func (b *Buffer) Size() int64 { return b.size }
+
+// Close frees the buffer. It is idempotent and nil-safe. The caller must
+// not close a buffer that a submitted sequence still uses.
+func (b *Buffer) Close() error {
+	if b == nil || b.closed {
+		return nil
+	}
+	b.closed = true
+	if !b.dev.closed {
+		b.destroy()
+		b.dev.untrack(b)
+	}
+	return nil
+}
+
+// View is a byte range of a buffer, what a kernel binds.
+type View struct {
+	Buf    *Buffer
+	Offset int64 // bytes
+	Size   int64 // bytes
+}
+
+// All is a view of the whole buffer.
+func (b *Buffer) All() View { return View{Buf: b, Size: b.size} }
+
+// Slice is a view of size bytes from offset.
+func (b *Buffer) Slice(offset, size int64) View { return View{Buf: b, Offset: offset, Size: size} }
+
+// Floats is a view of n float32 elements starting at element off.
+func (b *Buffer) Floats(off, n int) View { return View{Buf: b, Offset: int64(off) * 4, Size: int64(n) * 4} }
+
+func (v View) check() error {
+	if v.Buf == nil {
+		return fmt.Errorf("%w: view of a nil buffer", ErrInvalid)
+	}
+	if v.Buf.closed {
+		return ErrClosed
+	}
+	if v.Offset < 0 || v.Size <= 0 || v.Offset+v.Size > v.Buf.size || v.Offset%4 != 0 || v.Size%4 != 0 {
+		return fmt.Errorf("%w: view [%d, +%d) of a %d-byte buffer", ErrInvalid, v.Offset, v.Size, v.Buf.size)
+	}
+	return nil
+}
+
+// Upload copies data into the buffer at element offset off.
+func (b *Buffer) Upload(off int, data []float32) error {
+	if len(data) == 0 {
+		return nil
+	}
+	v := b.Floats(off, len(data))
+	if err := v.check(); err != nil {
+		return fmt.Errorf("gpu: Upload %d floats at %d: %w", len(data), off, err)
+	}
+	src := unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), len(data)*4)
+	return b.transfer(v.Offset, src, true)
+}
+
+// Download copies len(dst) floats from element offset off into dst.
+func (b *Buffer) Download(off int, dst []float32) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	v := b.Floats(off, len(dst))
+	if err := v.check(); err != nil {
+		return fmt.Errorf("gpu: Download %d floats at %d: %w", len(dst), off, err)
+	}
+	bytes := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(dst)*4)
+	return b.transfer(v.Offset, bytes, false)
+}
+
+// transfer moves host bytes to (up) or from the buffer at a byte offset.
+func (b *Buffer) transfer(offset int64, host []byte, up bool) error {
+	if b.mapped != nil {
+		dev := unsafe.Slice((*byte)(unsafe.Add(b.mapped, offset)), len(host))
+		if up {
+			copy(dev, host)
+		} else {
+			copy(host, dev)
+		}
+		return nil
+	}
+	chunk := int64(len(host))
+	if chunk > stagingChunk {
+		chunk = stagingChunk
+	}
+	staging, err := b.dev.newBuffer(chunk, false, false)
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	for done := int64(0); done < int64(len(host)); done += chunk {
+		n := min(chunk, int64(len(host))-done)
+		stage := unsafe.Slice((*byte)(staging.mapped), n)
+		src, dst := staging.Slice(0, n), b.Slice(offset+done, n)
+		if up {
+			copy(stage, host[done:done+n])
+		} else {
+			src, dst = dst, src
+		}
+		if err := b.dev.oneShotCopy(src, dst); err != nil {
+			return err
+		}
+		if !up {
+			copy(host[done:done+n], stage)
+		}
+	}
+	return nil
+}
+
+// oneShotCopy records, submits and waits for one buffer copy.
+func (d *Device) oneShotCopy(src, dst View) error {
+	s, err := d.NewSequence(SequenceOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Copy(dst, src); err != nil {
+		return err
+	}
+	return s.Submit()
+}

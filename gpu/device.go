@@ -1,0 +1,502 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	vk "github.com/vulkan-go/vulkan"
+)
+
+// Environment variables read by Open and Devices.
+const (
+	// EnvDevice selects the device when Options.Device is empty: an index
+	// from Devices or a case-insensitive substring of the device name.
+	EnvDevice = "VKVGG_DEVICE"
+	// EnvValidation turns on the Khronos validation layer when set to 1.
+	EnvValidation = "VKVGG_VALIDATION"
+)
+
+// DeviceType is the kind of a physical device, in order of preference.
+type DeviceType int
+
+// Device types, most preferred first.
+const (
+	Discrete DeviceType = iota
+	Integrated
+	Virtual
+	CPU
+	Other
+)
+
+func (t DeviceType) String() string {
+	switch t {
+	case Discrete:
+		return "discrete GPU"
+	case Integrated:
+		return "integrated GPU"
+	case Virtual:
+		return "virtual GPU"
+	case CPU:
+		return "CPU"
+	}
+	return "other"
+}
+
+// DeviceInfo describes a Vulkan device with a compute queue.
+type DeviceInfo struct {
+	Index                  int    // position in the list returned by Devices
+	Name                   string // VkPhysicalDeviceProperties.deviceName
+	Type                   DeviceType
+	VendorID, DeviceID     uint32
+	Driver                 string // driver name and info where the device reports them (Vulkan 1.2)
+	APIVersion             string // e.g. "1.3.230"
+	DeviceLocalBytes       uint64 // size of the largest device-local heap
+	MaxStorageBufferRange  uint64 // largest storage buffer one binding may cover
+	MaxAllocationBytes     uint64 // maxMemoryAllocationSize where known, else 0
+	MinStorageAlignment    uint64 // minStorageBufferOffsetAlignment
+	MaxSharedMemory        uint32 // maxComputeSharedMemorySize in bytes
+	MaxWorkgroupSize       uint32 // maxComputeWorkGroupInvocations
+	SubgroupSize           uint32
+	FP16                   bool    // shaderFloat16
+	Storage16Bit           bool    // storageBuffer16BitAccess
+	TimestampPeriodNS      float32 // nanoseconds per timestamp tick; 0 when compute timestamps are unsupported
+	UnifiedMemory          bool    // a device-local memory type is host visible and the device is not discrete
+	QueueFamily            uint32
+	physical               vk.PhysicalDevice
+	timestampBits          uint32
+	memory                 vk.PhysicalDeviceMemoryProperties
+	hostVisibleDeviceLocal int
+}
+
+func (d DeviceInfo) String() string {
+	return fmt.Sprintf("%d: %s (%s, Vulkan %s)", d.Index, d.Name, d.Type, d.APIVersion)
+}
+
+// Options configure Open.
+type Options struct {
+	// Device selects the device: "" (the VKVGG_DEVICE variable, else the
+	// best: discrete > integrated > virtual > CPU), an index, or a
+	// case-insensitive name substring.
+	Device string
+	// Validation enables the Khronos validation layer and records every
+	// message it reports (see Device.ValidationMessages). VKVGG_VALIDATION=1
+	// turns it on too.
+	Validation bool
+}
+
+// instance is a VkInstance with the optional debug callback.
+type instance struct {
+	handle     vk.Instance
+	debug      vk.DebugReportCallback
+	validation bool
+	messages   *messageLog
+}
+
+func newInstance(validation bool) (*instance, error) {
+	if err := load(); err != nil {
+		return nil, err
+	}
+	app := &vk.ApplicationInfo{
+		SType:            vk.StructureTypeApplicationInfo,
+		PApplicationName: "vkvgg\x00",
+		PEngineName:      "vkvgg\x00",
+		ApiVersion:       vk.MakeVersion(1, 1, 0),
+	}
+	info := &vk.InstanceCreateInfo{
+		SType:            vk.StructureTypeInstanceCreateInfo,
+		PApplicationInfo: app,
+	}
+	if validation {
+		info.EnabledLayerCount = 1
+		info.PpEnabledLayerNames = []string{"VK_LAYER_KHRONOS_validation\x00"}
+		info.EnabledExtensionCount = 1
+		info.PpEnabledExtensionNames = []string{"VK_EXT_debug_report\x00"}
+	}
+	var h vk.Instance
+	if err := vkErr("vkCreateInstance", vk.CreateInstance(info, nil, &h)); err != nil {
+		if validation {
+			return nil, fmt.Errorf("%w (validation needs VK_LAYER_KHRONOS_validation: Debian package vulkan-validationlayers)", err)
+		}
+		return nil, err
+	}
+	if err := vk.InitInstance(h); err != nil {
+		vk.DestroyInstance(h, nil)
+		return nil, fmt.Errorf("%w: %v", ErrNoVulkan, err)
+	}
+	in := &instance{handle: h, validation: validation}
+	if validation {
+		in.messages = &messageLog{}
+		if err := in.installDebug(); err != nil {
+			vk.DestroyInstance(h, nil)
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+func (in *instance) close() {
+	if in.validation && in.debug != vk.NullDebugReportCallback {
+		vk.DestroyDebugReportCallback(in.handle, in.debug, nil)
+		unregisterLog(in.messages)
+	}
+	vk.DestroyInstance(in.handle, nil)
+}
+
+// messageLog collects validation messages.
+type messageLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *messageLog) add(s string) {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, s)
+	l.mu.Unlock()
+}
+
+func (l *messageLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.msgs...)
+}
+
+// The Go binding routes every debug report through one Go function, so the
+// logs of all instances with validation on are kept in one registry; each
+// message goes to every log open at the time.
+var (
+	logsMu sync.Mutex
+	logs   = map[*messageLog]bool{}
+)
+
+func unregisterLog(l *messageLog) {
+	logsMu.Lock()
+	delete(logs, l)
+	logsMu.Unlock()
+}
+
+func debugCallback(flags vk.DebugReportFlags, _ vk.DebugReportObjectType, _ uint64, _ uint, code int32, prefix, msg string, _ unsafe.Pointer) vk.Bool32 {
+	kind := "warning"
+	if vk.DebugReportFlagBits(flags)&vk.DebugReportErrorBit != 0 {
+		kind = "error"
+	}
+	s := fmt.Sprintf("%s %s [%d]: %s", prefix, kind, code, msg)
+	logsMu.Lock()
+	for l := range logs {
+		l.add(s)
+	}
+	logsMu.Unlock()
+	return vk.False
+}
+
+func (in *instance) installDebug() error {
+	logsMu.Lock()
+	logs[in.messages] = true
+	logsMu.Unlock()
+	info := &vk.DebugReportCallbackCreateInfo{
+		SType: vk.StructureTypeDebugReportCallbackCreateInfo,
+		Flags: vk.DebugReportFlags(vk.DebugReportErrorBit | vk.DebugReportWarningBit |
+			vk.DebugReportPerformanceWarningBit),
+		PfnCallback: debugCallback,
+	}
+	if err := vkErr("vkCreateDebugReportCallbackEXT", vk.CreateDebugReportCallback(in.handle, info, nil, &in.debug)); err != nil {
+		unregisterLog(in.messages)
+		return err
+	}
+	return nil
+}
+
+func validationFromEnv(opt bool) bool {
+	return opt || os.Getenv(EnvValidation) == "1"
+}
+
+// Devices lists the Vulkan devices that have a compute queue, in the
+// order Vulkan reports them. It returns ErrNoVulkan without a loader.
+func Devices() ([]DeviceInfo, error) {
+	in, err := newInstance(false)
+	if err != nil {
+		return nil, err
+	}
+	defer in.close()
+	return in.devices()
+}
+
+func (in *instance) devices() ([]DeviceInfo, error) {
+	var n uint32
+	if err := vkErr("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(in.handle, &n, nil)); err != nil {
+		return nil, err
+	}
+	pds := make([]vk.PhysicalDevice, n)
+	if err := vkErr("vkEnumeratePhysicalDevices", vk.EnumeratePhysicalDevices(in.handle, &n, pds)); err != nil {
+		return nil, err
+	}
+	var out []DeviceInfo
+	for _, pd := range pds[:n] {
+		info, ok := describe(in.handle, pd)
+		if !ok {
+			continue
+		}
+		info.Index = len(out)
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
+	var props vk.PhysicalDeviceProperties
+	vk.GetPhysicalDeviceProperties(pd, &props)
+	props.Deref()
+	props.Limits.Deref()
+
+	var nq uint32
+	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, nil)
+	qs := make([]vk.QueueFamilyProperties, nq)
+	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs)
+	family := -1
+	var tsBits uint32
+	for i := range qs[:nq] {
+		qs[i].Deref()
+		if vk.QueueFlagBits(qs[i].QueueFlags)&vk.QueueComputeBit != 0 {
+			family = i
+			tsBits = qs[i].TimestampValidBits
+			break
+		}
+	}
+	if family < 0 {
+		return DeviceInfo{}, false
+	}
+	var mem vk.PhysicalDeviceMemoryProperties
+	vk.GetPhysicalDeviceMemoryProperties(pd, &mem)
+	mem.Deref()
+	var heap uint64
+	for i := uint32(0); i < mem.MemoryHeapCount; i++ {
+		mem.MemoryHeaps[i].Deref()
+		if vk.MemoryHeapFlagBits(mem.MemoryHeaps[i].Flags)&vk.MemoryHeapDeviceLocalBit != 0 && uint64(mem.MemoryHeaps[i].Size) > heap {
+			heap = uint64(mem.MemoryHeaps[i].Size)
+		}
+	}
+	for i := uint32(0); i < mem.MemoryTypeCount; i++ {
+		mem.MemoryTypes[i].Deref()
+	}
+	l := props.Limits
+	ex := queryExtra(inst, pd, props.ApiVersion)
+	info := DeviceInfo{
+		Name:                  cString(props.DeviceName[:]),
+		Type:                  deviceType(props.DeviceType),
+		VendorID:              props.VendorID,
+		DeviceID:              props.DeviceID,
+		APIVersion:            fmt.Sprintf("%d.%d.%d", props.ApiVersion>>22, (props.ApiVersion>>12)&0x3ff, props.ApiVersion&0xfff),
+		DeviceLocalBytes:      heap,
+		MaxStorageBufferRange: uint64(l.MaxStorageBufferRange),
+		MinStorageAlignment:   uint64(l.MinStorageBufferOffsetAlignment),
+		MaxSharedMemory:       l.MaxComputeSharedMemorySize,
+		MaxWorkgroupSize:      l.MaxComputeWorkGroupInvocations,
+		SubgroupSize:          ex.subgroupSize,
+		FP16:                  ex.fp16,
+		Storage16Bit:          ex.storage16,
+		QueueFamily:           uint32(family),
+		physical:              pd,
+		timestampBits:         tsBits,
+		memory:                mem,
+	}
+	if ex.driverName != "" {
+		info.Driver = strings.TrimSpace(ex.driverName + " " + ex.driverInfo)
+	}
+	if tsBits > 0 && l.TimestampComputeAndGraphics.B() {
+		info.TimestampPeriodNS = l.TimestampPeriod
+	}
+	info.hostVisibleDeviceLocal = info.memoryType(vk.MemoryPropertyDeviceLocalBit | vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
+	info.UnifiedMemory = info.hostVisibleDeviceLocal >= 0 && info.Type != Discrete
+	return info, true
+}
+
+// memoryType returns the first memory type index with all the flags, or -1.
+func (d *DeviceInfo) memoryType(flags vk.MemoryPropertyFlagBits) int {
+	for i := uint32(0); i < d.memory.MemoryTypeCount; i++ {
+		if vk.MemoryPropertyFlagBits(d.memory.MemoryTypes[i].PropertyFlags)&flags == flags {
+			return int(i)
+		}
+	}
+	return -1
+}
+
+func deviceType(t vk.PhysicalDeviceType) DeviceType {
+	switch t {
+	case vk.PhysicalDeviceTypeDiscreteGpu:
+		return Discrete
+	case vk.PhysicalDeviceTypeIntegratedGpu:
+		return Integrated
+	case vk.PhysicalDeviceTypeVirtualGpu:
+		return Virtual
+	case vk.PhysicalDeviceTypeCpu:
+		return CPU
+	}
+	return Other
+}
+
+func cString(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
+
+// choose picks a device by the selector ("" for the best one).
+func choose(devs []DeviceInfo, sel string) (DeviceInfo, error) {
+	if len(devs) == 0 {
+		return DeviceInfo{}, fmt.Errorf("%w: Vulkan reports no device with a compute queue (install a driver such as mesa-vulkan-drivers)", ErrNoDevice)
+	}
+	if sel == "" {
+		best := append([]DeviceInfo(nil), devs...)
+		sort.SliceStable(best, func(i, j int) bool { return best[i].Type < best[j].Type })
+		return best[0], nil
+	}
+	if i, err := strconv.Atoi(sel); err == nil {
+		if i < 0 || i >= len(devs) {
+			return DeviceInfo{}, fmt.Errorf("%w: device index %d out of range (%d devices: %s)", ErrNoDevice, i, len(devs), names(devs))
+		}
+		return devs[i], nil
+	}
+	for _, d := range devs {
+		if strings.Contains(strings.ToLower(d.Name), strings.ToLower(sel)) {
+			return d, nil
+		}
+	}
+	return DeviceInfo{}, fmt.Errorf("%w: no device name contains %q (devices: %s)", ErrNoDevice, sel, names(devs))
+}
+
+func names(devs []DeviceInfo) string {
+	s := make([]string, len(devs))
+	for i, d := range devs {
+		s[i] = d.String()
+	}
+	return strings.Join(s, "; ")
+}
+
+// Device is an open Vulkan device with one compute queue. Its methods may
+// be called from one goroutine at a time.
+type Device struct {
+	info    DeviceInfo
+	inst    *instance
+	handle  vk.Device
+	queue   vk.Queue
+	cmdPool vk.CommandPool // for one-off transfers
+	live    map[closer]string
+	closed  bool
+}
+
+type closer interface{ Close() error }
+
+// Open creates a device according to opts.
+func Open(opts Options) (*Device, error) {
+	in, err := newInstance(validationFromEnv(opts.Validation))
+	if err != nil {
+		return nil, err
+	}
+	devs, err := in.devices()
+	if err != nil {
+		in.close()
+		return nil, err
+	}
+	sel := opts.Device
+	if sel == "" {
+		sel = os.Getenv(EnvDevice)
+	}
+	info, err := choose(devs, sel)
+	if err != nil {
+		in.close()
+		return nil, err
+	}
+	qinfo := vk.DeviceQueueCreateInfo{
+		SType:            vk.StructureTypeDeviceQueueCreateInfo,
+		QueueFamilyIndex: info.QueueFamily,
+		QueueCount:       1,
+		PQueuePriorities: []float32{1},
+	}
+	dinfo := &vk.DeviceCreateInfo{
+		SType:                vk.StructureTypeDeviceCreateInfo,
+		QueueCreateInfoCount: 1,
+		PQueueCreateInfos:    []vk.DeviceQueueCreateInfo{qinfo},
+	}
+	var h vk.Device
+	if err := vkErr("vkCreateDevice", vk.CreateDevice(info.physical, dinfo, nil, &h)); err != nil {
+		in.close()
+		return nil, err
+	}
+	d := &Device{info: info, inst: in, handle: h, live: map[closer]string{}}
+	vk.GetDeviceQueue(h, info.QueueFamily, 0, &d.queue)
+	pinfo := &vk.CommandPoolCreateInfo{
+		SType:            vk.StructureTypeCommandPoolCreateInfo,
+		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
+		QueueFamilyIndex: info.QueueFamily,
+	}
+	if err := vkErr("vkCreateCommandPool", vk.CreateCommandPool(h, pinfo, nil, &d.cmdPool)); err != nil {
+		vk.DestroyDevice(h, nil)
+		in.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Info describes the device.
+func (d *Device) Info() DeviceInfo { return d.info }
+
+// Validation reports whether the validation layer is on.
+func (d *Device) Validation() bool { return d.inst.validation }
+
+// ValidationMessages returns every message the validation layer reported
+// so far (nil when validation is off).
+func (d *Device) ValidationMessages() []string {
+	if d.inst.messages == nil {
+		return nil
+	}
+	return d.inst.messages.all()
+}
+
+func (d *Device) track(c closer, what string) { d.live[c] = what }
+func (d *Device) untrack(c closer)            { delete(d.live, c) }
+
+// WaitIdle waits until the device has finished all submitted work.
+func (d *Device) WaitIdle() error {
+	if d.closed {
+		return ErrClosed
+	}
+	return vkErr("vkDeviceWaitIdle", vk.DeviceWaitIdle(d.handle))
+}
+
+// Close waits for the device to go idle and destroys it. Objects created
+// from it that are still open are closed too, and Close then returns an
+// error wrapping ErrLeak that counts them. Close is idempotent and nil-safe.
+func (d *Device) Close() error {
+	if d == nil || d.closed {
+		return nil
+	}
+	var errs []error
+	if err := d.WaitIdle(); err != nil {
+		errs = append(errs, err)
+	}
+	var leaked []string
+	for c, what := range d.live {
+		leaked = append(leaked, what)
+		c.Close()
+	}
+	d.closed = true
+	vk.DestroyCommandPool(d.handle, d.cmdPool, nil)
+	vk.DestroyDevice(d.handle, nil)
+	d.inst.close()
+	if len(leaked) > 0 {
+		sort.Strings(leaked)
+		errs = append(errs, fmt.Errorf("%w: %s", ErrLeak, strings.Join(leaked, ", ")))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("gpu: Device.Close: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,440 @@
+package gpu
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+
+	vk "github.com/vulkan-go/vulkan"
+)
+
+// Access says how a dispatch uses a bound view; the sequence derives its
+// memory barriers from it.
+type Access int
+
+// Access modes.
+const (
+	Read Access = iota
+	Write
+	ReadWrite
+)
+
+// Arg binds a view to the next binding of a kernel.
+type Arg struct {
+	View
+	Access Access
+}
+
+// R binds v for reading.
+func R(v View) Arg { return Arg{v, Read} }
+
+// W binds v for writing.
+func W(v View) Arg { return Arg{v, Write} }
+
+// RW binds v for reading and writing.
+func RW(v View) Arg { return Arg{v, ReadWrite} }
+
+// SequenceOptions configure a Sequence.
+type SequenceOptions struct {
+	// Timestamps records GPU timestamps around every dispatch where the
+	// device supports them (see Sequence.Timings).
+	Timestamps bool
+}
+
+// Timing is the GPU time of one dispatch.
+type Timing struct {
+	Label    string
+	Duration time.Duration
+}
+
+// Sequence records dispatches and copies into one command buffer, with the
+// barriers their accesses require, and submits them at once. It may be
+// submitted again without re-recording; Reset starts a new recording.
+type Sequence struct {
+	dev        *Device
+	pool       vk.CommandPool
+	cmd        vk.CommandBuffer
+	fence      vk.Fence
+	descPools  []vk.DescriptorPool
+	setsLeft   int
+	descsLeft  int
+	pending    []access // accesses since the last barrier
+	written    bool     // something was written since the recording began
+	recording  bool
+	ended      bool
+	timestamps bool
+	queries    vk.QueryPool
+	labels     []string
+	barriers   int
+	closed     bool
+}
+
+type access struct {
+	buf    *Buffer
+	lo, hi int64
+	write  bool
+}
+
+const (
+	setsPerPool     = 256
+	descsPerPool    = 1024
+	maxTimedQueries = 2048
+)
+
+// NewSequence creates an empty sequence.
+func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
+	if d.closed {
+		return nil, ErrClosed
+	}
+	s := &Sequence{dev: d, timestamps: o.Timestamps && d.info.TimestampPeriodNS > 0}
+	ok := false
+	defer func() {
+		if !ok {
+			s.destroy()
+		}
+	}()
+	pinfo := &vk.CommandPoolCreateInfo{
+		SType:            vk.StructureTypeCommandPoolCreateInfo,
+		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
+		QueueFamilyIndex: d.info.QueueFamily,
+	}
+	if err := vkErr("vkCreateCommandPool", vk.CreateCommandPool(d.handle, pinfo, nil, &s.pool)); err != nil {
+		return nil, err
+	}
+	ainfo := &vk.CommandBufferAllocateInfo{
+		SType:              vk.StructureTypeCommandBufferAllocateInfo,
+		CommandPool:        s.pool,
+		Level:              vk.CommandBufferLevelPrimary,
+		CommandBufferCount: 1,
+	}
+	cmds := make([]vk.CommandBuffer, 1)
+	if err := vkErr("vkAllocateCommandBuffers", vk.AllocateCommandBuffers(d.handle, ainfo, cmds)); err != nil {
+		return nil, err
+	}
+	s.cmd = cmds[0]
+	finfo := &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}
+	if err := vkErr("vkCreateFence", vk.CreateFence(d.handle, finfo, nil, &s.fence)); err != nil {
+		return nil, err
+	}
+	if s.timestamps {
+		qinfo := &vk.QueryPoolCreateInfo{
+			SType:      vk.StructureTypeQueryPoolCreateInfo,
+			QueryType:  vk.QueryTypeTimestamp,
+			QueryCount: maxTimedQueries,
+		}
+		if err := vkErr("vkCreateQueryPool", vk.CreateQueryPool(d.handle, qinfo, nil, &s.queries)); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	d.track(s, "Sequence")
+	return s, nil
+}
+
+func (s *Sequence) destroy() {
+	h := s.dev.handle
+	for _, p := range s.descPools {
+		vk.DestroyDescriptorPool(h, p, nil)
+	}
+	s.descPools = nil
+	if s.queries != vk.NullQueryPool {
+		vk.DestroyQueryPool(h, s.queries, nil)
+	}
+	if s.fence != vk.NullFence {
+		vk.DestroyFence(h, s.fence, nil)
+	}
+	if s.pool != vk.NullCommandPool {
+		vk.DestroyCommandPool(h, s.pool, nil)
+	}
+}
+
+// Close frees the sequence. It is idempotent and nil-safe.
+func (s *Sequence) Close() error {
+	if s == nil || s.closed {
+		return nil
+	}
+	s.closed = true
+	if !s.dev.closed {
+		s.destroy()
+		s.dev.untrack(s)
+	}
+	return nil
+}
+
+func (s *Sequence) begin() error {
+	if s.closed {
+		return ErrClosed
+	}
+	if s.ended {
+		return fmt.Errorf("%w: sequence already ended; call Reset to record again", ErrInvalid)
+	}
+	if s.recording {
+		return nil
+	}
+	binfo := &vk.CommandBufferBeginInfo{SType: vk.StructureTypeCommandBufferBeginInfo}
+	if err := vkErr("vkBeginCommandBuffer", vk.BeginCommandBuffer(s.cmd, binfo)); err != nil {
+		return err
+	}
+	s.recording = true
+	if s.timestamps {
+		vk.CmdResetQueryPool(s.cmd, s.queries, 0, maxTimedQueries)
+	}
+	return nil
+}
+
+// hazard inserts a barrier when an access conflicts with one recorded since
+// the last barrier: read after write, write after write or write after read
+// of overlapping bytes of the same buffer.
+func (s *Sequence) hazard(acc []access) {
+	for _, a := range acc {
+		for _, p := range s.pending {
+			if p.buf == a.buf && p.lo < a.hi && a.lo < p.hi && (p.write || a.write) {
+				s.barrier(vk.PipelineStageComputeShaderBit|vk.PipelineStageTransferBit,
+					vk.AccessShaderReadBit|vk.AccessShaderWriteBit|vk.AccessTransferReadBit|vk.AccessTransferWriteBit)
+				s.pending = s.pending[:0]
+				return
+			}
+		}
+	}
+}
+
+func (s *Sequence) barrier(dstStage vk.PipelineStageFlagBits, dstAccess vk.AccessFlagBits) {
+	mb := vk.MemoryBarrier{
+		SType:         vk.StructureTypeMemoryBarrier,
+		SrcAccessMask: vk.AccessFlags(vk.AccessShaderWriteBit | vk.AccessTransferWriteBit),
+		DstAccessMask: vk.AccessFlags(dstAccess),
+	}
+	vk.CmdPipelineBarrier(s.cmd,
+		vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit|vk.PipelineStageTransferBit),
+		vk.PipelineStageFlags(dstStage), 0,
+		1, []vk.MemoryBarrier{mb}, 0, nil, 0, nil)
+	s.barriers++
+}
+
+func (s *Sequence) note(acc []access) {
+	for _, a := range acc {
+		s.pending = append(s.pending, a)
+		s.written = s.written || a.write
+	}
+}
+
+func (s *Sequence) descriptorSet(k *Kernel) (vk.DescriptorSet, error) {
+	if s.setsLeft < 1 || s.descsLeft < k.bindings {
+		info := &vk.DescriptorPoolCreateInfo{
+			SType:         vk.StructureTypeDescriptorPoolCreateInfo,
+			MaxSets:       setsPerPool,
+			PoolSizeCount: 1,
+			PPoolSizes:    []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: descsPerPool}},
+		}
+		var p vk.DescriptorPool
+		if err := vkErr("vkCreateDescriptorPool", vk.CreateDescriptorPool(s.dev.handle, info, nil, &p)); err != nil {
+			return nil, err
+		}
+		s.descPools = append(s.descPools, p)
+		s.setsLeft, s.descsLeft = setsPerPool, descsPerPool
+	}
+	ainfo := &vk.DescriptorSetAllocateInfo{
+		SType:              vk.StructureTypeDescriptorSetAllocateInfo,
+		DescriptorPool:     s.descPools[len(s.descPools)-1],
+		DescriptorSetCount: 1,
+		PSetLayouts:        []vk.DescriptorSetLayout{k.setLayout},
+	}
+	sets := make([]vk.DescriptorSet, 1)
+	if err := vkErr("vkAllocateDescriptorSets", vk.AllocateDescriptorSets(s.dev.handle, ainfo, &sets[0])); err != nil {
+		return nil, err
+	}
+	s.setsLeft--
+	s.descsLeft -= k.bindings
+	return sets[0], nil
+}
+
+// Dispatch records k over groups workgroups with the push constant words
+// and the views bound to bindings 0, 1, ... in order.
+func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg) error {
+	if k == nil || k.closed || k.dev != s.dev {
+		return fmt.Errorf("%w: Dispatch with a closed, nil or foreign kernel", ErrInvalid)
+	}
+	if len(args) != k.bindings || len(push) != k.pushWords {
+		return fmt.Errorf("%w: kernel %s takes %d bindings and %d push words, got %d and %d", ErrInvalid, k.name, k.bindings, k.pushWords, len(args), len(push))
+	}
+	lim := s.dev.info
+	for i, g := range groups {
+		if g < 1 || g > 65535 {
+			return fmt.Errorf("%w: kernel %s: workgroup count %d on axis %d out of [1, 65535]", ErrInvalid, k.name, g, i)
+		}
+	}
+	acc := make([]access, len(args))
+	infos := make([]vk.WriteDescriptorSet, len(args))
+	for i, a := range args {
+		if err := a.View.check(); err != nil {
+			return fmt.Errorf("gpu: kernel %s binding %d: %w", k.name, i, err)
+		}
+		if a.Buf.dev != s.dev {
+			return fmt.Errorf("%w: kernel %s binding %d: buffer of another device", ErrInvalid, k.name, i)
+		}
+		if uint64(a.Size) > lim.MaxStorageBufferRange {
+			return fmt.Errorf("%w: kernel %s binding %d: view of %d bytes exceeds maxStorageBufferRange %d", ErrInvalid, k.name, i, a.Size, lim.MaxStorageBufferRange)
+		}
+		if lim.MinStorageAlignment > 0 && uint64(a.Offset)%lim.MinStorageAlignment != 0 {
+			return fmt.Errorf("%w: kernel %s binding %d: offset %d not a multiple of minStorageBufferOffsetAlignment %d", ErrInvalid, k.name, i, a.Offset, lim.MinStorageAlignment)
+		}
+		acc[i] = access{a.Buf, a.Offset, a.Offset + a.Size, a.Access != Read}
+	}
+	if s.timestamps && 2*len(s.labels)+2 > maxTimedQueries {
+		return fmt.Errorf("%w: more than %d timed dispatches in one sequence", ErrInvalid, maxTimedQueries/2)
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	set, err := s.descriptorSet(k)
+	if err != nil {
+		return err
+	}
+	for i, a := range args {
+		infos[i] = vk.WriteDescriptorSet{
+			SType:           vk.StructureTypeWriteDescriptorSet,
+			DstSet:          set,
+			DstBinding:      uint32(i),
+			DescriptorCount: 1,
+			DescriptorType:  vk.DescriptorTypeStorageBuffer,
+			PBufferInfo:     []vk.DescriptorBufferInfo{{Buffer: a.Buf.handle, Offset: vk.DeviceSize(a.Offset), Range: vk.DeviceSize(a.Size)}},
+		}
+	}
+	vk.UpdateDescriptorSets(s.dev.handle, uint32(len(infos)), infos, 0, nil)
+	s.hazard(acc)
+	if s.timestamps {
+		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageTopOfPipeBit, s.queries, uint32(2*len(s.labels)))
+	}
+	vk.CmdBindPipeline(s.cmd, vk.PipelineBindPointCompute, k.pipeline)
+	vk.CmdBindDescriptorSets(s.cmd, vk.PipelineBindPointCompute, k.layout, 0, 1, []vk.DescriptorSet{set}, 0, nil)
+	if len(push) > 0 {
+		vk.CmdPushConstants(s.cmd, k.layout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(4*len(push)), unsafe.Pointer(&push[0]))
+	}
+	vk.CmdDispatch(s.cmd, uint32(groups[0]), uint32(groups[1]), uint32(groups[2]))
+	if s.timestamps {
+		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageBottomOfPipeBit, s.queries, uint32(2*len(s.labels)+1))
+		s.labels = append(s.labels, k.name)
+	}
+	s.note(acc)
+	return nil
+}
+
+// Copy records a copy of src into dst (equal sizes).
+func (s *Sequence) Copy(dst, src View) error {
+	if err := src.check(); err != nil {
+		return fmt.Errorf("gpu: Copy source: %w", err)
+	}
+	if err := dst.check(); err != nil {
+		return fmt.Errorf("gpu: Copy destination: %w", err)
+	}
+	if src.Size != dst.Size {
+		return fmt.Errorf("%w: Copy of %d bytes into %d", ErrInvalid, src.Size, dst.Size)
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	acc := []access{{src.Buf, src.Offset, src.Offset + src.Size, false}, {dst.Buf, dst.Offset, dst.Offset + dst.Size, true}}
+	s.hazard(acc)
+	vk.CmdCopyBuffer(s.cmd, src.Buf.handle, dst.Buf.handle, 1, []vk.BufferCopy{{
+		SrcOffset: vk.DeviceSize(src.Offset), DstOffset: vk.DeviceSize(dst.Offset), Size: vk.DeviceSize(src.Size),
+	}})
+	s.note(acc)
+	return nil
+}
+
+// Fill records filling dst with a 32-bit word (e.g. math.Float32bits(NaN)).
+func (s *Sequence) Fill(dst View, word uint32) error {
+	if err := dst.check(); err != nil {
+		return fmt.Errorf("gpu: Fill: %w", err)
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	acc := []access{{dst.Buf, dst.Offset, dst.Offset + dst.Size, true}}
+	s.hazard(acc)
+	vk.CmdFillBuffer(s.cmd, dst.Buf.handle, vk.DeviceSize(dst.Offset), vk.DeviceSize(dst.Size), word)
+	s.note(acc)
+	return nil
+}
+
+// Barriers is the number of barriers recorded so far.
+func (s *Sequence) Barriers() int { return s.barriers }
+
+// Submit ends the recording (the first time), submits it and waits for it
+// to finish. Writes are then visible to Buffer.Download.
+func (s *Sequence) Submit() error {
+	if s.closed {
+		return ErrClosed
+	}
+	if !s.ended {
+		if err := s.begin(); err != nil {
+			return err
+		}
+		if s.written {
+			s.barrier(vk.PipelineStageHostBit|vk.PipelineStageTransferBit|vk.PipelineStageComputeShaderBit,
+				vk.AccessHostReadBit|vk.AccessTransferReadBit|vk.AccessShaderReadBit)
+		}
+		if err := vkErr("vkEndCommandBuffer", vk.EndCommandBuffer(s.cmd)); err != nil {
+			return err
+		}
+		s.ended = true
+	}
+	info := vk.SubmitInfo{
+		SType:              vk.StructureTypeSubmitInfo,
+		CommandBufferCount: 1,
+		PCommandBuffers:    []vk.CommandBuffer{s.cmd},
+	}
+	if err := vkErr("vkQueueSubmit", vk.QueueSubmit(s.dev.queue, 1, []vk.SubmitInfo{info}, s.fence)); err != nil {
+		return err
+	}
+	err := vkErr("vkWaitForFences", vk.WaitForFences(s.dev.handle, 1, []vk.Fence{s.fence}, vk.True, ^uint64(0)))
+	if rerr := vkErr("vkResetFences", vk.ResetFences(s.dev.handle, 1, []vk.Fence{s.fence})); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Reset discards the recording so the sequence can record anew. It must
+// not be called while a submission is running (Submit waits, so it is not).
+func (s *Sequence) Reset() error {
+	if s.closed {
+		return ErrClosed
+	}
+	if err := vkErr("vkResetCommandBuffer", vk.ResetCommandBuffer(s.cmd, 0)); err != nil {
+		return err
+	}
+	for _, p := range s.descPools {
+		vk.DestroyDescriptorPool(s.dev.handle, p, nil)
+	}
+	s.descPools = nil
+	s.setsLeft, s.descsLeft = 0, 0
+	s.pending = s.pending[:0]
+	s.written, s.recording, s.ended = false, false, false
+	s.labels = s.labels[:0]
+	s.barriers = 0
+	return nil
+}
+
+// Timings returns the GPU time of each dispatch of the last submission,
+// in recording order, or nil when timestamps are off or unsupported.
+func (s *Sequence) Timings() ([]Timing, error) {
+	if !s.timestamps || len(s.labels) == 0 || !s.ended {
+		return nil, nil
+	}
+	n := 2 * len(s.labels)
+	ticks := make([]uint64, n)
+	if err := vkErr("vkGetQueryPoolResults", vk.GetQueryPoolResults(s.dev.handle, s.queries, 0, uint32(n),
+		uint(8*n), unsafe.Pointer(&ticks[0]), 8, vk.QueryResultFlags(vk.QueryResult64Bit|vk.QueryResultWaitBit))); err != nil {
+		return nil, err
+	}
+	mask := ^uint64(0)
+	if b := s.dev.info.timestampBits; b < 64 {
+		mask = 1<<b - 1
+	}
+	out := make([]Timing, len(s.labels))
+	for i, l := range s.labels {
+		dt := (ticks[2*i+1] - ticks[2*i]) & mask
+		out[i] = Timing{Label: l, Duration: time.Duration(float64(dt) * float64(s.dev.info.TimestampPeriodNS))}
+	}
+	return out, nil
+}

@@ -1,0 +1,46 @@
+// Package shaders embeds the SPIR-V of vkvgg's compute shaders.
+//
+// The GLSL sources (*.comp, shared code in *.glsl) sit beside the compiled
+// modules (*.spv). After editing a source, run
+//
+//	go generate ./shaders
+//
+// which needs glslc and spirv-val (Debian: glslc, spirv-tools). Users of
+// the package never need them: the .spv files are committed, and a test
+// fails when a source no longer matches the manifest of hashes.
+//
+// Each source's header comment states its bindings, push constants,
+// specialization constants and dispatch geometry.
+package shaders
+
+//go:generate go run ./gen
+
+import (
+	"embed"
+	"fmt"
+)
+
+//go:embed *.spv
+var spv embed.FS
+
+//go:embed *.comp *.glsl manifest.txt
+var sources embed.FS
+
+// SPIRV returns the module compiled from name.comp (name without suffix).
+func SPIRV(name string) ([]byte, error) {
+	b, err := spv.ReadFile(name + ".spv")
+	if err != nil {
+		return nil, fmt.Errorf("shaders: no shader %q", name)
+	}
+	return b, nil
+}
+
+// MustSPIRV is SPIRV for names known at compile time; it panics on a
+// name that is not embedded, which is a programming error.
+func MustSPIRV(name string) []byte {
+	b, err := SPIRV(name)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
