@@ -49,7 +49,7 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 		SharingMode: vk.SharingModeExclusive,
 	}
 	b := &Buffer{dev: d, size: size}
-	if err := vkErr("vkCreateBuffer", vk.CreateBuffer(d.handle, info, nil, &b.handle)); err != nil {
+	if err := vkErr("vkCreateBuffer", into(&b.handle, func(p *vk.Buffer) vk.Result { return vk.CreateBuffer(d.handle, info, nil, p) })); err != nil {
 		return nil, err
 	}
 	var req vk.MemoryRequirements
@@ -81,7 +81,7 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 		AllocationSize:  req.Size,
 		MemoryTypeIndex: uint32(mt),
 	}
-	if err := vkErr(fmt.Sprintf("vkAllocateMemory(%d bytes)", req.Size), vk.AllocateMemory(d.handle, ainfo, nil, &b.memory)); err != nil {
+	if err := vkErr(fmt.Sprintf("vkAllocateMemory(%d bytes)", req.Size), into(&b.memory, func(p *vk.DeviceMemory) vk.Result { return vk.AllocateMemory(d.handle, ainfo, nil, p) })); err != nil {
 		vk.DestroyBuffer(d.handle, b.handle, nil)
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 		return nil, err
 	}
 	if !deviceOnly {
-		if err := vkErr("vkMapMemory", vk.MapMemory(d.handle, b.memory, 0, vk.DeviceSize(vk.WholeSize), 0, &b.mapped)); err != nil {
+		if err := vkErr("vkMapMemory", into(&b.mapped, func(p *unsafe.Pointer) vk.Result { return vk.MapMemory(d.handle, b.memory, 0, vk.DeviceSize(vk.WholeSize), 0, p) })); err != nil {
 			b.destroy()
 			return nil, err
 		}

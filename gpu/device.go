@@ -204,7 +204,7 @@ func (in *instance) installDebug() error {
 			vk.DebugReportPerformanceWarningBit),
 		PfnCallback: debugCallback,
 	}
-	if err := vkErr("vkCreateDebugReportCallbackEXT", vk.CreateDebugReportCallback(in.handle, info, nil, &in.debug)); err != nil {
+	if err := vkErr("vkCreateDebugReportCallbackEXT", into(&in.debug, func(p *vk.DebugReportCallback) vk.Result { return vk.CreateDebugReportCallback(in.handle, info, nil, p) })); err != nil {
 		unregisterLog(in.messages)
 		return err
 	}
@@ -431,13 +431,15 @@ func Open(opts Options) (*Device, error) {
 		return nil, err
 	}
 	d := &Device{info: info, inst: in, handle: h, live: map[closer]string{}}
-	vk.GetDeviceQueue(h, info.QueueFamily, 0, &d.queue)
+	var queue vk.Queue
+	vk.GetDeviceQueue(h, info.QueueFamily, 0, &queue)
+	d.queue = queue
 	pinfo := &vk.CommandPoolCreateInfo{
 		SType:            vk.StructureTypeCommandPoolCreateInfo,
 		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
 		QueueFamilyIndex: info.QueueFamily,
 	}
-	if err := vkErr("vkCreateCommandPool", vk.CreateCommandPool(h, pinfo, nil, &d.cmdPool)); err != nil {
+	if err := vkErr("vkCreateCommandPool", into(&d.cmdPool, func(p *vk.CommandPool) vk.Result { return vk.CreateCommandPool(h, pinfo, nil, p) })); err != nil {
 		vk.DestroyDevice(h, nil)
 		in.close()
 		return nil, err

@@ -57,7 +57,7 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 		CodeSize: uint(len(spec.SPIRV)),
 		PCode:    code,
 	}
-	if err := vkErr("vkCreateShaderModule "+spec.Name, vk.CreateShaderModule(d.handle, minfo, nil, &k.module)); err != nil {
+	if err := vkErr("vkCreateShaderModule "+spec.Name, into(&k.module, func(p *vk.ShaderModule) vk.Result { return vk.CreateShaderModule(d.handle, minfo, nil, p) })); err != nil {
 		return nil, err
 	}
 	binds := make([]vk.DescriptorSetLayoutBinding, spec.Bindings)
@@ -74,7 +74,7 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 		BindingCount: uint32(len(binds)),
 		PBindings:    binds,
 	}
-	if err := vkErr("vkCreateDescriptorSetLayout", vk.CreateDescriptorSetLayout(d.handle, linfo, nil, &k.setLayout)); err != nil {
+	if err := vkErr("vkCreateDescriptorSetLayout", into(&k.setLayout, func(p *vk.DescriptorSetLayout) vk.Result { return vk.CreateDescriptorSetLayout(d.handle, linfo, nil, p) })); err != nil {
 		return nil, err
 	}
 	pinfo := &vk.PipelineLayoutCreateInfo{
@@ -89,7 +89,7 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 			Size:       uint32(spec.PushWords * 4),
 		}}
 	}
-	if err := vkErr("vkCreatePipelineLayout", vk.CreatePipelineLayout(d.handle, pinfo, nil, &k.layout)); err != nil {
+	if err := vkErr("vkCreatePipelineLayout", into(&k.layout, func(p *vk.PipelineLayout) vk.Result { return vk.CreatePipelineLayout(d.handle, pinfo, nil, p) })); err != nil {
 		return nil, err
 	}
 	stage := vk.PipelineShaderStageCreateInfo{

@@ -98,7 +98,7 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
 		QueueFamilyIndex: d.info.QueueFamily,
 	}
-	if err := vkErr("vkCreateCommandPool", vk.CreateCommandPool(d.handle, pinfo, nil, &s.pool)); err != nil {
+	if err := vkErr("vkCreateCommandPool", into(&s.pool, func(p *vk.CommandPool) vk.Result { return vk.CreateCommandPool(d.handle, pinfo, nil, p) })); err != nil {
 		return nil, err
 	}
 	ainfo := &vk.CommandBufferAllocateInfo{
@@ -113,7 +113,7 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 	}
 	s.cmd = cmds[0]
 	finfo := &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}
-	if err := vkErr("vkCreateFence", vk.CreateFence(d.handle, finfo, nil, &s.fence)); err != nil {
+	if err := vkErr("vkCreateFence", into(&s.fence, func(p *vk.Fence) vk.Result { return vk.CreateFence(d.handle, finfo, nil, p) })); err != nil {
 		return nil, err
 	}
 	if s.timestamps {
@@ -122,7 +122,7 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 			QueryType:  vk.QueryTypeTimestamp,
 			QueryCount: maxTimedQueries,
 		}
-		if err := vkErr("vkCreateQueryPool", vk.CreateQueryPool(d.handle, qinfo, nil, &s.queries)); err != nil {
+		if err := vkErr("vkCreateQueryPool", into(&s.queries, func(p *vk.QueryPool) vk.Result { return vk.CreateQueryPool(d.handle, qinfo, nil, p) })); err != nil {
 			return nil, err
 		}
 	}

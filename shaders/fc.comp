@@ -7,8 +7,8 @@
 // (maxStorageBufferRange): block b holds columns m0..m0+mc-1, row-major.
 // Bindings: 0 x [rows, K] (readonly), 1 Wblk [K, mc] (readonly),
 //           2 part [slices, rows, M] (writeonly).
-// Push: rows, K, M, m0, mc, kslice (K per slice), wBase (element offset
-// of the block in its window).
+// Push: rows, K, M, m0, mc, kslice (K per slice), wBase, xBase (element
+// offsets of the block and of x in their windows).
 // Spec: 0 workgroup size WG, 1 R (rows per invocation), 2 KT (K tile).
 // Dispatch: x = ceil(mc / WG), y = slices, z = ceil(rows / R).
 // Each invocation owns one column and R rows; the K tile of x is staged in
@@ -19,7 +19,7 @@ layout(constant_id = 2) const uint KT = 64;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
-layout(push_constant) uniform Push { uint rows, K, M, m0, mc, kslice, wBase; } p;
+layout(push_constant) uniform Push { uint rows, K, M, m0, mc, kslice, wBase, xBase; } p;
 shared float xs[R * KT];
 
 void main() {
@@ -39,7 +39,7 @@ void main() {
         uint kn = min(KT, k1 - kt);
         for (uint e = lid; e < R * KT; e += gl_WorkGroupSize.x) {
             uint r = e / KT, kk = e % KT;
-            xs[e] = (r0 + r < p.rows && kk < kn) ? x[(r0 + r) * p.K + kt + kk] : 0.0;
+            xs[e] = (r0 + r < p.rows && kk < kn) ? x[p.xBase + (r0 + r) * p.K + kt + kk] : 0.0;
         }
         barrier();
         uint wi = p.wBase + kt * p.mc + jj;

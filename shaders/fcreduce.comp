@@ -1,15 +1,18 @@
 #version 450
-// fcreduce: y[r, m] = act(bias[m] + sum_s part[s, r, m]).
+// fcreduce: v[r, m] = bias[m] + sum_s part[s, r, m]; writes v (before the
+// ReLU) to y and max(v, 0) to z, each where its flag bit is set
+// (bit 0: y, bit 1: z).
 // Bindings: 0 part [slices, rows, M] (readonly), 1 bias [M] (readonly),
-//           2 y [rows, M] (writeonly).
-// Push: rows, M, slices, relu (0 or 1).
+//           2 y [rows, M] (writeonly), 3 z [rows, M] (writeonly).
+// Push: rows, M, slices, flags, yBase, zBase.
 // Spec: 0 workgroup size. Dispatch: ceil(rows*M / wg) workgroups, 2D grid.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer Part { float part[]; };
 layout(std430, binding = 1) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Push { uint rows, M, slices, relu; } p;
+layout(std430, binding = 3) writeonly buffer Z { float z[]; };
+layout(push_constant) uniform Push { uint rows, M, slices, flags, yBase, zBase; } p;
 
 void main() {
     uint i = linearID();
@@ -21,5 +24,10 @@ void main() {
     for (uint s = 0u; s < p.slices; s++) {
         v += part[s * n + i];
     }
-    y[i] = p.relu != 0u ? max(v, 0.0) : v;
+    if ((p.flags & 1u) != 0u) {
+        y[p.yBase + i] = v;
+    }
+    if ((p.flags & 2u) != 0u) {
+        z[p.zBase + i] = max(v, 0.0);
+    }
 }

@@ -2,19 +2,20 @@
 // softmax over the last axis of [rows, m], numerically stable:
 //   y = exp(x - max(x)) / sum(exp(x - max(x))).
 // Bindings: 0 in (readonly), 1 out (writeonly).
-// Push: rows, m. Spec: 0 workgroup size (a power of two).
+// Push: rows, m, inBase, outBase. Spec: 0 workgroup size (a power of two).
 // Dispatch: one workgroup per row (rows workgroups along x).
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer In { float x[]; };
 layout(std430, binding = 1) writeonly buffer Out { float y[]; };
-layout(push_constant) uniform Push { uint rows, m; } p;
+layout(push_constant) uniform Push { uint rows, m, inBase, outBase; } p;
 const uint WG = gl_WorkGroupSize.x;
 shared float red[WG];
 
 void main() {
     uint row = gl_WorkGroupID.x;
     uint lid = gl_LocalInvocationID.x;
-    uint base = row * p.m;
+    uint base = p.inBase + row * p.m;
+    uint obase = p.outBase + row * p.m;
     float mx = -1.0 / 0.0;
     for (uint j = lid; j < p.m; j += WG) {
         mx = max(mx, x[base + j]);
@@ -43,6 +44,6 @@ void main() {
     }
     float inv = 1.0 / red[0];
     for (uint j = lid; j < p.m; j += WG) {
-        y[base + j] = exp(x[base + j] - mx) * inv;
+        y[obase + j] = exp(x[base + j] - mx) * inv;
     }
 }

@@ -1,0 +1,111 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vkvgg/vkvgg/gpu"
+)
+
+// Conv3x3 is a 3x3 convolution (stride 1, SAME padding, bias, optional
+// ReLU) with its weights on the GPU.
+type Conv3x3 struct {
+	Cin, Cout int
+	ReLU      bool
+	kit       *Kit
+	w, b      *gpu.Buffer
+}
+
+// NewConv3x3 uploads HWIO weights w [3,3,cin,cout] and bias b [cout].
+func (k *Kit) NewConv3x3(cin, cout int, w, b []float32, relu bool) (*Conv3x3, error) {
+	if cin < 1 || cout < 1 {
+		return nil, fmt.Errorf("layers: conv3x3: channels %d -> %d must be positive", cin, cout)
+	}
+	if err := checkLen("conv3x3", "weights", len(w), 9*cin*cout); err != nil {
+		return nil, err
+	}
+	if err := checkLen("conv3x3", "bias", len(b), cout); err != nil {
+		return nil, err
+	}
+	if 9*cin*cout > k.maxWindow() {
+		return nil, fmt.Errorf("layers: conv3x3: %d x %d weights exceed one binding on this device", cin, cout)
+	}
+	c := &Conv3x3{Cin: cin, Cout: cout, ReLU: relu, kit: k}
+	var err error
+	if c.w, err = upload(k.dev, w); err != nil {
+		return nil, err
+	}
+	if c.b, err = upload(k.dev, b); err != nil {
+		c.w.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// upload copies data into a new buffer.
+func upload(dev *gpu.Device, data []float32) (*gpu.Buffer, error) {
+	buf, err := dev.NewBuffer(int64(len(data)) * 4)
+	if err != nil {
+		return nil, err
+	}
+	if err := buf.Upload(0, data); err != nil {
+		buf.Close()
+		return nil, err
+	}
+	return buf, nil
+}
+
+// Close frees the weights. It is idempotent and nil-safe.
+func (c *Conv3x3) Close() error {
+	if c == nil {
+		return nil
+	}
+	return errors.Join(c.w.Close(), c.b.Close())
+}
+
+// Record records the convolution of in [N,H,W,Cin] into out [N,H,W,Cout].
+func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
+	const what = "conv3x3"
+	if err := in.check(what, "input"); err != nil {
+		return err
+	}
+	if err := out.check(what, "output"); err != nil {
+		return err
+	}
+	is := in.Shape
+	if is.C != c.Cin {
+		return fmt.Errorf("layers: conv3x3: input %v has %d channels, the layer takes %d", is, is.C, c.Cin)
+	}
+	if want := (Shape{is.N, is.H, is.W, c.Cout}); out.Shape != want {
+		return fmt.Errorf("layers: conv3x3: output %v, want %v", out.Shape, want)
+	}
+	cfg := c.kit.conv
+	relu := uint32(0)
+	if c.ReLU {
+		relu = 1
+	}
+	kern, err := c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+	if err != nil {
+		return err
+	}
+	hw := is.H * is.W
+	maxImgs := max(1, 65535*cfg.BM/hw)
+	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, hw * c.Cout}, maxImgs)
+	if err != nil {
+		return err
+	}
+	if (hw+cfg.BM-1)/cfg.BM > 65535 {
+		return fmt.Errorf("layers: conv3x3: an image of %dx%d pixels is too large for one dispatch", is.H, is.W)
+	}
+	for _, ch := range chunks {
+		n := ch[1] - ch[0]
+		iv, ib := c.kit.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
+		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*hw*c.Cout, n*hw*c.Cout)
+		groups := [3]int{(c.Cout + cfg.BN - 1) / cfg.BN, (n*hw + cfg.BM - 1) / cfg.BM, 1}
+		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
+		if err := s.Dispatch(kern, groups, push, gpu.R(iv), gpu.R(c.w.All()), gpu.R(c.b.All()), gpu.W(ov)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

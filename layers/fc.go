@@ -1,0 +1,216 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vkvgg/vkvgg/gpu"
+)
+
+// FC is a fully connected layer y = x W + b with W [K, M] on the GPU.
+//
+// W is stored as column blocks [K, mc] one after another, each small
+// enough for one binding, so weights larger than the device's
+// maxStorageBufferRange (fc6 of VGG16 is 411 MB) need no special case:
+// every block is a separate dispatch writing its own columns. The K sum
+// is split into slices computed in parallel and added by a second kernel,
+// which also applies the bias and writes the output before and/or after
+// the ReLU.
+type FC struct {
+	K, M   int
+	kit    *Kit
+	w, b   *gpu.Buffer
+	blocks [][2]int // column ranges [m0, m1)
+	parts  []*gpu.Buffer
+}
+
+const (
+	fcWG   = 64 // invocations per workgroup, one column each
+	fcRows = 8  // batch rows per invocation
+	fcKT   = 64 // K tile staged in shared memory
+)
+
+// NewFC uploads w [k, m] (row-major) and b [m].
+func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FC, error) {
+	if kdim < 1 || m < 1 {
+		return nil, fmt.Errorf("layers: fc: sizes k=%d m=%d must be positive", kdim, m)
+	}
+	if err := checkLen("fc", "weights", len(w), kdim*m); err != nil {
+		return nil, err
+	}
+	if err := checkLen("fc", "bias", len(b), m); err != nil {
+		return nil, err
+	}
+	f := &FC{K: kdim, M: m, kit: k}
+	mc := m
+	if kdim*m > k.maxWindow() {
+		// Block widths are multiples of 64 columns so that every block
+		// starts at an offset aligned for any device (256 bytes at most).
+		mc = k.maxWindow() / kdim / 64 * 64
+		if mc < 64 {
+			return nil, fmt.Errorf("layers: fc: K=%d is too large for this device's binding range", kdim)
+		}
+	}
+	for m0 := 0; m0 < m; m0 += mc {
+		f.blocks = append(f.blocks, [2]int{m0, min(m, m0+mc)})
+	}
+	var err error
+	if f.w, err = k.dev.NewBuffer(int64(kdim) * int64(m) * 4); err != nil {
+		return nil, err
+	}
+	if err := f.uploadBlocks(w); err != nil {
+		f.w.Close()
+		return nil, err
+	}
+	if f.b, err = upload(k.dev, b); err != nil {
+		f.w.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// uploadBlocks copies w into the column-block layout through a bounded
+// host buffer.
+func (f *FC) uploadBlocks(w []float32) error {
+	if len(f.blocks) == 1 {
+		return f.w.Upload(0, w)
+	}
+	const stage = 4 << 20 // floats per upload
+	for _, bl := range f.blocks {
+		mc := bl[1] - bl[0]
+		rows := max(1, stage/mc)
+		tmp := make([]float32, rows*mc)
+		for r0 := 0; r0 < f.K; r0 += rows {
+			r1 := min(f.K, r0+rows)
+			for r := r0; r < r1; r++ {
+				copy(tmp[(r-r0)*mc:(r-r0+1)*mc], w[r*f.M+bl[0]:r*f.M+bl[1]])
+			}
+			if err := f.w.Upload(f.K*bl[0]+r0*mc, tmp[:(r1-r0)*mc]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close frees the weights and scratch buffers. It is idempotent and nil-safe.
+func (f *FC) Close() error {
+	if f == nil {
+		return nil
+	}
+	errs := []error{f.w.Close(), f.b.Close()}
+	for _, p := range f.parts {
+		errs = append(errs, p.Close())
+	}
+	f.parts = nil
+	return errors.Join(errs...)
+}
+
+// Blocks is the number of column blocks the weights are stored in.
+func (f *FC) Blocks() int { return len(f.blocks) }
+
+// Record records y = x W + b. x holds rows of K elements (any shape with
+// N rows and H*W*C = K, e.g. pool5 for fc6). pre receives the output
+// before the ReLU and post after it; either may be a zero Tensor when not
+// wanted. Both are [rows, M].
+func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
+	const what = "fc"
+	if err := x.check(what, "input"); err != nil {
+		return err
+	}
+	if x.Shape.Image() != f.K {
+		return fmt.Errorf("layers: fc: input %v has %d features per row, the layer takes %d", x.Shape, x.Shape.Image(), f.K)
+	}
+	rows := x.Shape.N
+	want := Shape{rows, 1, 1, f.M}
+	outs := []Tensor{pre, post}
+	flags := uint32(0)
+	for i, o := range outs {
+		if o.Buf == nil {
+			continue
+		}
+		if err := o.check(what, "output"); err != nil {
+			return err
+		}
+		if o.Shape != want {
+			return fmt.Errorf("layers: fc: output %v, want %v", o.Shape, want)
+		}
+		flags |= 1 << i
+	}
+	if flags == 0 {
+		return fmt.Errorf("layers: fc: no output tensor")
+	}
+	if pre.Buf == nil {
+		pre = post
+	}
+	if post.Buf == nil {
+		post = pre
+	}
+	kit := f.kit
+	part, err := kit.kernel("fc", 3, 8, fcWG, fcRows, fcKT)
+	if err != nil {
+		return err
+	}
+	red, err := kit.kernel("fcreduce", 4, 6, elementwiseWG)
+	if err != nil {
+		return err
+	}
+	colGroups := 0
+	for _, bl := range f.blocks {
+		colGroups += (bl[1] - bl[0] + fcWG - 1) / fcWG
+	}
+	// Enough workgroups to fill a large GPU, K slices of at least 256.
+	slices := max(1, min((256+colGroups-1)/colGroups, f.K/256))
+	kslice := ((f.K+slices-1)/slices + fcKT - 1) / fcKT * fcKT
+	slices = (f.K + kslice - 1) / kslice
+	lim := kit.maxWindow()
+	chunk := min(rows, lim/f.K, lim/(slices*f.M), 65535*fcRows)
+	if chunk < 1 {
+		return fmt.Errorf("layers: fc: K=%d, M=%d do not fit this device's binding range", f.K, f.M)
+	}
+	pbuf, err := f.partBuffer(slices * chunk * f.M)
+	if err != nil {
+		return err
+	}
+	for r0 := 0; r0 < rows; r0 += chunk {
+		n := min(chunk, rows-r0)
+		xv, xb := kit.window(x.Buf, x.Off+r0*f.K, n*f.K)
+		pv := pbuf.Floats(0, slices*n*f.M)
+		for _, bl := range f.blocks {
+			mc := bl[1] - bl[0]
+			wv, wb := kit.window(f.w, f.K*bl[0], f.K*mc)
+			groups := [3]int{(mc + fcWG - 1) / fcWG, slices, (n + fcRows - 1) / fcRows}
+			push := []uint32{uint32(n), uint32(f.K), uint32(f.M), uint32(bl[0]), uint32(mc), uint32(kslice), wb, xb}
+			if err := s.Dispatch(part, groups, push, gpu.R(xv), gpu.R(wv), gpu.W(pv)); err != nil {
+				return err
+			}
+		}
+		yv, yb := kit.window(pre.Buf, pre.Off+r0*f.M, n*f.M)
+		zv, zb := kit.window(post.Buf, post.Off+r0*f.M, n*f.M)
+		g, err := grid(n*f.M, elementwiseWG)
+		if err != nil {
+			return err
+		}
+		push := []uint32{uint32(n), uint32(f.M), uint32(slices), flags, yb, zb}
+		if err := s.Dispatch(red, g, push, gpu.R(pv), gpu.R(f.b.All()), gpu.W(yv), gpu.W(zv)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partBuffer returns a scratch buffer of at least n floats. Buffers are
+// kept until Close because recorded sequences may still use them.
+func (f *FC) partBuffer(n int) (*gpu.Buffer, error) {
+	if len(f.parts) > 0 {
+		if p := f.parts[len(f.parts)-1]; p.Size() >= int64(n)*4 {
+			return p, nil
+		}
+	}
+	p, err := f.kit.dev.NewBuffer(int64(n) * 4)
+	if err != nil {
+		return nil, err
+	}
+	f.parts = append(f.parts, p)
+	return p, nil
+}

@@ -1,0 +1,282 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/shaders"
+)
+
+// Tensor is an activation on the GPU: Shape's elements, NHWC, starting at
+// element Off of Buf. fc activations use Shape{N: rows, H: 1, W: 1, C: features}.
+type Tensor struct {
+	Buf   *gpu.Buffer
+	Off   int
+	Shape Shape
+}
+
+func (t Tensor) check(what, name string) error {
+	if t.Buf == nil {
+		return fmt.Errorf("layers: %s: %s has no buffer", what, name)
+	}
+	if err := t.Shape.check(what); err != nil {
+		return err
+	}
+	if t.Off < 0 || int64(t.Off+t.Shape.Len())*4 > t.Buf.Size() {
+		return fmt.Errorf("layers: %s: %s %v at element %d does not fit its %d-byte buffer", what, name, t.Shape, t.Off, t.Buf.Size())
+	}
+	return nil
+}
+
+// ConvConfig is the tiling of the conv3x3 kernel (its specialization
+// constants): a workgroup computes BM pixels x BN output channels, K steps
+// of BK input channels, each invocation TM x TN outputs.
+type ConvConfig struct{ BM, BN, BK, TM, TN int }
+
+func (c ConvConfig) workgroup() int { return (c.BM / c.TM) * (c.BN / c.TN) }
+
+// Validate reports whether the tiling is usable on dev.
+func (c ConvConfig) Validate(dev gpu.DeviceInfo) error {
+	if c.BM < 1 || c.BN < 1 || c.BK < 1 || c.TM < 1 || c.TN < 1 || c.BM%c.TM != 0 || c.BN%c.TN != 0 {
+		return fmt.Errorf("layers: conv tiling %+v: tiles must be positive and BM, BN multiples of TM, TN", c)
+	}
+	wg := c.workgroup()
+	if wg > int(dev.MaxWorkgroupSize) || wg > 1024 {
+		return fmt.Errorf("layers: conv tiling %+v: workgroup of %d invocations exceeds the device's %d", c, wg, dev.MaxWorkgroupSize)
+	}
+	if sh := 4 * c.BK * (c.BM + c.BN); sh > int(dev.MaxSharedMemory) {
+		return fmt.Errorf("layers: conv tiling %+v: needs %d bytes of shared memory, device has %d", c, sh, dev.MaxSharedMemory)
+	}
+	return nil
+}
+
+// DefaultConvConfig is the tiling chosen for a device.
+func DefaultConvConfig(dev gpu.DeviceInfo) ConvConfig {
+	return ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
+}
+
+// Kit builds and caches the GPU kernels of the layers for one device. It
+// owns the kernels; Close frees them.
+type Kit struct {
+	dev     *gpu.Device
+	info    gpu.DeviceInfo
+	conv    ConvConfig
+	kernels map[string]*gpu.Kernel
+	limit   int // test override of maxWindow, in elements
+}
+
+// NewKit prepares the layers for dev with its default tilings.
+func NewKit(dev *gpu.Device) *Kit {
+	info := dev.Info()
+	return &Kit{dev: dev, info: info, conv: DefaultConvConfig(info), kernels: map[string]*gpu.Kernel{}}
+}
+
+// Device is the kit's device.
+func (k *Kit) Device() *gpu.Device { return k.dev }
+
+// SetConvConfig changes the conv3x3 tiling (benchmarks and tests use it).
+func (k *Kit) SetConvConfig(c ConvConfig) error {
+	if err := c.Validate(k.info); err != nil {
+		return err
+	}
+	k.conv = c
+	return nil
+}
+
+// ConvConfig is the conv3x3 tiling in use.
+func (k *Kit) ConvConfig() ConvConfig { return k.conv }
+
+// Close frees the kernels. It is idempotent and nil-safe.
+func (k *Kit) Close() error {
+	if k == nil {
+		return nil
+	}
+	var errs []error
+	for key, kern := range k.kernels {
+		errs = append(errs, kern.Close())
+		delete(k.kernels, key)
+	}
+	return errors.Join(errs...)
+}
+
+// kernel returns the cached pipeline of a shader with its specialization.
+func (k *Kit) kernel(name string, bindings, push int, spec ...uint32) (*gpu.Kernel, error) {
+	key := fmt.Sprint(name, spec)
+	if kern, ok := k.kernels[key]; ok {
+		return kern, nil
+	}
+	code, err := shaders.SPIRV(name)
+	if err != nil {
+		return nil, err
+	}
+	kern, err := k.dev.NewKernel(gpu.KernelSpec{Name: strings.ReplaceAll(key, " ", ","), SPIRV: code, Bindings: bindings, PushWords: push, Spec: spec})
+	if err != nil {
+		return nil, err
+	}
+	k.kernels[key] = kern
+	return kern, nil
+}
+
+const elementwiseWG = 256
+
+// grid spreads n invocations in workgroups of wg over x and y (at most
+// 65535 workgroups per axis).
+func grid(n, wg int) ([3]int, error) {
+	groups := (n + wg - 1) / wg
+	if groups <= 65535 {
+		return [3]int{max(groups, 1), 1, 1}, nil
+	}
+	y := (groups + 65534) / 65535
+	if y > 65535 {
+		return [3]int{}, fmt.Errorf("layers: %d invocations are too many for one dispatch", n)
+	}
+	return [3]int{65535, y, 1}, nil
+}
+
+// window is a view of elements [start, start+n) of buf whose offset is
+// aligned down to the device's storage alignment, and the element offset
+// of start within it.
+func (k *Kit) window(buf *gpu.Buffer, start, n int) (gpu.View, uint32) {
+	align := int64(k.info.MinStorageAlignment)
+	if align < 4 {
+		align = 4
+	}
+	off := int64(start) * 4
+	aoff := off / align * align
+	size := off - aoff + int64(n)*4
+	return buf.Slice(aoff, size), uint32((off - aoff) / 4)
+}
+
+// maxWindow is the most elements one binding may cover, leaving room for
+// the alignment slack of window.
+func (k *Kit) maxWindow() int {
+	if k.limit > 0 {
+		return k.limit
+	}
+	return int((int64(k.info.MaxStorageBufferRange) - int64(max(k.info.MinStorageAlignment, 4))) / 4)
+}
+
+// batchChunks splits n images so that perImage elements of each of the
+// bound tensors fit one binding and at most maxImgs images go in a chunk.
+func (k *Kit) batchChunks(what string, n int, perImage []int, maxImgs int) ([][2]int, error) {
+	lim := k.maxWindow()
+	per := n
+	for _, p := range perImage {
+		if p > lim {
+			return nil, fmt.Errorf("layers: %s: one image needs %d bytes in a binding, over the device's maxStorageBufferRange of %d bytes: use a smaller input", what, 4*p, k.info.MaxStorageBufferRange)
+		}
+		per = min(per, lim/p)
+	}
+	per = max(1, min(per, maxImgs))
+	var out [][2]int
+	for i := 0; i < n; i += per {
+		out = append(out, [2]int{i, min(n, i+per)})
+	}
+	return out, nil
+}
+
+// Preprocess records tensorflow-vgg's input transform from in (RGB in
+// [0,1], C = 3) to out (BGR minus Mean, same shape).
+func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
+	const what = "preprocess"
+	if err := in.check(what, "input"); err != nil {
+		return err
+	}
+	if err := out.check(what, "output"); err != nil {
+		return err
+	}
+	if in.Shape.C != 3 || out.Shape != in.Shape {
+		return fmt.Errorf("layers: preprocess: input %v and output %v must be equal, with 3 channels", in.Shape, out.Shape)
+	}
+	kern, err := k.kernel("preprocess", 2, 3, elementwiseWG)
+	if err != nil {
+		return err
+	}
+	img := in.Shape.Image()
+	chunks, err := k.batchChunks(what, in.Shape.N, []int{img}, 1<<30)
+	if err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		n := (c[1] - c[0]) * img
+		iv, ib := k.window(in.Buf, in.Off+c[0]*img, n)
+		ov, ob := k.window(out.Buf, out.Off+c[0]*img, n)
+		g, err := grid(n/3, elementwiseWG)
+		if err != nil {
+			return err
+		}
+		if err := s.Dispatch(kern, g, []uint32{uint32(n / 3), ib, ob}, gpu.R(iv), gpu.W(ov)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxPool2x2 records 2x2/2 max pooling with SAME padding from in to out
+// (out.Shape must be PoolShape(in.Shape)).
+func (k *Kit) MaxPool2x2(s *gpu.Sequence, in, out Tensor) error {
+	const what = "maxpool2x2"
+	if err := in.check(what, "input"); err != nil {
+		return err
+	}
+	if err := out.check(what, "output"); err != nil {
+		return err
+	}
+	if want := PoolShape(in.Shape); out.Shape != want {
+		return fmt.Errorf("layers: maxpool2x2: output %v, want %v for input %v", out.Shape, want, in.Shape)
+	}
+	kern, err := k.kernel("maxpool2x2", 2, 8, elementwiseWG)
+	if err != nil {
+		return err
+	}
+	is, os := in.Shape, out.Shape
+	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30)
+	if err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		n := c[1] - c[0]
+		iv, ib := k.window(in.Buf, in.Off+c[0]*is.Image(), n*is.Image())
+		ov, ob := k.window(out.Buf, out.Off+c[0]*os.Image(), n*os.Image())
+		g, err := grid(n*os.Image(), elementwiseWG)
+		if err != nil {
+			return err
+		}
+		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob}
+		if err := s.Dispatch(kern, g, push, gpu.R(iv), gpu.W(ov)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Softmax records a softmax over the last axis: in and out are
+// [rows, m] (Shape{N: rows, H: 1, W: 1, C: m}).
+func (k *Kit) Softmax(s *gpu.Sequence, in, out Tensor) error {
+	const what = "softmax"
+	if err := in.check(what, "input"); err != nil {
+		return err
+	}
+	if err := out.check(what, "output"); err != nil {
+		return err
+	}
+	if in.Shape != out.Shape {
+		return fmt.Errorf("layers: softmax: input %v and output %v differ", in.Shape, out.Shape)
+	}
+	rows, m := in.Shape.N, in.Shape.Image()
+	if rows > 65535 {
+		return fmt.Errorf("layers: softmax: %d rows, at most 65535", rows)
+	}
+	kern, err := k.kernel("softmax", 2, 4, 64)
+	if err != nil {
+		return err
+	}
+	if rows*m > k.maxWindow() {
+		return fmt.Errorf("layers: softmax: %v does not fit one binding", in.Shape)
+	}
+	iv, ib := k.window(in.Buf, in.Off, rows*m)
+	ov, ob := k.window(out.Buf, out.Off, rows*m)
+	return s.Dispatch(kern, [3]int{rows, 1, 1}, []uint32{uint32(rows), uint32(m), ib, ob}, gpu.R(iv), gpu.W(ov))
+}
