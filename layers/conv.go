@@ -79,29 +79,41 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	if want := (Shape{is.N, is.H, is.W, c.Cout}); out.Shape != want {
 		return fmt.Errorf("layers: conv3x3: output %v, want %v", out.Shape, want)
 	}
-	cfg := c.kit.conv
 	relu := uint32(0)
 	if c.ReLU {
 		relu = 1
 	}
-	kern, err := c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+	cfg := c.kit.conv
+	hw := is.H * is.W
+	// The register kernel reads and writes vec4s.
+	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0) {
+		cfg = *cfg.Fallback
+	}
+	var kern *gpu.Kernel
+	var err error
+	pixTile, chanTile := cfg.BM, cfg.BN
+	if cfg.Register {
+		kern, err = c.kit.kernel("conv3x3_cpu", 4, 8, uint32(cfg.WG), uint32(cfg.TM), uint32(cfg.TN/4))
+		pixTile, chanTile = cfg.TM, cfg.TN*cfg.WG
+	} else {
+		kern, err = c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+	}
 	if err != nil {
 		return err
 	}
-	hw := is.H * is.W
-	maxImgs := max(1, 65535*cfg.BM/hw)
+	maxImgs := max(1, 65535*pixTile/hw)
 	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, hw * c.Cout}, maxImgs)
 	if err != nil {
 		return err
 	}
-	if (hw+cfg.BM-1)/cfg.BM > 65535 {
+	if (hw+pixTile-1)/pixTile > 65535 {
 		return fmt.Errorf("layers: conv3x3: an image of %dx%d pixels is too large for one dispatch", is.H, is.W)
 	}
 	for _, ch := range chunks {
 		n := ch[1] - ch[0]
 		iv, ib := c.kit.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
 		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*hw*c.Cout, n*hw*c.Cout)
-		groups := [3]int{(c.Cout + cfg.BN - 1) / cfg.BN, (n*hw + cfg.BM - 1) / cfg.BM, 1}
+		groups := [3]int{(c.Cout + chanTile - 1) / chanTile, (n*hw + pixTile - 1) / pixTile, 1}
 		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
 		if err := s.Dispatch(kern, groups, push, gpu.R(iv), gpu.R(c.w.All()), gpu.R(c.b.All()), gpu.W(ov)); err != nil {
 			return err

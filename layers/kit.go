@@ -30,15 +30,44 @@ func (t Tensor) check(what, name string) error {
 	return nil
 }
 
-// ConvConfig is the tiling of the conv3x3 kernel (its specialization
-// constants): a workgroup computes BM pixels x BN output channels, K steps
-// of BK input channels, each invocation TM x TN outputs.
-type ConvConfig struct{ BM, BN, BK, TM, TN int }
+// ConvConfig is the tiling of the conv3x3 kernels (their specialization
+// constants).
+//
+// The shared-memory kernel (Register false, for GPUs): a workgroup
+// computes BM pixels x BN output channels, K steps of BK input channels
+// staged in shared memory, each invocation TM x TN outputs.
+//
+// The register-blocked kernel (Register true, for CPU devices such as
+// lavapipe, where every load costs a loop over the SIMD lanes): each
+// invocation computes TM pixels x TN output channels (TN a multiple of 4)
+// straight from the buffers, WG invocations per workgroup. It needs input
+// and output channel counts that are multiples of 4; other layers use the
+// shared-memory kernel with the Fallback tiling.
+type ConvConfig struct {
+	Register          bool
+	BM, BN, BK, TM, TN int
+	WG                int
+	Fallback          *ConvConfig
+}
 
-func (c ConvConfig) workgroup() int { return (c.BM / c.TM) * (c.BN / c.TN) }
+func (c ConvConfig) workgroup() int {
+	if c.Register {
+		return c.WG
+	}
+	return (c.BM / c.TM) * (c.BN / c.TN)
+}
 
 // Validate reports whether the tiling is usable on dev.
 func (c ConvConfig) Validate(dev gpu.DeviceInfo) error {
+	if c.Register {
+		if c.TM < 1 || c.TN < 4 || c.TN%4 != 0 || c.WG < 1 || c.WG > int(dev.MaxWorkgroupSize) {
+			return fmt.Errorf("layers: register conv tiling %+v: TM >= 1, TN a positive multiple of 4, WG in [1, %d]", c, dev.MaxWorkgroupSize)
+		}
+		if c.Fallback == nil || c.Fallback.Register {
+			return fmt.Errorf("layers: register conv tiling %+v needs a shared-memory fallback tiling", c)
+		}
+		return c.Fallback.Validate(dev)
+	}
 	if c.BM < 1 || c.BN < 1 || c.BK < 1 || c.TM < 1 || c.TN < 1 || c.BM%c.TM != 0 || c.BN%c.TN != 0 {
 		return fmt.Errorf("layers: conv tiling %+v: tiles must be positive and BM, BN multiples of TM, TN", c)
 	}
@@ -52,9 +81,14 @@ func (c ConvConfig) Validate(dev gpu.DeviceInfo) error {
 	return nil
 }
 
-// DefaultConvConfig is the tiling chosen for a device.
+// DefaultConvConfig is the tiling chosen for a device: the register
+// kernel on CPU devices, the shared-memory kernel elsewhere.
 func DefaultConvConfig(dev gpu.DeviceInfo) ConvConfig {
-	return ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
+	tiled := ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
+	if dev.Type == gpu.CPU {
+		return ConvConfig{Register: true, TM: 16, TN: 12, WG: 32, Fallback: &tiled}
+	}
+	return tiled
 }
 
 // Kit builds and caches the GPU kernels of the layers for one device. It

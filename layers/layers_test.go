@@ -48,7 +48,12 @@ func newHarness(t *testing.T) *harness {
 // of a new buffer, so every kernel is exercised with unaligned bases.
 func (h *harness) tensor(s layers.Shape, data []float32) layers.Tensor {
 	h.t.Helper()
-	const off = 5
+	return h.tensorAt(s, data, 5)
+}
+
+// tensorAt places the tensor at element off.
+func (h *harness) tensorAt(s layers.Shape, data []float32, off int) layers.Tensor {
+	h.t.Helper()
 	buf, err := h.dev.NewBuffer(int64(off+s.Len()+3) * 4)
 	if err != nil {
 		h.t.Fatal(err)
@@ -163,7 +168,9 @@ func TestMaxPoolPadsAtEnd(t *testing.T) {
 func TestConv3x3(t *testing.T) {
 	h := newHarness(t)
 	rng := layertest.Seed(t)
-	channels := [][2]int{{3, 5}, {1, 3}, {5, 17}, {17, 64}, {64, 130}, {130, 17}}
+	// Odd channel counts, and multiples of 4 that CPU devices run on the
+	// register-blocked kernel.
+	channels := [][2]int{{3, 5}, {1, 3}, {5, 17}, {17, 64}, {64, 130}, {130, 17}, {8, 12}, {64, 36}}
 	for _, n := range []int{1, 3} {
 		for i, hw := range spatial {
 			for j, ch := range channels {
@@ -196,7 +203,11 @@ func checkConv(t *testing.T, h *harness, rng interface{ Float64() float64 }, s l
 	}
 	defer conv.Close()
 	os := layers.Shape{N: s.N, H: s.H, W: s.W, C: cout}
-	in, out := h.tensor(s, x), h.tensor(os, nil)
+	off := 5
+	if s.C%4 == 0 && cout%4 == 0 {
+		off = 8 // vec4-aligned, so CPU devices use the register kernel
+	}
+	in, out := h.tensorAt(s, x, off), h.tensorAt(os, nil, off)
 	got := h.run(func(q *gpu.Sequence) error { return conv.Record(q, in, out) }, out)
 	layertest.Check(t, "conv3x3", got[0], want, tolGEMM)
 }
@@ -214,7 +225,11 @@ func uniform(rng interface{ Float64() float64 }, n int, lo, hi float64) []float3
 func TestConv3x3Tilings(t *testing.T) {
 	h := newHarness(t)
 	rng := layertest.Seed(t)
+	fb := layers.ConvConfig{BM: 16, BN: 16, BK: 4, TM: 2, TN: 2}
 	for _, cfg := range []layers.ConvConfig{
+		{Register: true, TM: 16, TN: 12, WG: 32, Fallback: &fb},
+		{Register: true, TM: 3, TN: 4, WG: 1, Fallback: &fb},
+		{Register: true, TM: 8, TN: 8, WG: 8, Fallback: &fb},
 		{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4},
 		{BM: 32, BN: 16, BK: 4, TM: 2, TN: 2},
 		{BM: 16, BN: 64, BK: 16, TM: 4, TN: 8},
@@ -226,6 +241,8 @@ func TestConv3x3Tilings(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", cfg), func(t *testing.T) {
 			checkConv(t, h, rng, layers.Shape{N: 2, H: 9, W: 11, C: 7}, 19, true)
 			checkConv(t, h, rng, layers.Shape{N: 1, H: 5, W: 3, C: 33}, 65, false)
+			checkConv(t, h, rng, layers.Shape{N: 3, H: 7, W: 5, C: 12}, 44, true)
+			checkConv(t, h, rng, layers.Shape{N: 1, H: 1, W: 1, C: 4}, 4, false)
 		})
 	}
 }

@@ -1,0 +1,155 @@
+package layers_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/layers"
+)
+
+// vgg16Convs are the conv3x3 shapes of VGG16 at a 224x224 input.
+var vgg16Convs = []struct {
+	name       string
+	hw, ci, co int
+}{
+	{"conv1_1", 224, 3, 64}, {"conv1_2", 224, 64, 64},
+	{"conv2_1", 112, 64, 128}, {"conv2_2", 112, 128, 128},
+	{"conv3_1", 56, 128, 256}, {"conv3_2", 56, 256, 256},
+	{"conv4_1", 28, 256, 512}, {"conv4_2", 28, 512, 512},
+	{"conv5_1", 14, 512, 512},
+}
+
+// benchDevice opens the device without validation (it adds host overhead).
+func benchDevice(b *testing.B) *gpu.Device {
+	dev, err := gpu.Open(gpu.Options{})
+	if err != nil {
+		b.Skipf("no Vulkan device: %v", err)
+	}
+	b.Cleanup(func() { dev.Close() })
+	return dev
+}
+
+// benchConfig reads an optional tiling override: VKVGG_CONV=BM,BN,BK,TM,TN
+// for the shared-memory kernel or VKVGG_CONV=R,TM,TN,WG for the register one.
+func benchConfig(b *testing.B, kit *layers.Kit) {
+	s := os.Getenv("VKVGG_CONV")
+	if s == "" {
+		return
+	}
+	f := strings.Split(s, ",")
+	reg := f[0] == "R"
+	if reg {
+		f = f[1:]
+	}
+	v := make([]int, 5)
+	for i := range min(len(f), 5) {
+		v[i], _ = strconv.Atoi(f[i])
+	}
+	cfg := layers.ConvConfig{BM: v[0], BN: v[1], BK: v[2], TM: v[3], TN: v[4]}
+	if reg {
+		fb := layers.DefaultConvConfig(gpu.DeviceInfo{})
+		cfg = layers.ConvConfig{Register: true, TM: v[0], TN: v[1], WG: v[2], Fallback: &fb}
+	}
+	if err := kit.SetConvConfig(cfg); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkConv3x3 times each VGG16 conv layer shape (batch 1) on the
+// default device and reports GFLOP/s, counting 2 FLOPs per multiply-add.
+func BenchmarkConv3x3(b *testing.B) {
+	dev := benchDevice(b)
+	kit := layers.NewKit(dev)
+	defer kit.Close()
+	benchConfig(b, kit)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range vgg16Convs {
+		b.Run(c.name, func(b *testing.B) {
+			in := layers.Shape{N: 1, H: c.hw, W: c.hw, C: c.ci}
+			out := layers.Shape{N: 1, H: c.hw, W: c.hw, C: c.co}
+			conv, err := kit.NewConv3x3(c.ci, c.co, uniform(rng, 9*c.ci*c.co, -0.1, 0.1), uniform(rng, c.co, -0.1, 0.1), true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conv.Close()
+			ti, to := benchTensor(b, dev, in, rng), benchTensor(b, dev, out, nil)
+			seq, err := dev.NewSequence(gpu.SequenceOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer seq.Close()
+			if err := conv.Record(seq, ti, to); err != nil {
+				b.Fatal(err)
+			}
+			if err := seq.Submit(); err != nil { // warm up: compiles the pipeline
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := seq.Submit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			flops := 2.0 * 9 * float64(c.ci*c.co*c.hw*c.hw)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkFC6 times fc6 of VGG16 (25088 -> 4096) at batch 1 and 8.
+func BenchmarkFC6(b *testing.B) {
+	dev := benchDevice(b)
+	kit := layers.NewKit(dev)
+	defer kit.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	const k, m = 25088, 4096
+	fc, err := kit.NewFC(k, m, uniform(rng, k*m, -0.01, 0.01), uniform(rng, m, -0.1, 0.1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fc.Close()
+	for _, rows := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch%d", rows), func(b *testing.B) {
+			x := benchTensor(b, dev, layers.Shape{N: rows, H: 7, W: 7, C: 512}, rng)
+			y := benchTensor(b, dev, layers.Shape{N: rows, H: 1, W: 1, C: m}, nil)
+			seq, err := dev.NewSequence(gpu.SequenceOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer seq.Close()
+			if err := fc.Record(seq, x, layers.Tensor{}, y); err != nil {
+				b.Fatal(err)
+			}
+			if err := seq.Submit(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := seq.Submit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			flops := 2.0 * float64(rows*k*m)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+func benchTensor(b *testing.B, dev *gpu.Device, s layers.Shape, rng *rand.Rand) layers.Tensor {
+	buf, err := dev.NewBuffer(int64(s.Len()) * 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { buf.Close() })
+	if rng != nil {
+		if err := buf.Upload(0, uniform(rng, s.Len(), -1, 1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return layers.Tensor{Buf: buf, Shape: s}
+}

@@ -1,0 +1,89 @@
+#version 450
+// conv3x3_cpu: the conv3x3 of conv3x3.comp (same bindings, push constants
+// and result) register-blocked for CPU Vulkan devices such as lavapipe.
+// There, every invocation runs as one SIMD lane and each load from a
+// storage buffer or shared memory costs a loop over the lanes, while
+// arithmetic is vectorised: the kernel therefore skips the shared-memory
+// staging and gives each invocation a large register tile, TM pixels x
+// 4*TN4 output channels, so that each vec4 load feeds many FMAs.
+// Requires cin, cout, inBase, outBase to be multiples of 4 (vec4 loads);
+// the host falls back to conv3x3.comp otherwise.
+// Bindings: 0 in [n,h,w,cin] (readonly), 1 w [9*cin, cout] (readonly),
+//           2 bias [cout] (readonly), 3 out [n,h,w,cout] (writeonly).
+// Push: n, h, w, cin, cout, relu (0/1), inBase, outBase.
+// Spec: 0 workgroup size WG, 1 TM, 2 TN4.
+// Dispatch: x = ceil(cout / (4*TN4*WG)), y = ceil(n*h*w / TM).
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TM = 8;
+layout(constant_id = 2) const uint TN4 = 2;
+
+layout(std430, binding = 0) readonly buffer In { vec4 inp[]; };
+layout(std430, binding = 1) readonly buffer Wt { vec4 wt[]; };
+layout(std430, binding = 2) readonly buffer Bias { vec4 bias[]; };
+layout(std430, binding = 3) writeonly buffer Out { vec4 outp[]; };
+layout(push_constant) uniform Push { uint n, h, w, cin, cout, relu, inBase, outBase; } p;
+
+void main() {
+    uint cg0 = gl_GlobalInvocationID.x * TN4; // first vec4 channel group
+    uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
+    if (cg0 >= cout4) {
+        return;
+    }
+    uint p0 = gl_WorkGroupID.y * TM;
+    uint npix = p.n * p.h * p.w;
+    int py[TM], px[TM];
+    for (uint i = 0u; i < TM; i++) {
+        uint pix = min(p0 + i, npix - 1u); // tail pixels repeat the last
+        px[i] = int(pix % p.w);
+        py[i] = int((pix / p.w) % p.h);
+    }
+    vec4 acc[TM][TN4];
+    for (uint j = 0u; j < TN4; j++) {
+        uint cg = min(cg0 + j, cout4 - 1u);
+        for (uint i = 0u; i < TM; i++) {
+            acc[i][j] = bias[cg];
+        }
+    }
+    for (uint tap = 0u; tap < 9u; tap++) {
+        int dy = int(tap / 3u) - 1, dx = int(tap % 3u) - 1;
+        uint src[TM];
+        bool ok[TM];
+        for (uint i = 0u; i < TM; i++) {
+            int iy = py[i] + dy, ix = px[i] + dx;
+            ok[i] = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
+            uint pix = min(p0 + i, npix - 1u);
+            src[i] = ok[i] ? (p.inBase / 4u) + uint(int(pix) + dy * int(p.w) + dx) * cin4 : 0u;
+        }
+        uint wrow = tap * p.cin * cout4; // vec4 index of row (tap, ci=0)
+        for (uint c4 = 0u; c4 < cin4; c4++) {
+            vec4 b[4][TN4];
+            for (uint q = 0u; q < 4u; q++) {
+                for (uint j = 0u; j < TN4; j++) {
+                    b[q][j] = wt[wrow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)];
+                }
+            }
+            for (uint i = 0u; i < TM; i++) {
+                vec4 a = ok[i] ? inp[src[i] + c4] : vec4(0.0);
+                for (uint j = 0u; j < TN4; j++) {
+                    acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
+                    acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
+                    acc[i][j] = fma(vec4(a.z), b[2][j], acc[i][j]);
+                    acc[i][j] = fma(vec4(a.w), b[3][j], acc[i][j]);
+                }
+            }
+        }
+    }
+    for (uint i = 0u; i < TM; i++) {
+        uint pix = p0 + i;
+        if (pix >= npix) {
+            break;
+        }
+        for (uint j = 0u; j < TN4; j++) {
+            uint cg = cg0 + j;
+            if (cg < cout4) {
+                vec4 v = acc[i][j];
+                outp[p.outBase / 4u + pix * cout4 + cg] = p.relu != 0u ? max(v, vec4(0.0)) : v;
+            }
+        }
+    }
+}
