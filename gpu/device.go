@@ -60,6 +60,8 @@ type DeviceInfo struct {
 	MaxStorageBufferRange  uint64 // largest storage buffer one binding may cover
 	MaxAllocationBytes     uint64 // maxMemoryAllocationSize where known, else 0
 	MinStorageAlignment    uint64 // minStorageBufferOffsetAlignment
+	MinTexelAlignment      uint64 // minTexelBufferOffsetAlignment
+	MaxTexelElements       uint64 // maxTexelBufferElements
 	MaxSharedMemory        uint32 // maxComputeSharedMemorySize in bytes
 	MaxWorkgroupSize       uint32 // maxComputeWorkGroupInvocations
 	SubgroupSize           uint32
@@ -294,6 +296,8 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 		DeviceLocalBytes:      heap,
 		MaxStorageBufferRange: uint64(l.MaxStorageBufferRange),
 		MinStorageAlignment:   uint64(l.MinStorageBufferOffsetAlignment),
+		MinTexelAlignment:     uint64(l.MinTexelBufferOffsetAlignment),
+		MaxTexelElements:      uint64(l.MaxTexelBufferElements),
 		MaxSharedMemory:       l.MaxComputeSharedMemorySize,
 		MaxWorkgroupSize:      l.MaxComputeWorkGroupInvocations,
 		SubgroupSize:          ex.subgroupSize,

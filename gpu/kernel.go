@@ -12,7 +12,11 @@ import (
 type KernelSpec struct {
 	Name      string   // for errors and timings
 	SPIRV     []byte   // the module; entry point "main"
-	Bindings  int      // storage buffers at bindings 0..Bindings-1 of set 0
+	Bindings  int      // buffers at bindings 0..Bindings-1 of set 0
+	// Texels marks (bit i for binding i) the bindings that are uniform
+	// texel buffers of vec4 float (samplerBuffer in GLSL, bound with
+	// gpu.Texels) instead of storage buffers.
+	Texels    uint32
 	PushWords int      // 32-bit push constant words
 	Spec      []uint32 // specialization constants by constant_id 0..len-1
 }
@@ -22,6 +26,7 @@ type Kernel struct {
 	dev        *Device
 	name       string
 	bindings   int
+	texels     uint32
 	pushWords  int
 	module     vk.ShaderModule
 	setLayout  vk.DescriptorSetLayout
@@ -41,7 +46,7 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 	if spec.Bindings < 1 || spec.PushWords < 0 || spec.PushWords*4 > 128 {
 		return nil, fmt.Errorf("%w: kernel %s: %d bindings, %d push words", ErrInvalid, spec.Name, spec.Bindings, spec.PushWords)
 	}
-	k := &Kernel{dev: d, name: spec.Name, bindings: spec.Bindings, pushWords: spec.PushWords}
+	k := &Kernel{dev: d, name: spec.Name, bindings: spec.Bindings, texels: spec.Texels, pushWords: spec.PushWords}
 	ok := false
 	defer func() {
 		if !ok {
@@ -64,7 +69,7 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 	for i := range binds {
 		binds[i] = vk.DescriptorSetLayoutBinding{
 			Binding:         uint32(i),
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
+			DescriptorType:  k.descriptorType(i),
 			DescriptorCount: 1,
 			StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
 		}
@@ -161,4 +166,11 @@ func (k *Kernel) Close() error {
 		k.dev.untrack(k)
 	}
 	return nil
+}
+
+func (k *Kernel) descriptorType(binding int) vk.DescriptorType {
+	if k.texels&(1<<binding) != 0 {
+		return vk.DescriptorTypeUniformTexelBuffer
+	}
+	return vk.DescriptorTypeStorageBuffer
 }

@@ -23,16 +23,23 @@ const (
 type Arg struct {
 	View
 	Access Access
+	Texels bool // a read-only texel buffer of vec4 float
 }
 
+// Texels binds v for reading as a uniform texel buffer of vec4 float
+// (GLSL samplerBuffer, read with texelFetch). On CPU devices such as
+// lavapipe, texel fetches are vectorised gathers while storage-buffer
+// loads go lane by lane.
+func Texels(v View) Arg { return Arg{v, Read, true} }
+
 // R binds v for reading.
-func R(v View) Arg { return Arg{v, Read} }
+func R(v View) Arg { return Arg{v, Read, false} }
 
 // W binds v for writing.
-func W(v View) Arg { return Arg{v, Write} }
+func W(v View) Arg { return Arg{v, Write, false} }
 
 // RW binds v for reading and writing.
-func RW(v View) Arg { return Arg{v, ReadWrite} }
+func RW(v View) Arg { return Arg{v, ReadWrite, false} }
 
 // SequenceOptions configure a Sequence.
 type SequenceOptions struct {
@@ -65,6 +72,7 @@ type Sequence struct {
 	timestamps bool
 	queries    vk.QueryPool
 	labels     []string
+	views      []vk.BufferView // texel views of the recording
 	barriers   int
 	closed     bool
 }
@@ -131,8 +139,16 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 	return s, nil
 }
 
+func (s *Sequence) destroyViews() {
+	for _, v := range s.views {
+		vk.DestroyBufferView(s.dev.handle, v, nil)
+	}
+	s.views = s.views[:0]
+}
+
 func (s *Sequence) destroy() {
 	h := s.dev.handle
+	s.destroyViews()
 	for _, p := range s.descPools {
 		vk.DestroyDescriptorPool(h, p, nil)
 	}
@@ -223,8 +239,11 @@ func (s *Sequence) descriptorSet(k *Kernel) (vk.DescriptorSet, error) {
 		info := &vk.DescriptorPoolCreateInfo{
 			SType:         vk.StructureTypeDescriptorPoolCreateInfo,
 			MaxSets:       setsPerPool,
-			PoolSizeCount: 1,
-			PPoolSizes:    []vk.DescriptorPoolSize{{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: descsPerPool}},
+			PoolSizeCount: 2,
+			PPoolSizes: []vk.DescriptorPoolSize{
+				{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: descsPerPool},
+				{Type: vk.DescriptorTypeUniformTexelBuffer, DescriptorCount: descsPerPool},
+			},
 		}
 		var p vk.DescriptorPool
 		if err := vkErr("vkCreateDescriptorPool", vk.CreateDescriptorPool(s.dev.handle, info, nil, &p)); err != nil {
@@ -272,7 +291,14 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 		if a.Buf.dev != s.dev {
 			return fmt.Errorf("%w: kernel %s binding %d: buffer of another device", ErrInvalid, k.name, i)
 		}
-		if uint64(a.Size) > lim.MaxStorageBufferRange {
+		if a.Texels != (k.texels&(1<<i) != 0) {
+			return fmt.Errorf("%w: kernel %s binding %d: texel and storage bindings mixed up", ErrInvalid, k.name, i)
+		}
+		if a.Texels {
+			if a.Size%16 != 0 || uint64(a.Size/16) > lim.MaxTexelElements || lim.MinTexelAlignment > 0 && uint64(a.Offset)%lim.MinTexelAlignment != 0 {
+				return fmt.Errorf("%w: kernel %s binding %d: texel view [%d, +%d) breaks the device's texel limits", ErrInvalid, k.name, i, a.Offset, a.Size)
+			}
+		} else if uint64(a.Size) > lim.MaxStorageBufferRange {
 			return fmt.Errorf("%w: kernel %s binding %d: view of %d bytes exceeds maxStorageBufferRange %d", ErrInvalid, k.name, i, a.Size, lim.MaxStorageBufferRange)
 		}
 		if lim.MinStorageAlignment > 0 && uint64(a.Offset)%lim.MinStorageAlignment != 0 {
@@ -296,8 +322,16 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 			DstSet:          set,
 			DstBinding:      uint32(i),
 			DescriptorCount: 1,
-			DescriptorType:  vk.DescriptorTypeStorageBuffer,
-			PBufferInfo:     []vk.DescriptorBufferInfo{{Buffer: a.Buf.handle, Offset: vk.DeviceSize(a.Offset), Range: vk.DeviceSize(a.Size)}},
+			DescriptorType:  k.descriptorType(i),
+		}
+		if a.Texels {
+			v, err := s.texelView(a.View)
+			if err != nil {
+				return err
+			}
+			infos[i].PTexelBufferView = []vk.BufferView{v}
+		} else {
+			infos[i].PBufferInfo = []vk.DescriptorBufferInfo{{Buffer: a.Buf.handle, Offset: vk.DeviceSize(a.Offset), Range: vk.DeviceSize(a.Size)}}
 		}
 	}
 	vk.UpdateDescriptorSets(s.dev.handle, uint32(len(infos)), infos, 0, nil)
@@ -317,6 +351,23 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 	}
 	s.note(acc)
 	return nil
+}
+
+// texelView makes a vec4-float view of v that lives until Reset or Close.
+func (s *Sequence) texelView(v View) (vk.BufferView, error) {
+	info := &vk.BufferViewCreateInfo{
+		SType:  vk.StructureTypeBufferViewCreateInfo,
+		Buffer: v.Buf.handle,
+		Format: vk.FormatR32g32b32a32Sfloat,
+		Offset: vk.DeviceSize(v.Offset),
+		Range:  vk.DeviceSize(v.Size),
+	}
+	var bv vk.BufferView
+	if err := vkErr("vkCreateBufferView", vk.CreateBufferView(s.dev.handle, info, nil, &bv)); err != nil {
+		return nil, err
+	}
+	s.views = append(s.views, bv)
+	return bv, nil
 }
 
 // Copy records a copy of src into dst (equal sizes).
@@ -407,6 +458,7 @@ func (s *Sequence) Reset() error {
 		vk.DestroyDescriptorPool(s.dev.handle, p, nil)
 	}
 	s.descPools = nil
+	s.destroyViews()
 	s.setsLeft, s.descsLeft = 0, 0
 	s.pending = s.pending[:0]
 	s.written, s.recording, s.ended = false, false, false

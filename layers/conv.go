@@ -93,8 +93,9 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	var err error
 	pixTile, chanTile := cfg.BM, cfg.BN
 	if cfg.Register {
-		kern, err = c.kit.kernel("conv3x3_cpu", 4, 8, uint32(cfg.WG), uint32(cfg.TM), uint32(cfg.TN/4))
-		pixTile, chanTile = cfg.TM, cfg.TN*cfg.WG
+		wg := max(1, min(cfg.WG, c.Cout/cfg.TN))
+		kern, err = c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(cfg.TN/4))
+		pixTile, chanTile = cfg.TM, cfg.TN*wg
 	} else {
 		kern, err = c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
 	}
@@ -115,7 +116,11 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*hw*c.Cout, n*hw*c.Cout)
 		groups := [3]int{(c.Cout + chanTile - 1) / chanTile, (n*hw + pixTile - 1) / pixTile, 1}
 		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
-		if err := s.Dispatch(kern, groups, push, gpu.R(iv), gpu.R(c.w.All()), gpu.R(c.b.All()), gpu.W(ov)); err != nil {
+		inArg, wArg := gpu.R(iv), gpu.R(c.w.All())
+		if cfg.Register {
+			inArg, wArg = gpu.Texels(iv), gpu.Texels(c.w.All())
+		}
+		if err := s.Dispatch(kern, groups, push, inArg, wArg, gpu.R(c.b.All()), gpu.W(ov)); err != nil {
 			return err
 		}
 	}

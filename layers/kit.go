@@ -40,7 +40,8 @@ func (t Tensor) check(what, name string) error {
 // The register-blocked kernel (Register true, for CPU devices such as
 // lavapipe, where every load costs a loop over the SIMD lanes): each
 // invocation computes TM pixels x TN output channels (TN a multiple of 4)
-// straight from the buffers, WG invocations per workgroup. It needs input
+// reading vec4 texel buffers, up to WG invocations per workgroup (fewer
+// when the layer has fewer than WG*TN output channels). It needs input
 // and output channel counts that are multiples of 4; other layers use the
 // shared-memory kernel with the Fallback tiling.
 type ConvConfig struct {
@@ -86,7 +87,7 @@ func (c ConvConfig) Validate(dev gpu.DeviceInfo) error {
 func DefaultConvConfig(dev gpu.DeviceInfo) ConvConfig {
 	tiled := ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
 	if dev.Type == gpu.CPU {
-		return ConvConfig{Register: true, TM: 16, TN: 12, WG: 32, Fallback: &tiled}
+		return ConvConfig{Register: true, TM: 16, TN: 16, WG: 8, Fallback: &tiled}
 	}
 	return tiled
 }
@@ -137,6 +138,12 @@ func (k *Kit) Close() error {
 
 // kernel returns the cached pipeline of a shader with its specialization.
 func (k *Kit) kernel(name string, bindings, push int, spec ...uint32) (*gpu.Kernel, error) {
+	return k.kernelTexels(name, bindings, 0, push, spec...)
+}
+
+// kernelTexels is kernel for shaders that read texel buffers (a bit mask
+// of bindings).
+func (k *Kit) kernelTexels(name string, bindings int, texels uint32, push int, spec ...uint32) (*gpu.Kernel, error) {
 	key := fmt.Sprint(name, spec)
 	if kern, ok := k.kernels[key]; ok {
 		return kern, nil
@@ -145,7 +152,7 @@ func (k *Kit) kernel(name string, bindings, push int, spec ...uint32) (*gpu.Kern
 	if err != nil {
 		return nil, err
 	}
-	kern, err := k.dev.NewKernel(gpu.KernelSpec{Name: strings.ReplaceAll(key, " ", ","), SPIRV: code, Bindings: bindings, PushWords: push, Spec: spec})
+	kern, err := k.dev.NewKernel(gpu.KernelSpec{Name: strings.ReplaceAll(key, " ", ","), SPIRV: code, Bindings: bindings, Texels: texels, PushWords: push, Spec: spec})
 	if err != nil {
 		return nil, err
 	}
@@ -173,10 +180,7 @@ func grid(n, wg int) ([3]int, error) {
 // aligned down to the device's storage alignment, and the element offset
 // of start within it.
 func (k *Kit) window(buf *gpu.Buffer, start, n int) (gpu.View, uint32) {
-	align := int64(k.info.MinStorageAlignment)
-	if align < 4 {
-		align = 4
-	}
+	align := int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))
 	off := int64(start) * 4
 	aoff := off / align * align
 	size := off - aoff + int64(n)*4
@@ -189,7 +193,7 @@ func (k *Kit) maxWindow() int {
 	if k.limit > 0 {
 		return k.limit
 	}
-	return int((int64(k.info.MaxStorageBufferRange) - int64(max(k.info.MinStorageAlignment, 4))) / 4)
+	return int((int64(k.info.MaxStorageBufferRange) - int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))) / 4)
 }
 
 // batchChunks splits n images so that perImage elements of each of the

@@ -3,12 +3,14 @@
 // and result) register-blocked for CPU Vulkan devices such as lavapipe.
 // There, every invocation runs as one SIMD lane and each load from a
 // storage buffer or shared memory costs a loop over the lanes, while
-// arithmetic is vectorised: the kernel therefore skips the shared-memory
-// staging and gives each invocation a large register tile, TM pixels x
-// 4*TN4 output channels, so that each vec4 load feeds many FMAs.
+// arithmetic is vectorised and texel fetches are vectorised gathers: the
+// kernel therefore reads input and weights as vec4 texel buffers, skips
+// the shared-memory staging, and gives each invocation a large register
+// tile, TM pixels x 4*TN4 output channels, so that each fetch feeds many
+// FMAs.
 // Requires cin, cout, inBase, outBase to be multiples of 4 (vec4 loads);
 // the host falls back to conv3x3.comp otherwise.
-// Bindings: 0 in [n,h,w,cin] (readonly), 1 w [9*cin, cout] (readonly),
+// Bindings: 0 in [n,h,w,cin] (texel buffer), 1 w [9*cin, cout] (texel buffer),
 //           2 bias [cout] (readonly), 3 out [n,h,w,cout] (writeonly).
 // Push: n, h, w, cin, cout, relu (0/1), inBase, outBase.
 // Spec: 0 workgroup size WG, 1 TM, 2 TN4.
@@ -17,8 +19,8 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 8;
 layout(constant_id = 2) const uint TN4 = 2;
 
-layout(std430, binding = 0) readonly buffer In { vec4 inp[]; };
-layout(std430, binding = 1) readonly buffer Wt { vec4 wt[]; };
+layout(binding = 0) uniform samplerBuffer inp;
+layout(binding = 1) uniform samplerBuffer wt;
 layout(std430, binding = 2) readonly buffer Bias { vec4 bias[]; };
 layout(std430, binding = 3) writeonly buffer Out { vec4 outp[]; };
 layout(push_constant) uniform Push { uint n, h, w, cin, cout, relu, inBase, outBase; } p;
@@ -52,18 +54,20 @@ void main() {
             int iy = py[i] + dy, ix = px[i] + dx;
             ok[i] = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
             uint pix = min(p0 + i, npix - 1u);
-            src[i] = ok[i] ? (p.inBase / 4u) + uint(int(pix) + dy * int(p.w) + dx) * cin4 : 0u;
+            // Padding pixels fetch a real pixel and select zero instead,
+            // keeping the loop free of branches.
+            src[i] = (p.inBase / 4u) + (ok[i] ? uint(int(pix) + dy * int(p.w) + dx) : pix) * cin4;
         }
         uint wrow = tap * p.cin * cout4; // vec4 index of row (tap, ci=0)
         for (uint c4 = 0u; c4 < cin4; c4++) {
             vec4 b[4][TN4];
             for (uint q = 0u; q < 4u; q++) {
                 for (uint j = 0u; j < TN4; j++) {
-                    b[q][j] = wt[wrow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)];
+                    b[q][j] = texelFetch(wt, int(wrow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)));
                 }
             }
             for (uint i = 0u; i < TM; i++) {
-                vec4 a = ok[i] ? inp[src[i] + c4] : vec4(0.0);
+                vec4 a = mix(vec4(0.0), texelFetch(inp, int(src[i] + c4)), bvec4(ok[i]));
                 for (uint j = 0u; j < TN4; j++) {
                     acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
                     acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
