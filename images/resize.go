@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // CenterCrop returns the centred square of img whose side is img's shorter
@@ -46,43 +47,103 @@ func Resize(img RGB, h, w int) (RGB, error) {
 
 	// float64 throughout, as scikit-image computes on the float64 image that
 	// load_image makes with img / 255.0.
-	src := make([]float64, len(img.Pix))
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i, v := range img.Pix {
-		f := float64(v)
-		src[i] = f
-		lo, hi = math.Min(lo, f), math.Max(hi, f)
+	lo32, hi32 := img.Pix[0], img.Pix[0]
+	for _, v := range img.Pix {
+		if v < lo32 {
+			lo32 = v
+		}
+		if v > hi32 {
+			hi32 = v
+		}
 	}
+	lo, hi := float64(lo32), float64(hi32)
 
-	// Anti-aliasing, only if some axis shrinks; then each shrinking axis gets
+	// Anti-aliasing only if some axis shrinks; then each shrinking axis gets
 	// sigma = (factor-1)/2 and the others none (skimage's default
 	// anti_aliasing_sigma).
 	fy, fx := float64(img.H)/float64(h), float64(img.W)/float64(w)
+	var ky, kx []float64
 	if fy > 1 || fx > 1 {
-		if sy := (fy - 1) / 2; sy > 0 {
-			gaussRows(src, img.H, img.W, sy)
+		if fy > 1 {
+			ky = gaussKernel((fy - 1) / 2)
 		}
-		if sx := (fx - 1) / 2; sx > 0 {
-			gaussCols(src, img.H, img.W, sx)
+		if fx > 1 {
+			kx = gaussKernel((fx - 1) / 2)
 		}
 	}
 
-	// Bilinear interpolation, separable: along x into an img.H x w buffer,
-	// then along y.
-	tmp := make([]float64, img.H*w*3)
-	xs := linearTaps(img.W, w)
-	for y := range img.H {
-		row := src[y*img.W*3:]
-		out := tmp[y*w*3:]
+	// Bilinear interpolation reads at most two source rows per output row and
+	// two source columns per output column, so the Gaussian is evaluated only
+	// there: the cost stays proportional to the input's size whatever the
+	// factor. Filtering along y, then x, then interpolating is what skimage
+	// does to the whole image, restricted to the samples that are used.
+	ys, rows := linearTaps(img.H, h)
+	xs, cols := linearTaps(img.W, w)
+
+	// Along y: one filtered full-width row per needed source row.
+	rowLen := img.W * 3
+	byRow := make([]float64, len(rows)*rowLen)
+	for s, r := range rows {
+		out := byRow[s*rowLen : (s+1)*rowLen]
+		if ky == nil {
+			for i, v := range img.Pix[r*rowLen : (r+1)*rowLen] {
+				out[i] = float64(v)
+			}
+			continue
+		}
+		rad := len(ky) / 2
+		for j, k := range ky {
+			in := img.Pix[mirrorIndex(r+j-rad, img.H)*rowLen:][:rowLen]
+			for i, v := range in {
+				out[i] += k * float64(v)
+			}
+		}
+	}
+
+	// Along x: only the needed columns of those rows. src[cs*len(kx)+j] is
+	// the (mirrored) source column under tap j of needed column cs.
+	nc := len(cols)
+	var src []int
+	if kx != nil {
+		rad := len(kx) / 2
+		src = make([]int, 0, nc*len(kx))
+		for _, c := range cols {
+			for j := range kx {
+				src = append(src, mirrorIndex(c+j-rad, img.W)*3)
+			}
+		}
+	}
+	filt := make([]float64, len(rows)*nc*3)
+	for s := range rows {
+		in := byRow[s*rowLen : (s+1)*rowLen]
+		out := filt[s*nc*3 : (s+1)*nc*3]
+		for cs, c := range cols {
+			if kx == nil {
+				copy(out[cs*3:cs*3+3], in[c*3:c*3+3])
+				continue
+			}
+			var r, g, b float64
+			for j, o := range src[cs*len(kx) : (cs+1)*len(kx)] {
+				k, p := kx[j], in[o:o+3]
+				r, g, b = r+k*p[0], g+k*p[1], b+k*p[2]
+			}
+			out[cs*3], out[cs*3+1], out[cs*3+2] = r, g, b
+		}
+	}
+
+	// Interpolate along x, then y (taps index into rows and cols).
+	tmp := make([]float64, len(rows)*w*3)
+	for s := range rows {
+		in := filt[s*nc*3 : (s+1)*nc*3]
+		out := tmp[s*w*3 : (s+1)*w*3]
 		for x, t := range xs {
-			a, b := row[t.i0*3:t.i0*3+3], row[t.i1*3:t.i1*3+3]
+			a, b := in[t.i0*3:t.i0*3+3], in[t.i1*3:t.i1*3+3]
 			for c := range 3 {
 				out[x*3+c] = a[c]*t.w0 + b[c]*t.w1
 			}
 		}
 	}
 	dst := RGB{H: h, W: w, Pix: make([]float32, h*w*3)}
-	ys := linearTaps(img.H, h)
 	for y, t := range ys {
 		a, b := tmp[t.i0*w*3:(t.i0+1)*w*3], tmp[t.i1*w*3:(t.i1+1)*w*3]
 		out := dst.Pix[y*w*3 : (y+1)*w*3]
@@ -95,7 +156,9 @@ func Resize(img RGB, h, w int) (RGB, error) {
 	return dst, nil
 }
 
-// tap is one output sample of linear interpolation: w0*in[i0] + w1*in[i1].
+// tap is one output sample of linear interpolation: w0*in[i0] + w1*in[i1],
+// where i0 and i1 index the list of used source samples that linearTaps
+// returns with the taps.
 type tap struct {
 	i0, i1 int
 	w0, w1 float64
@@ -105,8 +168,9 @@ type tap struct {
 // m output samples the way scipy.ndimage.zoom(order=1, mode="mirror",
 // grid_mode=True) does: output i samples the input at (i+0.5)*n/m - 0.5,
 // mirrored about the first and last sample centres when it falls outside.
-func linearTaps(n, m int) []tap {
-	taps := make([]tap, m)
+// used lists, in increasing order, the source samples the taps read.
+func linearTaps(n, m int) (taps []tap, used []int) {
+	taps = make([]tap, m)
 	scale := float64(n) / float64(m)
 	for i := range taps {
 		c := mirrorCoord((float64(i)+0.5)*scale-0.5, n)
@@ -118,8 +182,16 @@ func linearTaps(n, m int) []tap {
 			i1 = n - 1
 		}
 		taps[i] = tap{i0: i0, i1: i1, w0: 1 - t, w1: t}
+		used = append(used, i0, i1)
 	}
-	return taps
+	// Renumber the taps into the sorted list of used samples.
+	slices.Sort(used)
+	used = slices.Compact(used)
+	for k := range taps {
+		taps[k].i0, _ = slices.BinarySearch(used, taps[k].i0)
+		taps[k].i1, _ = slices.BinarySearch(used, taps[k].i1)
+	}
+	return taps, slices.Clip(used)
 }
 
 // mirrorCoord maps c into [0, n-1] by mirroring about 0 and n-1 (scipy's
@@ -169,47 +241,6 @@ func gaussKernel(sigma float64) []float64 {
 		k[i] /= sum
 	}
 	return k
-}
-
-// gaussRows filters the h x w x 3 image in place along y (axis 0).
-func gaussRows(p []float64, h, w int, sigma float64) {
-	k := gaussKernel(sigma)
-	r := len(k) / 2
-	col := make([]float64, h)
-	for x := range w * 3 { // each (column, channel) pair is one line
-		for y := range h {
-			col[y] = p[y*w*3+x]
-		}
-		for y := range h {
-			s := 0.0
-			for j, kv := range k {
-				s += kv * col[mirrorIndex(y+j-r, h)]
-			}
-			p[y*w*3+x] = s
-		}
-	}
-}
-
-// gaussCols filters the h x w x 3 image in place along x (axis 1).
-func gaussCols(p []float64, h, w int, sigma float64) {
-	k := gaussKernel(sigma)
-	r := len(k) / 2
-	line := make([]float64, w)
-	for y := range h {
-		row := p[y*w*3 : (y+1)*w*3]
-		for c := range 3 {
-			for x := range w {
-				line[x] = row[x*3+c]
-			}
-			for x := range w {
-				s := 0.0
-				for j, kv := range k {
-					s += kv * line[mirrorIndex(x+j-r, w)]
-				}
-				row[x*3+c] = s
-			}
-		}
-	}
 }
 
 // LoadVGG loads the image at path the way tensorflow-vgg's load_image does:
