@@ -93,9 +93,12 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	var err error
 	pixTile, chanTile := cfg.BM, cfg.BN
 	if cfg.Register {
-		wg := max(1, min(cfg.WG, c.Cout/cfg.TN))
-		kern, err = c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(cfg.TN/4))
-		pixTile, chanTile = cfg.TM, cfg.TN*wg
+		// Narrow layers get narrower invocations so that a workgroup
+		// still fills WG lanes.
+		tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
+		wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
+		kern, err = c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(tn/4))
+		pixTile, chanTile = cfg.TM, tn*wg
 	} else {
 		kern, err = c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
 	}

@@ -147,7 +147,17 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 		post = pre
 	}
 	kit := f.kit
-	part, err := kit.kernel("fc", 3, 8, fcWG, fcRows, fcKT)
+	// CPU devices read x and W as vec4 texel buffers where the sizes allow.
+	texels := kit.info.Type == gpu.CPU && f.K%4 == 0 && f.M%4 == 0 && x.Off%4 == 0
+	var part *gpu.Kernel
+	var err error
+	colsPerGroup := fcWG
+	if texels {
+		colsPerGroup = 4 * fcWG
+		part, err = kit.kernelTexels("fc_cpu", 3, 0b11, 8, fcWG, uint32(min(rows, fcRows)))
+	} else {
+		part, err = kit.kernel("fc", 3, 8, fcWG, fcRows, fcKT)
+	}
 	if err != nil {
 		return err
 	}
@@ -157,7 +167,7 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	}
 	colGroups := 0
 	for _, bl := range f.blocks {
-		colGroups += (bl[1] - bl[0] + fcWG - 1) / fcWG
+		colGroups += (bl[1] - bl[0] + colsPerGroup - 1) / colsPerGroup
 	}
 	// Enough workgroups to fill a large GPU, K slices of at least 256.
 	slices := max(1, min((256+colGroups-1)/colGroups, f.K/256))
@@ -179,9 +189,15 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 		for _, bl := range f.blocks {
 			mc := bl[1] - bl[0]
 			wv, wb := kit.window(f.w, f.K*bl[0], f.K*mc)
-			groups := [3]int{(mc + fcWG - 1) / fcWG, slices, (n + fcRows - 1) / fcRows}
+			rowsPer := fcRows
+			xa, wa := gpu.R(xv), gpu.R(wv)
+			if texels {
+				rowsPer = min(rows, fcRows)
+				xa, wa = gpu.Texels(xv), gpu.Texels(wv)
+			}
+			groups := [3]int{(mc + colsPerGroup - 1) / colsPerGroup, slices, (n + rowsPer - 1) / rowsPer}
 			push := []uint32{uint32(n), uint32(f.K), uint32(f.M), uint32(bl[0]), uint32(mc), uint32(kslice), wb, xb}
-			if err := s.Dispatch(part, groups, push, gpu.R(xv), gpu.R(wv), gpu.W(pv)); err != nil {
+			if err := s.Dispatch(part, groups, push, xa, wa, gpu.W(pv)); err != nil {
 				return err
 			}
 		}

@@ -215,8 +215,33 @@ func (k *Kit) batchChunks(what string, n int, perImage []int, maxImgs int) ([][2
 	return out, nil
 }
 
+// InputChannels is the channel count the kit wants for a conv input of c
+// channels: CPU devices run conv1_1 (3 channels) as a 4-channel layer on
+// the register kernel, with Preprocess writing a zero fourth channel and
+// the weights padded by PadInputChannels.
+func (k *Kit) InputChannels(c int) int {
+	if k.conv.Register && c%4 != 0 {
+		return (c + 3) / 4 * 4
+	}
+	return c
+}
+
+// PadInputChannels returns HWIO conv weights [3,3,cin,cout] padded with
+// zero rows to [3,3,to,cout].
+func PadInputChannels(w []float32, cin, cout, to int) []float32 {
+	if to == cin {
+		return w
+	}
+	out := make([]float32, 9*to*cout)
+	for tap := 0; tap < 9; tap++ {
+		copy(out[tap*to*cout:], w[tap*cin*cout:(tap+1)*cin*cout])
+	}
+	return out
+}
+
 // Preprocess records tensorflow-vgg's input transform from in (RGB in
-// [0,1], C = 3) to out (BGR minus Mean, same shape).
+// [0,1], C = 3) to out (BGR minus Mean, the same shape, or with C = 4 and
+// a fourth channel of zeros, see InputChannels).
 func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 	const what = "preprocess"
 	if err := in.check(what, "input"); err != nil {
@@ -225,27 +250,28 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 	if err := out.check(what, "output"); err != nil {
 		return err
 	}
-	if in.Shape.C != 3 || out.Shape != in.Shape {
-		return fmt.Errorf("layers: preprocess: input %v and output %v must be equal, with 3 channels", in.Shape, out.Shape)
+	is, os := in.Shape, out.Shape
+	if is.C != 3 || os.N != is.N || os.H != is.H || os.W != is.W || os.C != 3 && os.C != 4 {
+		return fmt.Errorf("layers: preprocess: input %v and output %v must be equal, with 3 channels (or 4 out)", is, os)
 	}
-	kern, err := k.kernel("preprocess", 2, 3, elementwiseWG)
+	kern, err := k.kernel("preprocess", 2, 4, elementwiseWG)
 	if err != nil {
 		return err
 	}
-	img := in.Shape.Image()
-	chunks, err := k.batchChunks(what, in.Shape.N, []int{img}, 1<<30)
+	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30)
 	if err != nil {
 		return err
 	}
 	for _, c := range chunks {
-		n := (c[1] - c[0]) * img
-		iv, ib := k.window(in.Buf, in.Off+c[0]*img, n)
-		ov, ob := k.window(out.Buf, out.Off+c[0]*img, n)
-		g, err := grid(n/3, elementwiseWG)
+		n := c[1] - c[0]
+		iv, ib := k.window(in.Buf, in.Off+c[0]*is.Image(), n*is.Image())
+		ov, ob := k.window(out.Buf, out.Off+c[0]*os.Image(), n*os.Image())
+		pixels := n * is.H * is.W
+		g, err := grid(pixels, elementwiseWG)
 		if err != nil {
 			return err
 		}
-		if err := s.Dispatch(kern, g, []uint32{uint32(n / 3), ib, ob}, gpu.R(iv), gpu.W(ov)); err != nil {
+		if err := s.Dispatch(kern, g, []uint32{uint32(pixels), ib, ob, uint32(os.C)}, gpu.R(iv), gpu.W(ov)); err != nil {
 			return err
 		}
 	}

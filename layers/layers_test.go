@@ -115,6 +115,26 @@ func TestPreprocess(t *testing.T) {
 	}
 }
 
+// TestPreprocessFourChannels checks the 4-channel output (a zero fourth
+// channel) that conv1_1 takes on CPU devices.
+func TestPreprocessFourChannels(t *testing.T) {
+	h := newHarness(t)
+	rng := layertest.Seed(t)
+	s := layers.Shape{N: 2, H: 7, W: 5, C: 3}
+	rgb := layertest.Uniform(rng, s.Len(), 0, 1)
+	bgr, err := layers.PreprocessCPU(rgb, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 0, s.Len()/3*4)
+	for i := 0; i < len(bgr); i += 3 {
+		want = append(want, bgr[i], bgr[i+1], bgr[i+2], 0)
+	}
+	in, out := h.tensor(s, rgb), h.tensor(layers.Shape{N: 2, H: 7, W: 5, C: 4}, nil)
+	got := h.run(func(q *gpu.Sequence) error { return h.kit.Preprocess(q, in, out) }, out)
+	layertest.Check(t, "preprocess", got[0], want, tolPreprocess)
+}
+
 func TestPreprocessCPUValues(t *testing.T) {
 	got, err := layers.PreprocessCPU([]float32{1, 0.5, 0}, layers.Shape{1, 1, 1, 3})
 	if err != nil {
@@ -251,7 +271,8 @@ func TestFC(t *testing.T) {
 	h := newHarness(t)
 	rng := layertest.Seed(t)
 	for _, rows := range []int{1, 3, 9} {
-		for _, km := range [][2]int{{1, 1}, {3, 1000}, {17, 5}, {130, 64}, {1000, 17}, {4099, 130}} {
+		// Odd sizes, and multiples of 4 that CPU devices run on texel buffers.
+		for _, km := range [][2]int{{1, 1}, {3, 1000}, {17, 5}, {130, 64}, {1000, 17}, {4099, 130}, {256, 100}, {4096, 1000}} {
 			t.Run(fmt.Sprintf("%dx%dx%d", rows, km[0], km[1]), func(t *testing.T) {
 				checkFC(t, h, rng, rows, km[0], km[1])
 			})
@@ -275,7 +296,11 @@ func checkFC(t *testing.T, h *harness, rng interface{ Float64() float64 }, rows,
 	}
 	defer fc.Close()
 	os := layers.Shape{N: rows, H: 1, W: 1, C: m}
-	in := h.tensor(layers.Shape{N: rows, H: 1, W: 1, C: k}, x)
+	off := 5
+	if k%4 == 0 {
+		off = 8 // aligned, so CPU devices read texel buffers
+	}
+	in := h.tensorAt(layers.Shape{N: rows, H: 1, W: 1, C: k}, x, off)
 	pre, post := h.tensor(os, nil), h.tensor(os, nil)
 	got := h.run(func(q *gpu.Sequence) error { return fc.Record(q, in, pre, post) }, pre, post)
 	layertest.Check(t, "fc", got[0], want, tolGEMM)
@@ -316,6 +341,7 @@ func TestFCLargerThanBinding(t *testing.T) {
 	k := 25088
 	m := int(lim/4/uint64(k)) + 97 // just over one binding
 	checkFC(t, h, rng, 2, k, m)
+	checkFC(t, h, rng, 3, k, m/4*4) // multiples of 4: texel buffers on CPU devices
 }
 
 func TestSoftmax(t *testing.T) {
@@ -368,7 +394,8 @@ func TestBadArguments(t *testing.T) {
 	}{
 		{"preprocess buffer too small", h.kit.Preprocess(seq, small, good), "does not fit"},
 		{"preprocess zero batch", h.kit.Preprocess(seq, zero, good), "below 1"},
-		{"preprocess shape mismatch", h.kit.Preprocess(seq, good, out4), "must be equal"},
+		{"preprocess shape mismatch", h.kit.Preprocess(seq, good, h.tensor(layers.Shape{N: 1, H: 4, W: 5, C: 3}, nil)), "must be equal"},
+		{"preprocess five channels", h.kit.Preprocess(seq, good, h.tensor(layers.Shape{N: 1, H: 4, W: 4, C: 5}, nil)), "must be equal"},
 		{"pool wrong output", h.kit.MaxPool2x2(seq, good, good), "want [1,2,2,3]"},
 		{"conv wrong channels", conv.Record(seq, out4, out4), "has 4 channels"},
 		{"conv wrong output", conv.Record(seq, good, good), "want [1,4,4,4]"},
