@@ -1,0 +1,230 @@
+package vgg
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vkvgg/vkvgg/internal/testdev"
+)
+
+// normErr is ||got - want|| / ||want||, the measure whole networks are
+// compared by (elementwise tolerances do not survive 16 layers of float32
+// rounding in a different summation order, a normalised error does).
+func normErr(got, want []float32) float64 {
+	var d, n float64
+	for i := range want {
+		e := float64(got[i]) - float64(want[i])
+		d += e * e
+		n += float64(want[i]) * float64(want[i])
+	}
+	if n == 0 {
+		return math.Sqrt(d)
+	}
+	return math.Sqrt(d / n)
+}
+
+func randomBatch(rng *rand.Rand, n, h, w int) Batch {
+	b := Batch{N: n, H: h, W: w, Data: make([]float32, n*h*w*3)}
+	for i := range b.Data {
+		b.Data[i] = float32(rng.Float64())
+	}
+	return b
+}
+
+// openGPU opens a net on the test device (validation on).
+func openGPU(t *testing.T, w *Weights) *Net {
+	t.Helper()
+	dev := testdev.Open(t)
+	n, err := OpenOn(dev, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return n
+}
+
+func compareNets(t *testing.T, gpuNet, cpuNet *Net, b Batch, names []string, tol float64) {
+	t.Helper()
+	ctx := context.Background()
+	g, err := gpuNet.Run(ctx, b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cpuNet.Run(ctx, b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		gf, ok1 := g.Feature(name)
+		cf, ok2 := c.Feature(name)
+		if !ok1 || !ok2 {
+			t.Fatalf("%s missing from a result", name)
+		}
+		if len(gf.Data) != len(cf.Data) || len(gf.Data) == 0 {
+			t.Fatalf("%s: %d values on the GPU, %d on the CPU", name, len(gf.Data), len(cf.Data))
+		}
+		if e := normErr(gf.Data, cf.Data); !(e <= tol) {
+			t.Errorf("%s %v: normalised error %.3g > %.3g", name, gf.Shape, e, tol)
+		}
+	}
+}
+
+// TestGPUMatchesCPU runs reduced-width networks with odd widths, odd
+// non-square inputs and batches > 1, every layer kept.
+func TestGPUMatchesCPU(t *testing.T) {
+	for _, c := range []struct {
+		arch    Arch
+		n, h, w int
+		widths  [5]int
+		fc      [3]int
+	}{
+		{VGG16, 2, 37, 45, [5]int{5, 7, 9, 11, 13}, [3]int{17, 15, 10}},
+		{VGG19, 3, 33, 20, [5]int{3, 6, 10, 12, 8}, [3]int{9, 21, 7}},
+		{VGG16, 1, 64, 64, [5]int{8, 16, 24, 32, 32}, [3]int{64, 48, 20}},
+	} {
+		t.Run(c.arch.String(), func(t *testing.T) {
+			ph, pw := c.h, c.w
+			for range 5 {
+				ph, pw = (ph+1)/2, (pw+1)/2
+			}
+			w := randomWeights(c.arch, c.widths, ph*pw*c.widths[4], c.fc, 7)
+			rng := rand.New(rand.NewPCG(uint64(c.h), uint64(c.w)))
+			b := randomBatch(rng, c.n, c.h, c.w)
+			compareNets(t, openGPU(t, w), &Net{w: w}, b, c.arch.LayerNames(), 1e-5)
+		})
+	}
+}
+
+// TestTrunkAnySize runs conv and pool layers on sizes fc6 does not take,
+// down to 1x1, and checks that fc layers are refused with a clear error.
+func TestTrunkAnySize(t *testing.T) {
+	w := randomWeights(VGG16, [5]int{4, 5, 6, 7, 8}, 4*8, [3]int{6, 6, 5}, 3)
+	g := openGPU(t, w)
+	c := &Net{w: w}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, hw := range [][2]int{{1, 1}, {7, 5}, {2, 31}} {
+		b := randomBatch(rng, 2, hw[0], hw[1])
+		compareNets(t, g, c, b, []string{"conv1_1", "pool1", "conv3_2", "pool5"}, 1e-5)
+		for _, net := range []*Net{g, c} {
+			_, err := net.Run(context.Background(), b, "pool5", "fc7")
+			if err == nil || !strings.Contains(err.Error(), "fc6") || !strings.Contains(err.Error(), "H*W*C = 32") {
+				t.Errorf("%dx%d fc7: got %v, want an error about fc6's input size", hw[0], hw[1], err)
+			}
+		}
+	}
+}
+
+// TestRunErrors checks names and inputs before any work.
+func TestRunErrors(t *testing.T) {
+	w := randomWeights(VGG16, [5]int{4, 4, 4, 4, 4}, 4, [3]int{4, 4, 3}, 3)
+	for _, net := range []*Net{openGPU(t, w), {w: w}} {
+		ok := Batch{N: 1, H: 2, W: 2, Data: make([]float32, 12)}
+		nan := Batch{N: 1, H: 2, W: 2, Data: make([]float32, 12)}
+		nan.Data[5] = float32(math.NaN())
+		for _, c := range []struct {
+			b     Batch
+			names []string
+			want  string
+		}{
+			{ok, []string{"conv1_1", "conv9_9"}, `unknown layer "conv9_9"`},
+			{ok, []string{"conv5_4"}, `unknown layer "conv5_4"`},
+			{ok, nil, "no layer requested"},
+			{Batch{N: 1, H: 2, W: 2, Data: make([]float32, 11)}, []string{"pool1"}, "needs 12 values, got 11"},
+			{Batch{N: 0, H: 2, W: 2}, []string{"pool1"}, "at least 1"},
+			{nan, []string{"pool1"}, "must be finite"},
+		} {
+			_, err := net.Run(context.Background(), c.b, c.names...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Run(%v): got %v, want an error containing %q", c.names, err, c.want)
+			}
+		}
+	}
+}
+
+// TestKeptFeaturesSurvive asks for maps whose buffers scratch reuse would
+// overwrite, in one run and in separate runs, and expects the same values.
+func TestKeptFeaturesSurvive(t *testing.T) {
+	w := randomWeights(VGG16, [5]int{4, 8, 12, 16, 20}, 20, [3]int{12, 8, 6}, 5)
+	g := openGPU(t, w)
+	b := randomBatch(rand.New(rand.NewPCG(2, 2)), 2, 32, 32)
+	ctx := context.Background()
+	all, err := g.Run(ctx, b, "conv1_1", "conv2_1", "pool3", "fc6", "relu6", "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range all.Names() {
+		one, err := g.Run(ctx, b, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f1, _ := all.Feature(name)
+		f2, _ := one.Feature(name)
+		if e := normErr(f1.Data, f2.Data); e != 0 {
+			t.Errorf("%s differs between runs: normalised error %g", name, e)
+		}
+	}
+	if got := all.Names(); strings.Join(got, ",") != "conv1_1,conv2_1,pool3,fc6,relu6,prob" {
+		t.Errorf("names %v not in network order", got)
+	}
+	f, _ := all.Feature("pool3")
+	if want := []int{2, 4, 4, 12}; !slices.Equal(f.Shape, want) {
+		t.Errorf("pool3 shape %v, want %v", f.Shape, want)
+	}
+	f, _ = all.Feature("prob")
+	if want := []int{2, 6}; !slices.Equal(f.Shape, want) {
+		t.Errorf("prob shape %v, want %v", f.Shape, want)
+	}
+}
+
+func topK(p []float32, k int) []int {
+	idx := make([]int, len(p))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	return idx[:k]
+}
+
+// TestFullSizeVGG16 runs the real VGG16 shapes at 224x224 on random
+// weights, GPU against CPU.
+func TestFullSizeVGG16(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-size VGG16 on the CPU reference takes a while")
+	}
+	w := RandomWeights(VGG16, 1)
+	g := openGPU(t, w)
+	b := randomBatch(rand.New(rand.NewPCG(9, 9)), 1, 224, 224)
+	names := []string{"conv1_2", "pool5", "fc7", "fc8", "prob"}
+	ctx := context.Background()
+	gr, err := g.Run(ctx, b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := (&Net{w: w}).Run(ctx, b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		gf, _ := gr.Feature(name)
+		cf, _ := cr.Feature(name)
+		e := normErr(gf.Data, cf.Data)
+		t.Logf("%s %v: normalised error %.2g", name, gf.Shape, e)
+		if !(e <= 1e-4) {
+			t.Errorf("%s: normalised error %.3g > 1e-4", name, e)
+		}
+	}
+	gp, _ := gr.Feature("prob")
+	cp, _ := cr.Feature("prob")
+	if g5, c5 := topK(gp.Data, 5), topK(cp.Data, 5); !slices.Equal(g5, c5) {
+		t.Errorf("top-5 classes: GPU %v, CPU %v", g5, c5)
+	}
+}

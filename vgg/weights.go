@@ -1,0 +1,201 @@
+package vgg
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/vkvgg/vkvgg/npy"
+)
+
+// RandomPrefix introduces a built-in weight source: "random:vgg16" or
+// "random:vgg19" stands for deterministic random weights of the real
+// shapes in place of a file.
+const RandomPrefix = "random:"
+
+// Param is one layer's weights: W is HWIO [3,3,in,out] for conv layers
+// and [in,out] for fc layers, B is [out].
+type Param struct {
+	W, B []float32
+	In   int // input channels (conv) or features (fc)
+	Out  int
+	IsFC bool
+}
+
+// Weights are checked parameters of a VGG network.
+type Weights struct {
+	Arch   Arch
+	Params map[string]*Param
+	Random bool // generated, not loaded: results mean nothing
+	Source string
+}
+
+// Classes is the number of classes of fc8.
+func (w *Weights) Classes() int { return w.Params["fc8"].Out }
+
+// FC6Inputs is the number of pool5 values fc6 takes (H*W*C).
+func (w *Weights) FC6Inputs() int { return w.Params["fc6"].In }
+
+// LoadWeights reads a tensorflow-vgg weight file (.npy pickle or .npz,
+// see package npy) or makes random weights for "random:vgg16" and
+// "random:vgg19", and checks them against the architecture.
+func LoadWeights(path string) (*Weights, error) {
+	if rest, ok := strings.CutPrefix(path, RandomPrefix); ok {
+		a, err := ParseArch(rest)
+		if err != nil {
+			return nil, fmt.Errorf("vgg: weights %q: %w", path, err)
+		}
+		return RandomWeights(a, 1), nil
+	}
+	raw, err := npy.ReadWeights(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := CheckWeights(raw)
+	if err != nil {
+		return nil, fmt.Errorf("vgg: %s: %w", path, err)
+	}
+	w.Source = path
+	return w, nil
+}
+
+// CheckWeights recognises the architecture from the layers present
+// (conv3_4, conv4_4 or conv5_4 mean VGG19) and checks every shape: conv
+// weights [3,3,in,out] chained from 3 input channels, fc weights [in,out]
+// chained from fc6, biases [out]. Channel widths and the class count come
+// from the file.
+func CheckWeights(raw map[string]npy.Layer) (*Weights, error) {
+	arch := VGG16
+	for _, n := range []string{"conv3_4", "conv4_4", "conv5_4"} {
+		if _, ok := raw[n]; ok {
+			arch = VGG19
+		}
+	}
+	w := &Weights{Arch: arch, Params: map[string]*Param{}}
+	want := map[string]bool{}
+	for _, n := range arch.ParamNames() {
+		want[n] = true
+	}
+	var extra []string
+	for n := range raw {
+		if !want[n] {
+			extra = append(extra, n)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, fmt.Errorf("unexpected layer %s in %v weights", strings.Join(extra, ", "), arch)
+	}
+	prev := 3
+	for _, s := range arch.steps() {
+		if s.kind != opConv && s.kind != opFC {
+			continue
+		}
+		l, ok := raw[s.param]
+		if !ok {
+			return nil, fmt.Errorf("missing layer %s (%v)", s.param, arch)
+		}
+		ws, bs := l.W.Shape, l.B.Shape
+		p := &Param{W: l.W.Data, B: l.B.Data, IsFC: s.kind == opFC}
+		if s.kind == opConv {
+			if len(ws) != 4 || ws[0] != 3 || ws[1] != 3 || ws[2] != prev || ws[3] < 1 {
+				return nil, fmt.Errorf("layer %s: weights have shape %v, want [3 3 %d out]", s.param, ws, prev)
+			}
+			p.In, p.Out = ws[2], ws[3]
+		} else {
+			in := prev
+			if s.param == "fc6" {
+				in = -1 // any H*W*C of pool5, checked per input size
+			}
+			if len(ws) != 2 || ws[1] < 1 || ws[0] < 1 || in > 0 && ws[0] != in {
+				want := fmt.Sprintf("[%d out]", in)
+				if in < 0 {
+					want = "[in out]"
+				}
+				return nil, fmt.Errorf("layer %s: weights have shape %v, want %s", s.param, ws, want)
+			}
+			p.In, p.Out = ws[0], ws[1]
+		}
+		if len(bs) != 1 || bs[0] != p.Out {
+			return nil, fmt.Errorf("layer %s: biases have shape %v, want [%d]", s.param, bs, p.Out)
+		}
+		n := 1
+		for _, d := range ws {
+			n *= d
+		}
+		if len(p.W) != n || len(p.B) != p.Out {
+			return nil, fmt.Errorf("layer %s: %d weights and %d biases for shapes %v and %v", s.param, len(p.W), len(p.B), ws, bs)
+		}
+		w.Params[s.param] = p
+		prev = p.Out
+	}
+	if c5 := w.Params[fmt.Sprintf("conv5_%d", arch.convsPerBlock()[4])].Out; w.FC6Inputs()%c5 != 0 {
+		return nil, fmt.Errorf("layer fc6: %d inputs is not a multiple of pool5's %d channels", w.FC6Inputs(), c5)
+	}
+	return w, nil
+}
+
+// RandomWeights makes deterministic random weights of the real
+// tensorflow-vgg shapes (widths 64..512, fc6 25088x4096, 1000 classes):
+// He-uniform weights (variance 2/fan_in, which keeps the scale of ReLU
+// activations from layer to layer) and small random biases, so that
+// activations neither vanish nor explode and different images get
+// different classes. Different seeds give different networks.
+func RandomWeights(a Arch, seed uint64) *Weights {
+	w := randomWeights(a, [5]int{64, 128, 256, 512, 512}, 7*7*512, [3]int{4096, 4096, 1000}, seed)
+	w.Source = RandomPrefix + strings.ToLower(a.String())
+	return w
+}
+
+// randomWeights makes random weights of any widths: conv widths per
+// block, fc6 inputs and the fc6, fc7, fc8 outputs.
+func randomWeights(a Arch, widths [5]int, fc6In int, fcOut [3]int, seed uint64) *Weights {
+	w := &Weights{Arch: a, Params: map[string]*Param{}, Random: true}
+	prev := 3
+	for _, s := range a.steps() {
+		var p *Param
+		switch s.kind {
+		case opConv:
+			p = &Param{In: prev, Out: widths[s.name[4]-'1']}
+		case opFC:
+			in := prev
+			if s.param == "fc6" {
+				in = fc6In
+			}
+			p = &Param{In: in, Out: fcOut[s.param[2]-'6'], IsFC: true}
+		default:
+			continue
+		}
+		prev = p.Out
+		w.Params[s.param] = p
+	}
+	var wg sync.WaitGroup
+	for name, p := range w.Params {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := fnv.New64a()
+			h.Write([]byte(name))
+			rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+			fanIn := p.In
+			if !p.IsFC {
+				fanIn *= 9
+			}
+			limit := math.Sqrt(6 / float64(fanIn))
+			p.W = make([]float32, fanIn*p.Out)
+			for i := range p.W {
+				p.W[i] = float32((2*rng.Float64() - 1) * limit)
+			}
+			p.B = make([]float32, p.Out)
+			for i := range p.B {
+				p.B[i] = float32(0.1 * (2*rng.Float64() - 1))
+			}
+		}()
+	}
+	wg.Wait()
+	return w
+}
