@@ -72,5 +72,28 @@ def main():
     save("coffee_down_190x280_grid5.f32", skimage.transform.resize(coffee, (190, 280))[::5, ::5])
 
 
+def alternatives():
+    """Print how far other resampling filters are from skimage's (no files)."""
+    from PIL import Image
+
+    def pil(img, h, w, f):
+        return np.stack([np.asarray(Image.fromarray(img[:, :, c].astype(np.float32), "F").resize((w, h), f))
+                         for c in range(3)], -1)
+
+    coffee = skimage.io.imread(os.path.join(HERE, "coffee_rgba.png"))[:, :, :3] / 255.0
+    img = skimage.io.imread(os.path.join(SKDATA, "chelsea.png")) / 255.0
+    s = min(img.shape[:2])
+    yy, xx = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
+    crop = img[yy:yy + s, xx:xx + s]
+    for what, src, h, w in [("coffee 29x37", coffee, 29, 37), ("chelsea.png 224x224", crop, 224, 224)]:
+        ref = skimage.transform.resize(src, (h, w))
+        for name, f in [("Pillow BILINEAR (scaled triangle)", Image.BILINEAR), ("Pillow BOX (area average)", Image.BOX)]:
+            d = np.abs(pil(src, h, w, f) - ref)
+            print(f"{what}: {name}: max {d.max():.3g}, mean {d.mean():.3g} from skimage")
+
+
+SKDATA = "/usr/lib/python3/dist-packages/skimage/data"
+
 if __name__ == "__main__":
     main()
+    alternatives()
