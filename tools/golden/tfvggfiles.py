@@ -358,7 +358,7 @@ def write_weights(path, params, fmt, dtype="f4"):
             else:
                 arrays[k + "/0"], arrays[k + "/1"] = w, b
         with open(path, "wb") as f:
-            np.savez(f, **arrays)
+            savez(f, arrays)
     verify(path, layers, fmt)
 
 
@@ -407,13 +407,27 @@ def verify(path, layers, fmt):
             assert np.array_equal(g, x), (path, name)
 
 
+def savez(f, arrays, compress=False):
+    """np.savez(f, **arrays) (compress: np.savez_compressed), but with a fixed
+    timestamp on every member so that equal arrays give equal files."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(f, "w", method, allowZip64=True) as z:
+        for key, val in arrays.items():
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with z.open(info, "w", force_zip64=True) as fid:
+                np.lib.format.write_array(fid, np.asanyarray(val), allow_pickle=False)
+
+
 def npz_bytes(members, compress=False):
-    """A zip of raw members {name: bytes}, like np.savez (compress: deflated)."""
+    """A zip of raw members {name: bytes} (compress: deflated), for malformed archives."""
     buf = io.BytesIO()
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with zipfile.ZipFile(buf, "w", method) as z:
         for name, data in members.items():
-            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, compress_type=method)
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            z.writestr(info, data)
     return buf.getvalue()
 
 
