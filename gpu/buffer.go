@@ -90,7 +90,9 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 		return nil, err
 	}
 	if !deviceOnly {
-		if err := vkErr("vkMapMemory", into(&b.mapped, func(p *unsafe.Pointer) vk.Result { return vk.MapMemory(d.handle, b.memory, 0, vk.DeviceSize(vk.WholeSize), 0, p) })); err != nil {
+		if err := vkErr("vkMapMemory", into(&b.mapped, func(p *unsafe.Pointer) vk.Result {
+			return vk.MapMemory(d.handle, b.memory, 0, vk.DeviceSize(vk.WholeSize), 0, p)
+		})); err != nil {
 			b.destroy()
 			return nil, err
 		}
@@ -149,7 +151,9 @@ func (b *Buffer) All() View { return View{Buf: b, Size: b.size} }
 func (b *Buffer) Slice(offset, size int64) View { return View{Buf: b, Offset: offset, Size: size} }
 
 // Floats is a view of n float32 elements starting at element off.
-func (b *Buffer) Floats(off, n int) View { return View{Buf: b, Offset: int64(off) * 4, Size: int64(n) * 4} }
+func (b *Buffer) Floats(off, n int) View {
+	return View{Buf: b, Offset: int64(off) * 4, Size: int64(n) * 4}
+}
 
 func (v View) check() error {
 	if v.Buf == nil {

@@ -206,7 +206,9 @@ func (in *instance) installDebug() error {
 			vk.DebugReportPerformanceWarningBit),
 		PfnCallback: debugCallback,
 	}
-	if err := vkErr("vkCreateDebugReportCallbackEXT", into(&in.debug, func(p *vk.DebugReportCallback) vk.Result { return vk.CreateDebugReportCallback(in.handle, info, nil, p) })); err != nil {
+	if err := vkErr("vkCreateDebugReportCallbackEXT", into(&in.debug, func(p *vk.DebugReportCallback) vk.Result {
+		return vk.CreateDebugReportCallback(in.handle, info, nil, p)
+	})); err != nil {
 		unregisterLog(in.messages)
 		return err
 	}

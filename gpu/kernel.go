@@ -10,9 +10,9 @@ import (
 
 // KernelSpec describes a compute shader to build into a Kernel.
 type KernelSpec struct {
-	Name      string   // for errors and timings
-	SPIRV     []byte   // the module; entry point "main"
-	Bindings  int      // buffers at bindings 0..Bindings-1 of set 0
+	Name     string // for errors and timings
+	SPIRV    []byte // the module; entry point "main"
+	Bindings int    // buffers at bindings 0..Bindings-1 of set 0
 	// Texels marks (bit i for binding i) the bindings that are uniform
 	// texel buffers of vec4 float (samplerBuffer in GLSL, bound with
 	// gpu.Texels) instead of storage buffers.
@@ -23,16 +23,16 @@ type KernelSpec struct {
 
 // Kernel is a compute pipeline with its layouts.
 type Kernel struct {
-	dev        *Device
-	name       string
-	bindings   int
-	texels     uint32
-	pushWords  int
-	module     vk.ShaderModule
-	setLayout  vk.DescriptorSetLayout
-	layout     vk.PipelineLayout
-	pipeline   vk.Pipeline
-	closed     bool
+	dev       *Device
+	name      string
+	bindings  int
+	texels    uint32
+	pushWords int
+	module    vk.ShaderModule
+	setLayout vk.DescriptorSetLayout
+	layout    vk.PipelineLayout
+	pipeline  vk.Pipeline
+	closed    bool
 }
 
 // NewKernel compiles a compute pipeline.
@@ -79,7 +79,9 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 		BindingCount: uint32(len(binds)),
 		PBindings:    binds,
 	}
-	if err := vkErr("vkCreateDescriptorSetLayout", into(&k.setLayout, func(p *vk.DescriptorSetLayout) vk.Result { return vk.CreateDescriptorSetLayout(d.handle, linfo, nil, p) })); err != nil {
+	if err := vkErr("vkCreateDescriptorSetLayout", into(&k.setLayout, func(p *vk.DescriptorSetLayout) vk.Result {
+		return vk.CreateDescriptorSetLayout(d.handle, linfo, nil, p)
+	})); err != nil {
 		return nil, err
 	}
 	pinfo := &vk.PipelineLayoutCreateInfo{

@@ -45,10 +45,10 @@ func (t Tensor) check(what, name string) error {
 // and output channel counts that are multiples of 4; other layers use the
 // shared-memory kernel with the Fallback tiling.
 type ConvConfig struct {
-	Register          bool
+	Register           bool
 	BM, BN, BK, TM, TN int
-	WG                int
-	Fallback          *ConvConfig
+	WG                 int
+	Fallback           *ConvConfig
 }
 
 func (c ConvConfig) workgroup() int {
