@@ -1,0 +1,197 @@
+package gpu_test
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/shaders"
+)
+
+func TestDevices(t *testing.T) {
+	devs, err := gpu.Devices()
+	if errors.Is(err, gpu.ErrNoVulkan) && !testdev.Required() {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) == 0 && testdev.Required() {
+		t.Fatal("no device")
+	}
+	for i, d := range devs {
+		if d.Index != i || d.Name == "" || d.MaxStorageBufferRange == 0 || d.MaxWorkgroupSize == 0 {
+			t.Errorf("device %d: incomplete info %+v", i, d)
+		}
+		t.Logf("%v: driver %q, subgroup %d, range %d, shared %d, fp16 %v, unified %v",
+			d, d.Driver, d.SubgroupSize, d.MaxStorageBufferRange, d.MaxSharedMemory, d.FP16, d.UnifiedMemory)
+	}
+}
+
+func TestOpenUnknownDevice(t *testing.T) {
+	testdev.Open(t) // skips without Vulkan
+	for _, sel := range []string{"no such device name", "99"} {
+		_, err := gpu.Open(gpu.Options{Device: sel})
+		if !errors.Is(err, gpu.ErrNoDevice) {
+			t.Errorf("Open(%q): got %v, want ErrNoDevice", sel, err)
+		}
+	}
+}
+
+func TestBufferRoundTrip(t *testing.T) {
+	dev := testdev.Open(t)
+	buf, err := dev.NewBuffer(4 * 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	data := make([]float32, 997)
+	for i := range data {
+		data[i] = float32(i) * 0.5
+	}
+	if err := buf.Upload(3, data); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 997)
+	if err := buf.Download(3, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != data[i] {
+			t.Fatalf("element %d: got %v, want %v", i, got[i], data[i])
+		}
+	}
+	if err := buf.Upload(990, data); !errors.Is(err, gpu.ErrInvalid) {
+		t.Errorf("upload past the end: got %v, want ErrInvalid", err)
+	}
+	for _, size := range []int64{0, -4, 6} {
+		if _, err := dev.NewBuffer(size); !errors.Is(err, gpu.ErrInvalid) {
+			t.Errorf("NewBuffer(%d): got %v, want ErrInvalid", size, err)
+		}
+	}
+	if _, err := dev.NewBuffer(1 << 50); !errors.Is(err, gpu.ErrOutOfDeviceMemory) {
+		t.Errorf("NewBuffer(1 PiB): got %v, want ErrOutOfDeviceMemory", err)
+	}
+	if err := buf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := buf.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	var nilBuf *gpu.Buffer
+	if err := nilBuf.Close(); err != nil {
+		t.Errorf("nil Close: %v", err)
+	}
+}
+
+// TestSequenceBarriers records copies and fills whose order matters and
+// checks that barriers were derived for the dependent pairs only.
+func TestSequenceBarriers(t *testing.T) {
+	dev := testdev.Open(t)
+	a, _ := dev.NewBuffer(64)
+	b, _ := dev.NewBuffer(64)
+	defer a.Close()
+	defer b.Close()
+	seq, err := dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seq.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(seq.Fill(a.Slice(0, 32), math.Float32bits(1)))
+	must(seq.Fill(a.Slice(32, 32), math.Float32bits(2))) // disjoint: no barrier
+	if n := seq.Barriers(); n != 0 {
+		t.Errorf("after disjoint fills: %d barriers, want 0", n)
+	}
+	must(seq.Copy(b.All(), a.All())) // reads what the fills wrote
+	if n := seq.Barriers(); n != 1 {
+		t.Errorf("after a dependent copy: %d barriers, want 1", n)
+	}
+	must(seq.Fill(a.Slice(0, 16), math.Float32bits(3))) // write after read
+	if n := seq.Barriers(); n != 2 {
+		t.Errorf("after a write-after-read: %d barriers, want 2", n)
+	}
+	must(seq.Submit())
+	got := make([]float32, 16)
+	must(b.Download(0, got))
+	for i, v := range got {
+		want := float32(1)
+		if i >= 8 {
+			want = 2
+		}
+		if v != want {
+			t.Fatalf("b[%d] = %v, want %v", i, v, want)
+		}
+	}
+	must(a.Download(0, got[:4]))
+	if got[0] != 3 {
+		t.Errorf("a[0] = %v, want 3", got[0])
+	}
+	// Submitting again replays the same recording.
+	must(seq.Submit())
+	if err := seq.Fill(a.All(), 0); err == nil || !strings.Contains(err.Error(), "Reset") {
+		t.Errorf("recording after Submit: got %v, want an error asking for Reset", err)
+	}
+	must(seq.Reset())
+	must(seq.Fill(a.All(), 0))
+	must(seq.Submit())
+}
+
+func TestKernelErrors(t *testing.T) {
+	dev := testdev.Open(t)
+	if _, err := dev.NewKernel(gpu.KernelSpec{Name: "junk", SPIRV: []byte{1, 2, 3, 4}, Bindings: 1}); !errors.Is(err, gpu.ErrInvalid) {
+		t.Errorf("junk SPIR-V: got %v, want ErrInvalid", err)
+	}
+	code := shaders.MustSPIRV("maxpool2x2")
+	k, err := dev.NewKernel(gpu.KernelSpec{Name: "maxpool2x2", SPIRV: code, Bindings: 2, PushWords: 8, Spec: []uint32{64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	buf, _ := dev.NewBuffer(256)
+	defer buf.Close()
+	seq, _ := dev.NewSequence(gpu.SequenceOptions{})
+	defer seq.Close()
+	push := make([]uint32, 8)
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"too few bindings", seq.Dispatch(k, [3]int{1, 1, 1}, push, gpu.R(buf.All()))},
+		{"short push", seq.Dispatch(k, [3]int{1, 1, 1}, push[:3], gpu.R(buf.All()), gpu.W(buf.All()))},
+		{"zero groups", seq.Dispatch(k, [3]int{0, 1, 1}, push, gpu.R(buf.All()), gpu.W(buf.All()))},
+		{"view past the end", seq.Dispatch(k, [3]int{1, 1, 1}, push, gpu.R(buf.Slice(128, 256)), gpu.W(buf.All()))},
+		{"texel on storage", seq.Dispatch(k, [3]int{1, 1, 1}, push, gpu.Texels(buf.All()), gpu.W(buf.All()))},
+	} {
+		if !errors.Is(c.err, gpu.ErrInvalid) {
+			t.Errorf("%s: got %v, want ErrInvalid", c.name, c.err)
+		}
+	}
+}
+
+// TestCloseReportsLeaks: Device.Close closes what is still open and says so.
+func TestCloseReportsLeaks(t *testing.T) {
+	testdev.Open(t)
+	dev, err := gpu.Open(gpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.NewBuffer(16); err != nil {
+		t.Fatal(err)
+	}
+	err = dev.Close()
+	if !errors.Is(err, gpu.ErrLeak) || !strings.Contains(err.Error(), "Buffer(16 bytes)") {
+		t.Errorf("Close with an open buffer: got %v, want ErrLeak naming it", err)
+	}
+	if err := dev.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
