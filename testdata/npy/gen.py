@@ -45,8 +45,8 @@ def params():
 
 
 def bits(a):
-    a = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
-    return {"shape": list(a.shape), "bits": [int(x) for x in a.reshape(-1).view(np.uint32)]}
+    a = np.asarray(a, dtype=np.float32)
+    return {"shape": list(a.shape), "bits": [int(x) for x in np.ascontiguousarray(a).reshape(-1).view(np.uint32)]}
 
 
 def expected_layers(p, dtype):
@@ -210,8 +210,8 @@ def main():
     bad("bad_entrykeys.npy", save_bytes({"fc6": {"w": p["fc6"][0], "b": p["fc6"][1]}}),
         "weights", "ErrFormat", "dict with keys")
     bad("bad_entrynotarray.npy", save_bytes({"fc6": [p["fc6"][0], 3]}),
-        "weights", "ErrFormat", "b is a int, not an array")
-    bad("bad_notpickle.npy", tf.npy_header("|O", False, ()) + b"hello, world", "weights", "ErrFormat",
+        "weights", "ErrFormat", "b is an int, not an array")
+    bad("bad_notpickle.npy", tf.npy_header("|O", False, ()) + b"\xffhello, world", "weights", "ErrFormat",
         "not a pickle")
     short = Crafted(proto=2, py2=True)
     bad("bad_datalen.npy", tf.pickled_npy({"fc6": [ShortArray(p["fc6"][0]), p["fc6"][1]]}, short),

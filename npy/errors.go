@@ -1,0 +1,82 @@
+package npy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Sentinel errors, for errors.Is. Every error the package returns for a bad
+// file wraps one of them and says in its text what is wrong and where.
+var (
+	// ErrFormat marks malformed input: not an npy, npz or pickle file, a bad
+	// npy header, a pickle that is not a dict of layers, a layer entry of the
+	// wrong shape, array data whose length does not match its shape, a
+	// forbidden pickle global. Truncated input matches it too.
+	ErrFormat = errors.New("npy: malformed file")
+
+	// ErrTruncated marks input that ends before the data it announces: a
+	// header, a pickle opcode or an array cut short, or a header whose shape
+	// needs more bytes than the file has. Errors matching ErrTruncated also
+	// match ErrFormat.
+	ErrTruncated = errors.New("npy: truncated file")
+
+	// ErrDType marks a well-formed array of a dtype other than float16,
+	// float32 or float64 (integers, booleans, complex, strings, objects,
+	// structured dtypes). The error text names the dtype.
+	ErrDType = errors.New("npy: unsupported dtype")
+)
+
+// fileError is an error about the input bytes. kind is ErrFormat,
+// ErrTruncated or ErrDType; msg says what and where, without the "npy: "
+// prefix that Error adds.
+type fileError struct {
+	kind error
+	msg  string
+}
+
+func (e *fileError) Error() string { return "npy: " + e.msg }
+
+func (e *fileError) Unwrap() []error {
+	if e.kind == ErrTruncated {
+		return []error{ErrTruncated, ErrFormat}
+	}
+	return []error{e.kind}
+}
+
+func formatErr(format string, args ...any) error {
+	return &fileError{kind: ErrFormat, msg: fmt.Sprintf(format, args...)}
+}
+
+func truncErr(format string, args ...any) error {
+	return &fileError{kind: ErrTruncated, msg: fmt.Sprintf(format, args...)}
+}
+
+func dtypeErr(format string, args ...any) error {
+	return &fileError{kind: ErrDType, msg: fmt.Sprintf(format, args...)}
+}
+
+// wrap prefixes err's text with context ("layer \"fc6\" W"), keeping what
+// errors.Is and errors.As see. Errors not made here (I/O errors) are wrapped
+// with %w.
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	ctx := fmt.Sprintf(format, args...)
+	var fe *fileError
+	if errors.As(err, &fe) && fe == err {
+		return &fileError{kind: fe.kind, msg: ctx + ": " + fe.msg}
+	}
+	return fmt.Errorf("npy: %s: %w", ctx, err)
+}
+
+// ioErr turns an error from reading what must be there (what: "the npy
+// header", "the BINSTRING payload at offset 123") into a truncation error;
+// other I/O errors pass through with that context.
+func ioErr(err error, what string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return truncErr("truncated: the input ends inside %s", what)
+	}
+	return fmt.Errorf("npy: reading %s: %w", what, err)
+}

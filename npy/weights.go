@@ -1,0 +1,469 @@
+package npy
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Array is a host array converted to float32, in C order.
+type Array struct {
+	// Shape holds the dimensions; nil or empty for a scalar.
+	Shape []int
+	// Data holds the product of Shape elements, last dimension fastest.
+	Data []float32
+}
+
+// Layer is one layer's parameters: its weights W and biases B, as stored
+// (tensorflow-vgg: conv W of shape (3, 3, in, out), fc W (in, out), B (out)).
+type Layer struct {
+	W, B Array
+}
+
+// ReadWeights reads a tensorflow-vgg weight file: an .npy holding a pickled
+// dict of layers (vgg16.npy, vgg19.npy), or an .npz with one array per
+// layer_W / layer_b or layer/0 / layer/1 member. The format is detected from
+// the first bytes, not from the file name.
+func ReadWeights(path string) (map[string]Layer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	layers, err := DecodeWeights(f, fi.Size())
+	if err != nil {
+		return nil, wrap(err, "%s", path)
+	}
+	return layers, nil
+}
+
+// DecodeWeights reads the weight file of ReadWeights from the size bytes of
+// r. Large arrays are read straight from r into their float32 storage, so the
+// memory held at the end is about the data's float32 size.
+func DecodeWeights(r io.ReaderAt, size int64) (map[string]Layer, error) {
+	layers, err := decodeWeights(r, size)
+	if err != nil {
+		return nil, err
+	}
+	return layers, nil
+}
+
+func decodeWeights(r io.ReaderAt, size int64) (map[string]Layer, error) {
+	if size < 0 {
+		return nil, formatErr("negative input size %d", size)
+	}
+	var head [8]byte
+	want := int(min(int64(len(head)), size))
+	n, err := r.ReadAt(head[:want], 0)
+	if n < want {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, ioErr(err, "the first bytes")
+	}
+	h := string(head[:n])
+	switch {
+	case strings.HasPrefix(h, magic):
+		return decodePickledNPY(r, size)
+	case strings.HasPrefix(h, "PK\x03\x04"), strings.HasPrefix(h, "PK\x05\x06"):
+		return decodeNPZ(r, size)
+	case strings.HasPrefix(h, "\x80"):
+		// A bare pickle (pickle.dump of the dict), as some converters write.
+		return decodePickle(r, 0, size)
+	case n == 0:
+		return nil, truncErr("truncated: empty input")
+	case n < len(magic) && strings.HasPrefix(magic, h):
+		return nil, truncErr("truncated: the input holds only %d bytes of the npy magic", n)
+	}
+	return nil, formatErr("not an npy or npz file: it starts with %q", h)
+}
+
+func decodePickledNPY(r io.ReaderAt, size int64) (map[string]Layer, error) {
+	h, err := readHeader(io.NewSectionReader(r, 0, size), size)
+	if err != nil {
+		return nil, err
+	}
+	if h.dt.kind != 'O' {
+		return nil, formatErr("the npy file holds one %s array of shape %v, not a pickled dict of layers (read it with ReadNPY)",
+			h.dt.name(), h.shape)
+	}
+	return decodePickle(r, h.dataOff, size)
+}
+
+func decodePickle(r io.ReaderAt, off, size int64) (map[string]Layer, error) {
+	obj, err := unpickle(r, off, size)
+	if err != nil {
+		return nil, err
+	}
+	d, err := layerDict(obj)
+	if err != nil {
+		return nil, err
+	}
+	raw := map[string][2]*pyArray{}
+	for i, k := range d.keys {
+		name, ok := text(k)
+		if !ok {
+			return nil, formatErr("layer name is %s, not a str", aType(k))
+		}
+		w, b, err := layerEntry(d.vals[i])
+		if err != nil {
+			return nil, wrap(err, "layer %q", name)
+		}
+		raw[name] = [2]*pyArray{w, b}
+	}
+	// Materialise layer by layer. An array shared between entries is read
+	// once; the output may not exceed what the input can hold (float16 data
+	// doubles), whatever the memo sharing.
+	budget := 2*size + 1<<20
+	done := map[*pyArray]Array{}
+	out := make(map[string]Layer, len(raw))
+	for _, name := range sortedKeys(raw) {
+		var l Layer
+		for j, a := range raw[name] {
+			arr, ok := done[a]
+			if !ok {
+				if err := a.dt.checkFloat(); err != nil {
+					return nil, wrap(err, "layer %q %s", name, [2]string{"W", "b"}[j])
+				}
+				if budget -= 4 * int64(a.count); budget < 0 {
+					return nil, formatErr("the pickle's arrays add up to more data than the input holds (arrays shared too often)")
+				}
+				if arr, err = a.toArray(r); err != nil {
+					return nil, wrap(err, "layer %q %s", name, [2]string{"W", "b"}[j])
+				}
+				done[a] = arr
+			}
+			if j == 0 {
+				l.W = arr
+			} else {
+				l.B = arr
+			}
+		}
+		out[name] = l
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// layerDict finds the dict of layers in what the pickle made: np.save wraps
+// it in a 0-d object array.
+func layerDict(obj any) (*pyDict, error) {
+	if a, ok := obj.(*pyArray); ok && a.built && a.dt.kind == 'O' {
+		if len(a.objs) != 1 {
+			return nil, formatErr("the pickled object array has shape %v, want a single dict", a.shape)
+		}
+		obj = a.objs[0]
+	}
+	d, ok := obj.(*pyDict)
+	if !ok {
+		return nil, formatErr("the pickle holds %s, not a dict of layers", aType(obj))
+	}
+	if len(d.keys) == 0 {
+		return nil, formatErr("the pickled dict holds no layers")
+	}
+	return d, nil
+}
+
+// layerEntry returns W and b of one layer's value: [W, b], (W, b),
+// {0: W, 1: b} or {'weights': W, 'biases': b}.
+func layerEntry(v any) (w, b *pyArray, err error) {
+	const want = "want [W, b], (W, b), {0: W, 1: b} or {'weights': W, 'biases': b}"
+	var items []any
+	switch v := v.(type) {
+	case *pyList:
+		items = v.items
+	case pyTuple:
+		items = v
+	case *pyDict:
+		pairs := [][2]dictKey{
+			{{kind: 'i', i: 0}, {kind: 'i', i: 1}},
+			{{kind: 's', s: "weights"}, {kind: 's', s: "biases"}},
+		}
+		for _, p := range pairs {
+			x, ok1 := v.get(p[0])
+			y, ok2 := v.get(p[1])
+			if ok1 && ok2 {
+				items = []any{x, y}
+				break
+			}
+		}
+		if items == nil {
+			keys := make([]string, 0, len(v.keys))
+			for _, k := range v.keys {
+				if s, ok := text(k); ok {
+					keys = append(keys, fmt.Sprintf("%q", clip(s)))
+				} else {
+					keys = append(keys, fmt.Sprint(k))
+				}
+				if len(keys) == 8 {
+					keys = append(keys, "...")
+					break
+				}
+			}
+			return nil, nil, formatErr("entry is a dict with keys [%s], %s", strings.Join(keys, ", "), want)
+		}
+	default:
+		return nil, nil, formatErr("entry is %s, %s", aType(v), want)
+	}
+	if len(items) != 2 {
+		return nil, nil, formatErr("entry is %s, %s", aType(v), want)
+	}
+	var out [2]*pyArray
+	for i, x := range items {
+		a, ok := x.(*pyArray)
+		if !ok || !a.built {
+			return nil, nil, formatErr("%s is %s, not an array", [2]string{"W", "b"}[i], aType(x))
+		}
+		out[i] = a
+	}
+	return out[0], out[1], nil
+}
+
+// toArray reads a built numeric array's data into float32s.
+func (a *pyArray) toArray(r io.ReaderAt) (Array, error) {
+	if err := a.dt.checkFloat(); err != nil {
+		return Array{}, err
+	}
+	if err := a.checkData(); err != nil {
+		return Array{}, err
+	}
+	data := make([]float32, a.count)
+	what := fmt.Sprintf("array data (%d bytes)", a.raw.n)
+	if a.raw.inFile {
+		what = fmt.Sprintf("array data (%d bytes at offset %d)", a.raw.n, a.raw.off)
+	}
+	if err := readFloats(a.raw.open(r), data, a.dt, what); err != nil {
+		return Array{}, err
+	}
+	if a.fortran {
+		data = fortranToC(data, a.shape)
+	}
+	return Array{Shape: append([]int{}, a.shape...), Data: data}, nil
+}
+
+// ReadNPY reads one .npy array of float16, float32 or float64 and returns
+// it as float32 in C order (Fortran-order files are rearranged). If r is an
+// *os.File, *bytes.Reader, *strings.Reader, *io.SectionReader or any reader
+// with a Len method, the data is read straight into the result; from other
+// readers it is read in growing chunks, so that a header cannot make
+// ReadNPY allocate more than the stream delivers.
+func ReadNPY(r io.Reader) (Array, error) {
+	n := remaining(r)
+	return readNPY(r, n, n)
+}
+
+// ReadNPYFile reads the .npy file at path, as ReadNPY.
+func ReadNPYFile(path string) (Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Array{}, fmt.Errorf("npy: %w", err)
+	}
+	defer f.Close()
+	a, err := ReadNPY(f)
+	if err != nil {
+		return Array{}, wrap(err, "%s", path)
+	}
+	return a, nil
+}
+
+// remaining returns how many bytes r has left, or -1 if it cannot tell.
+func remaining(r io.Reader) int64 {
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		return int64(r.Len())
+	case *os.File:
+		fi, err := r.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		pos, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return max(fi.Size()-pos, 0)
+	case *io.SectionReader:
+		pos, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return max(r.Size()-pos, 0)
+	}
+	return -1
+}
+
+// readNPY reads an .npy array from r. limit is the most bytes r can hold
+// (-1 if unknown): data needing more is a truncation error before anything
+// is allocated. Data of up to trusted bytes from the start of r is
+// allocated at once; larger data (or any, if trusted < 0) grows as it
+// arrives.
+func readNPY(r io.Reader, limit, trusted int64) (Array, error) {
+	h, err := readHeader(r, limit)
+	if err != nil {
+		return Array{}, err
+	}
+	if h.dt.kind == 'O' {
+		return Array{}, dtypeErr("unsupported dtype object (|O): the array is a pickle (read pickled dicts with ReadWeights)")
+	}
+	if err := h.dt.checkFloat(); err != nil {
+		return Array{}, err
+	}
+	nbytes := int64(h.count) * int64(h.dt.size)
+	if limit >= 0 && nbytes > limit-h.dataOff {
+		return Array{}, truncErr("truncated: shape %v of %s needs %d bytes of data, the input has %d after the header",
+			h.shape, h.dt.name(), nbytes, limit-h.dataOff)
+	}
+	what := fmt.Sprintf("the array data (%d bytes of %s, shape %v, at offset %d)", nbytes, h.dt.name(), h.shape, h.dataOff)
+	var data []float32
+	if trusted >= 0 && nbytes <= trusted-h.dataOff {
+		data = make([]float32, h.count)
+		err = readFloats(r, data, h.dt, what)
+	} else {
+		data, err = readFloatsGrowing(r, h.count, h.dt, what)
+	}
+	if err != nil {
+		return Array{}, err
+	}
+	if h.fortran {
+		data = fortranToC(data, h.shape)
+	}
+	return Array{Shape: h.shape, Data: data}, nil
+}
+
+// readFloatsGrowing reads n items from a stream of unknown length, growing
+// the result as data arrives rather than trusting n.
+func readFloatsGrowing(r io.Reader, n int, d dtype, what string) ([]float32, error) {
+	data := make([]float32, 0, min(n, 1<<18))
+	for len(data) < n {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, min(n-len(data), cap(data)))
+		}
+		k := min(cap(data), n) - len(data)
+		if err := readFloats(r, data[len(data):len(data)+k], d, what); err != nil {
+			return nil, err
+		}
+		data = data[:len(data)+k]
+	}
+	return data, nil
+}
+
+// decodeNPZ reads the layers of an .npz archive.
+func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
+	z, err := zip.NewReader(r, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, truncErr("truncated npz: %v", err)
+		}
+		return nil, formatErr("bad npz (zip) archive: %v", err)
+	}
+	type parts struct {
+		arr  [2]Array
+		have [2]bool
+	}
+	layers := map[string]*parts{}
+	for _, f := range z.File {
+		key := strings.TrimSuffix(f.Name, ".npy")
+		name, idx, ok := npzKey(key)
+		if !ok {
+			return nil, formatErr("npz member %q is not a layer_W, layer_b, layer/0 or layer/1 array", clip(f.Name))
+		}
+		p := layers[name]
+		if p == nil {
+			p = &parts{}
+			layers[name] = p
+		}
+		if p.have[idx] {
+			return nil, formatErr("npz holds layer %q's %s twice (member %q)", name, [2]string{"W", "b"}[idx], clip(f.Name))
+		}
+		a, err := readMember(f, size)
+		if err != nil {
+			return nil, wrap(err, "npz member %q", clip(f.Name))
+		}
+		p.arr[idx], p.have[idx] = a, true
+	}
+	if len(layers) == 0 {
+		return nil, formatErr("the npz archive holds no arrays")
+	}
+	out := make(map[string]Layer, len(layers))
+	for name, p := range layers {
+		for i, ok := range p.have {
+			if !ok {
+				return nil, formatErr("npz layer %q has no %s array", name, [2]string{"W", "b"}[i])
+			}
+		}
+		out[name] = Layer{W: p.arr[0], B: p.arr[1]}
+	}
+	return out, nil
+}
+
+// npzKey splits "conv1_1_W", "conv1_1_b", "conv1_1/0" or "conv1_1/1" into
+// the layer name and 0 for W, 1 for b.
+func npzKey(key string) (string, int, bool) {
+	for _, s := range []struct {
+		suffix string
+		idx    int
+	}{{"/0", 0}, {"/1", 1}, {"_W", 0}, {"_b", 1}} {
+		if name, ok := strings.CutSuffix(key, s.suffix); ok && name != "" {
+			return name, s.idx, true
+		}
+	}
+	return "", 0, false
+}
+
+// readMember reads one .npy member of an npz archive of size bytes.
+func readMember(f *zip.File, size int64) (Array, error) {
+	switch f.Method {
+	case zip.Store, zip.Deflate:
+	default:
+		return Array{}, formatErr("unsupported zip compression method %d", f.Method)
+	}
+	if f.CompressedSize64 > uint64(size) {
+		return Array{}, truncErr("truncated npz: member claims %d compressed bytes, the archive has %d", f.CompressedSize64, size)
+	}
+	if f.Method == zip.Store && f.UncompressedSize64 != f.CompressedSize64 {
+		return Array{}, formatErr("stored member has %d compressed and %d uncompressed bytes", f.CompressedSize64, f.UncompressedSize64)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return Array{}, formatErr("cannot open: %v", err)
+	}
+	defer rc.Close()
+	// The uncompressed size is what the stream must deliver (archive/zip
+	// checks it), so it bounds the data like a file size. Allocate at once
+	// only up to a size the compressed bytes can plausibly inflate to;
+	// beyond that, grow as the data arrives.
+	remain := int64(f.UncompressedSize64)
+	trusted := int64(f.CompressedSize64)
+	if f.Method == zip.Deflate {
+		trusted = 4*int64(f.CompressedSize64) + 1<<16
+	}
+	a, err := readNPY(rc, remain, min(trusted, remain))
+	if err != nil {
+		return Array{}, err
+	}
+	// Reading on to the end makes archive/zip check the CRC-32.
+	var one [1]byte
+	if _, err := rc.Read(one[:]); err != nil && err != io.EOF {
+		if errors.Is(err, zip.ErrChecksum) {
+			return Array{}, formatErr("checksum mismatch: the member is corrupt")
+		}
+		return Array{}, ioErr(err, "the member's end")
+	}
+	return a, nil
+}
