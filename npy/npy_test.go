@@ -383,7 +383,7 @@ func TestPickleLimits(t *testing.T) {
 		{"append to dict", "\x80\x02}Na.", "not a list"},
 		{"setitem to list", "\x80\x02]NNs.", "not a dict"},
 		{"unhashable", "\x80\x02}]Ns.", "dict key of type list"},
-		{"reduce non-global", "\x80\x02N)R.", "cannot call a None"},
+		{"reduce non-global", "\x80\x02N)R.", "cannot call None"},
 		{"build list", "\x80\x02]Nb.", "cannot BUILD a list"},
 		{"long1 huge", "\x80\x02\x8a\x09", "too large"},
 		{"out-of-band", "\x80\x05\x97", "NEXT_BUFFER"},
