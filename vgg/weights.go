@@ -151,6 +151,9 @@ func RandomWeights(a Arch, seed uint64) *Weights {
 	return w
 }
 
+// randomGain scales the random weights of every layer after conv1_1.
+var randomGain = 1.35
+
 // randomWeights makes random weights of any widths: conv widths per
 // block, fc6 inputs and the fc6, fc7, fc8 outputs.
 func randomWeights(a Arch, widths [5]int, fc6In int, fcOut [3]int, seed uint64) *Weights {
@@ -186,9 +189,35 @@ func randomWeights(a Arch, widths [5]int, fc6In int, fcOut [3]int, seed uint64) 
 				fanIn *= 9
 			}
 			limit := math.Sqrt(6 / float64(fanIn))
+			if name == "conv1_1" {
+				// The input is on a 0-255 scale (standard deviation about
+				// 64 for photographs): start the network at unit scale.
+				limit /= 64
+			}
+			// Each unit's weights are drawn, then shifted to sum to zero:
+			// ReLU outputs share a positive mean, and without the shift a
+			// deep random network maps every image to the same direction
+			// (and the same class). With it, units respond to how images
+			// differ; the gain makes up for the variance the shift removes
+			// (a ReLU output's variance is about 0.68 of its second moment).
+			if name != "conv1_1" {
+				limit *= randomGain
+			}
 			p.W = make([]float32, fanIn*p.Out)
-			for i := range p.W {
-				p.W[i] = float32((2*rng.Float64() - 1) * limit)
+			mean := make([]float64, p.Out)
+			for i := range fanIn {
+				row := p.W[i*p.Out : (i+1)*p.Out]
+				for o := range row {
+					v := (2*rng.Float64() - 1) * limit
+					row[o] = float32(v)
+					mean[o] += v / float64(fanIn)
+				}
+			}
+			for i := range fanIn {
+				row := p.W[i*p.Out : (i+1)*p.Out]
+				for o := range row {
+					row[o] -= float32(mean[o])
+				}
 			}
 			p.B = make([]float32, p.Out)
 			for i := range p.B {
