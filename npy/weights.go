@@ -372,6 +372,9 @@ func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
 		}
 		return nil, formatErr("bad npz (zip) archive: %v", err)
 	}
+	if err := checkOverlap(z.File, size); err != nil {
+		return nil, err
+	}
 	type parts struct {
 		arr  [2]Array
 		have [2]bool
@@ -410,6 +413,37 @@ func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
 		out[name] = Layer{W: p.arr[0], B: p.arr[1]}
 	}
 	return out, nil
+}
+
+// checkOverlap checks that no two members share compressed bytes, as
+// archives crafted to inflate one stream many times do.
+func checkOverlap(files []*zip.File, size int64) error {
+	type span struct {
+		off, end int64
+		name     string
+	}
+	spans := make([]span, 0, len(files))
+	for _, f := range files {
+		off, err := f.DataOffset()
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return truncErr("truncated npz: member %q's header is cut off", clip(f.Name))
+			}
+			return formatErr("bad npz member %q: %v", clip(f.Name), err)
+		}
+		if f.CompressedSize64 > uint64(size) || off > size-int64(f.CompressedSize64) {
+			return truncErr("truncated npz: member %q needs %d bytes at offset %d, the archive has %d",
+				clip(f.Name), f.CompressedSize64, off, size)
+		}
+		spans = append(spans, span{off, off + int64(f.CompressedSize64), f.Name})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].off < spans[j].off })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].off < spans[i-1].end {
+			return formatErr("npz members %q and %q overlap", clip(spans[i-1].name), clip(spans[i].name))
+		}
+	}
+	return nil
 }
 
 // npzKey splits "conv1_1_W", "conv1_1_b", "conv1_1/0" or "conv1_1/1" into
