@@ -74,6 +74,7 @@ type Sequence struct {
 	labels     []string
 	views      []vk.BufferView // texel views of the recording
 	barriers   int
+	dispatches int
 	closed     bool
 }
 
@@ -345,6 +346,7 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 		vk.CmdPushConstants(s.cmd, k.layout, vk.ShaderStageFlags(vk.ShaderStageComputeBit), 0, uint32(4*len(push)), unsafe.Pointer(&push[0]))
 	}
 	vk.CmdDispatch(s.cmd, uint32(groups[0]), uint32(groups[1]), uint32(groups[2]))
+	s.dispatches++
 	if s.timestamps {
 		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageBottomOfPipeBit, s.queries, uint32(2*len(s.labels)+1))
 		s.labels = append(s.labels, k.name)
@@ -408,6 +410,9 @@ func (s *Sequence) Fill(dst View, word uint32) error {
 	return nil
 }
 
+// Dispatches is the number of dispatches recorded so far.
+func (s *Sequence) Dispatches() int { return s.dispatches }
+
 // Barriers is the number of barriers recorded so far.
 func (s *Sequence) Barriers() int { return s.barriers }
 
@@ -463,7 +468,7 @@ func (s *Sequence) Reset() error {
 	s.pending = s.pending[:0]
 	s.written, s.recording, s.ended = false, false, false
 	s.labels = s.labels[:0]
-	s.barriers = 0
+	s.barriers, s.dispatches = 0, 0
 	return nil
 }
 

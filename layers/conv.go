@@ -118,6 +118,9 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 		iv, ib := c.kit.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
 		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*hw*c.Cout, n*hw*c.Cout)
 		groups := [3]int{(c.Cout + chanTile - 1) / chanTile, (n*hw + pixTile - 1) / pixTile, 1}
+		if cfg.Register {
+			groups[0], groups[1] = groups[1], groups[0]
+		}
 		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
 		inArg, wArg := gpu.R(iv), gpu.R(c.w.All())
 		if cfg.Register {

@@ -14,7 +14,11 @@
 //           2 bias [cout] (readonly), 3 out [n,h,w,cout] (writeonly).
 // Push: n, h, w, cin, cout, relu (0/1), inBase, outBase.
 // Spec: 0 workgroup size WG, 1 TM, 2 TN4.
-// Dispatch: x = ceil(cout / (4*TN4*WG)), y = ceil(n*h*w / TM).
+// Dispatch: x = ceil(n*h*w / TM), y = ceil(cout / (4*TN4*WG)). Pixel
+// blocks vary fastest, so workgroups that run one after the other share
+// their weights (a CPU device runs workgroups roughly in order), which
+// keeps a block of weights in cache instead of streaming all of them once
+// per pixel block.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 8;
 layout(constant_id = 2) const uint TN4 = 2;
@@ -26,12 +30,12 @@ layout(std430, binding = 3) writeonly buffer Out { vec4 outp[]; };
 layout(push_constant) uniform Push { uint n, h, w, cin, cout, relu, inBase, outBase; } p;
 
 void main() {
-    uint cg0 = gl_GlobalInvocationID.x * TN4; // first vec4 channel group
+    uint cg0 = (gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN4; // first vec4 channel group
     uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
     if (cg0 >= cout4) {
         return;
     }
-    uint p0 = gl_WorkGroupID.y * TM;
+    uint p0 = gl_WorkGroupID.x * TM;
     uint npix = p.n * p.h * p.w;
     int py[TM], px[TM];
     for (uint i = 0u; i < TM; i++) {

@@ -22,6 +22,9 @@ type Options struct {
 	Device string
 	// Validation turns on the Khronos validation layer (Vulkan only).
 	Validation bool
+	// Profile records GPU timestamps around every dispatch; Net.Timings
+	// returns them after each Run (Vulkan only).
+	Profile bool
 }
 
 // Batch is the network input: N RGB images of H x W, NHWC [N,H,W,3],
@@ -56,14 +59,15 @@ func (r *Result) Names() []string { return append([]string(nil), r.order...) }
 
 // Net is a VGG network ready to run on a Vulkan device or on the CPU.
 type Net struct {
-	w      *Weights
-	dev    *gpu.Device // nil on the CPU
-	ownDev bool
-	kit    *layers.Kit
-	convs  map[string]*layers.Conv3x3
-	fcs    map[string]*layers.FC
-	plan   *plan
-	closed bool
+	w       *Weights
+	dev     *gpu.Device // nil on the CPU
+	ownDev  bool
+	kit     *layers.Kit
+	convs   map[string]*layers.Conv3x3
+	fcs     map[string]*layers.FC
+	plan    *plan
+	profile bool
+	closed  bool
 }
 
 // Load reads weights (a file or "random:vgg16"/"random:vgg19") and opens
@@ -91,6 +95,7 @@ func Open(w *Weights, opts Options) (*Net, error) {
 		return nil, err
 	}
 	n.ownDev = true
+	n.profile = opts.Profile
 	return n, nil
 }
 
@@ -119,6 +124,33 @@ func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
 		}
 	}
 	return n, nil
+}
+
+// SetProfile turns GPU timestamps on or off for the following runs.
+func (n *Net) SetProfile(on bool) {
+	if on != n.profile && n.plan != nil {
+		n.plan.close()
+		n.plan = nil
+	}
+	n.profile = on
+}
+
+// Timings returns the GPU time of each dispatch of the last Run, labelled
+// with the layer, when profiling is on and the device has timestamps.
+func (n *Net) Timings() ([]gpu.Timing, error) {
+	if n.plan == nil || !n.profile {
+		return nil, nil
+	}
+	t, err := n.plan.seq.Timings()
+	if err != nil {
+		return nil, err
+	}
+	for i := range t {
+		if i < len(n.plan.labels) {
+			t[i].Label = n.plan.labels[i] + " " + t[i].Label
+		}
+	}
+	return t, nil
 }
 
 // Weights are the network's weights.

@@ -22,6 +22,7 @@ type plan struct {
 	kept    map[int]layers.Tensor // step -> its own buffer
 	buffers []*gpu.Buffer
 	seq     *gpu.Sequence
+	labels  []string // the layer of each dispatch, for Timings
 }
 
 func (p *plan) close() error {
@@ -92,7 +93,7 @@ func (n *Net) newPlan(b Batch, last int, keep map[string]bool) (*plan, error) {
 			p.kept[i] = layers.Tensor{Buf: buf, Shape: shapes[i]}
 		}
 	}
-	if p.seq, err = n.dev.NewSequence(gpu.SequenceOptions{}); err != nil {
+	if p.seq, err = n.dev.NewSequence(gpu.SequenceOptions{Timestamps: n.profile}); err != nil {
 		return nil, err
 	}
 
@@ -112,6 +113,12 @@ func (n *Net) newPlan(b Batch, last int, keep map[string]bool) (*plan, error) {
 	if err := n.kit.Preprocess(p.seq, in, cur); err != nil {
 		return nil, err
 	}
+	label := func(name string) {
+		for len(p.labels) < p.seq.Dispatches() {
+			p.labels = append(p.labels, name)
+		}
+	}
+	label("input")
 	for i := 0; i <= last; i++ {
 		s := steps[i]
 		var out layers.Tensor
@@ -146,6 +153,7 @@ func (n *Net) newPlan(b Batch, last int, keep map[string]bool) (*plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("vgg: recording %s: %w", s.name, err)
 		}
+		label(s.name)
 		cur = out
 	}
 	ok = true

@@ -319,6 +319,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	iters := fs.Int("iters", 3, "timed runs per batch size (after one warm-up)")
 	size := fs.Int("size", 224, "input size")
 	layerList := fs.String("layers", "prob", "layers to read back")
+	profile := fs.Bool("profile", false, "print the GPU time of every dispatch of the last run")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -351,6 +352,20 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		}
 		per := time.Since(start).Seconds() * 1000 / float64(*iters*n)
 		fmt.Fprintf(stdout, "batch %d: %.1f ms per image (%.1f images/s)\n", n, per, 1000/per)
+		if *profile {
+			net.SetProfile(true)
+			if _, err := net.Run(context.Background(), b, names...); err != nil {
+				return err
+			}
+			ts, err := net.Timings()
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				fmt.Fprintf(stdout, "  %8.2f ms  %s\n", float64(t.Duration.Microseconds())/1000, t.Label)
+			}
+			net.SetProfile(false)
+		}
 	}
 	return nil
 }
