@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,6 +239,14 @@ func features(args []string, stdout, stderr io.Writer) error {
 		return errors.New("features: --layers is required (e.g. --layers pool5,fc7)")
 	}
 	names := strings.Split(*layerList, ",")
+	// Catch typos before loading anything; the network checks again for
+	// its own architecture (conv3_4, conv4_4, conv5_4 exist in VGG19 only).
+	known := vgg.VGG19.LayerNames()
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			return fmt.Errorf("unknown layer %q (layers: %s)", name, strings.Join(known, ", "))
+		}
+	}
 	if (*input == "") == (len(fs.Args()) == 0) {
 		return errors.New("features: give either --input X.npy or image files")
 	}
