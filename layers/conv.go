@@ -66,10 +66,7 @@ func (c *Conv3x3) Close() error {
 // Record records the convolution of in [N,H,W,Cin] into out [N,H,W,Cout].
 func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	const what = "conv3x3"
-	if err := in.check(what, "input"); err != nil {
-		return err
-	}
-	if err := out.check(what, "output"); err != nil {
+	if err := checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is := in.Shape

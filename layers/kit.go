@@ -30,6 +30,14 @@ func (t Tensor) check(what, name string) error {
 	return nil
 }
 
+// checkInOut checks the input and output tensors of a layer.
+func checkInOut(what string, in, out Tensor) error {
+	if err := in.check(what, "input"); err != nil {
+		return err
+	}
+	return out.check(what, "output")
+}
+
 // ConvConfig is the tiling of the conv3x3 kernels (their specialization
 // constants).
 //
@@ -244,10 +252,7 @@ func PadInputChannels(w []float32, cin, cout, to int) []float32 {
 // a fourth channel of zeros, see InputChannels).
 func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 	const what = "preprocess"
-	if err := in.check(what, "input"); err != nil {
-		return err
-	}
-	if err := out.check(what, "output"); err != nil {
+	if err := checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is, os := in.Shape, out.Shape
@@ -258,6 +263,17 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 	if err != nil {
 		return err
 	}
+	return k.imageChunks(s, what, kern, in, out, is.H*is.W, func(n int, ib, ob uint32) []uint32 {
+		return []uint32{uint32(n * is.H * is.W), ib, ob, uint32(os.C)}
+	})
+}
+
+// imageChunks dispatches an image-wise kernel (input binding 0, output
+// binding 1) over chunks of images that fit one binding each, with
+// threads invocations per image and push constants from push (images in
+// the chunk, element bases of the two windows).
+func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, out Tensor, threads int, push func(n int, ib, ob uint32) []uint32) error {
+	is, os := in.Shape, out.Shape
 	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30)
 	if err != nil {
 		return err
@@ -266,12 +282,11 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 		n := c[1] - c[0]
 		iv, ib := k.window(in.Buf, in.Off+c[0]*is.Image(), n*is.Image())
 		ov, ob := k.window(out.Buf, out.Off+c[0]*os.Image(), n*os.Image())
-		pixels := n * is.H * is.W
-		g, err := grid(pixels, elementwiseWG)
+		g, err := grid(n*threads, elementwiseWG)
 		if err != nil {
 			return err
 		}
-		if err := s.Dispatch(kern, g, []uint32{uint32(pixels), ib, ob, uint32(os.C)}, gpu.R(iv), gpu.W(ov)); err != nil {
+		if err := s.Dispatch(kern, g, push(n, ib, ob), gpu.R(iv), gpu.W(ov)); err != nil {
 			return err
 		}
 	}
@@ -282,10 +297,7 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 // (out.Shape must be PoolShape(in.Shape)).
 func (k *Kit) MaxPool2x2(s *gpu.Sequence, in, out Tensor) error {
 	const what = "maxpool2x2"
-	if err := in.check(what, "input"); err != nil {
-		return err
-	}
-	if err := out.check(what, "output"); err != nil {
+	if err := checkInOut(what, in, out); err != nil {
 		return err
 	}
 	if want := PoolShape(in.Shape); out.Shape != want {
@@ -296,34 +308,16 @@ func (k *Kit) MaxPool2x2(s *gpu.Sequence, in, out Tensor) error {
 		return err
 	}
 	is, os := in.Shape, out.Shape
-	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30)
-	if err != nil {
-		return err
-	}
-	for _, c := range chunks {
-		n := c[1] - c[0]
-		iv, ib := k.window(in.Buf, in.Off+c[0]*is.Image(), n*is.Image())
-		ov, ob := k.window(out.Buf, out.Off+c[0]*os.Image(), n*os.Image())
-		g, err := grid(n*os.Image(), elementwiseWG)
-		if err != nil {
-			return err
-		}
-		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob}
-		if err := s.Dispatch(kern, g, push, gpu.R(iv), gpu.W(ov)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return k.imageChunks(s, what, kern, in, out, os.Image(), func(n int, ib, ob uint32) []uint32 {
+		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob}
+	})
 }
 
 // Softmax records a softmax over the last axis: in and out are
 // [rows, m] (Shape{N: rows, H: 1, W: 1, C: m}).
 func (k *Kit) Softmax(s *gpu.Sequence, in, out Tensor) error {
 	const what = "softmax"
-	if err := in.check(what, "input"); err != nil {
-		return err
-	}
-	if err := out.check(what, "output"); err != nil {
+	if err := checkInOut(what, in, out); err != nil {
 		return err
 	}
 	if in.Shape != out.Shape {
