@@ -70,9 +70,12 @@ func BenchmarkConv3x3(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range vgg16Convs {
 		b.Run(c.name, func(b *testing.B) {
-			in := layers.Shape{N: 1, H: c.hw, W: c.hw, C: c.ci}
+			// conv1_1 runs with the padded input the network gives it
+			// (InputChannels); FLOPs count only its 3 real channels.
+			ci := kit.InputChannels(c.ci)
+			in := layers.Shape{N: 1, H: c.hw, W: c.hw, C: ci}
 			out := layers.Shape{N: 1, H: c.hw, W: c.hw, C: c.co}
-			conv, err := kit.NewConv3x3(c.ci, c.co, uniform(rng, 9*c.ci*c.co, -0.1, 0.1), uniform(rng, c.co, -0.1, 0.1), true)
+			conv, err := kit.NewConv3x3(ci, c.co, uniform(rng, 9*ci*c.co, -0.1, 0.1), uniform(rng, c.co, -0.1, 0.1), true)
 			if err != nil {
 				b.Fatal(err)
 			}

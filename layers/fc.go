@@ -21,6 +21,7 @@ type FC struct {
 	kit    *Kit
 	w, b   *gpu.Buffer
 	blocks [][2]int // column ranges [m0, m1)
+	texels bool     // x and W are read as vec4 texel buffers (CPU devices)
 	parts  []*gpu.Buffer
 }
 
@@ -42,11 +43,19 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FC, error) {
 		return nil, err
 	}
 	f := &FC{K: kdim, M: m, kit: k}
+	f.texels = k.info.Type == gpu.CPU && kdim%4 == 0 && m%4 == 0
+	// A block must fit one binding: a storage buffer, or on CPU devices a
+	// texel buffer, whose limit (maxTexelBufferElements vec4s) is usually
+	// far larger, so fc6 needs no split there.
+	lim := k.maxWindow()
+	if f.texels {
+		lim = k.maxTexelWindow()
+	}
 	mc := m
-	if kdim*m > k.maxWindow() {
+	if kdim*m > lim {
 		// Block widths are multiples of 64 columns so that every block
 		// starts at an offset aligned for any device (256 bytes at most).
-		mc = k.maxWindow() / kdim / 64 * 64
+		mc = lim / kdim / 64 * 64
 		if mc < 64 {
 			return nil, fmt.Errorf("layers: fc: K=%d is too large for this device's binding range", kdim)
 		}
@@ -148,7 +157,14 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	}
 	kit := f.kit
 	// CPU devices read x and W as vec4 texel buffers where the sizes allow.
-	texels := kit.info.Type == gpu.CPU && f.K%4 == 0 && f.M%4 == 0 && x.Off%4 == 0
+	texels := f.texels && x.Off%4 == 0
+	if f.texels && !texels {
+		for _, bl := range f.blocks {
+			if f.K*(bl[1]-bl[0]) > kit.maxWindow() {
+				return fmt.Errorf("layers: fc: on this device the input must start at a multiple of 4 elements (it starts at %d)", x.Off)
+			}
+		}
+	}
 	var part *gpu.Kernel
 	var err error
 	colsPerGroup := fcWG

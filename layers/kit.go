@@ -204,6 +204,16 @@ func (k *Kit) maxWindow() int {
 	return int((int64(k.info.MaxStorageBufferRange) - int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))) / 4)
 }
 
+// maxTexelWindow is the most float elements one vec4 texel binding may
+// cover (bounded by maxStorageBufferRange where the texel limit is not).
+func (k *Kit) maxTexelWindow() int {
+	if k.limit > 0 {
+		return k.limit
+	}
+	slack := int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))
+	return int(min(int64(k.info.MaxTexelElements)*16-slack, 1<<31-1) / 4)
+}
+
 // batchChunks splits n images so that perImage elements of each of the
 // bound tensors fit one binding and at most maxImgs images go in a chunk.
 func (k *Kit) batchChunks(what string, n int, perImage []int, maxImgs int) ([][2]int, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"strings"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -71,16 +72,35 @@ type Net struct {
 }
 
 // Load reads weights (a file or "random:vgg16"/"random:vgg19") and opens
-// the network on the device that opts selects.
+// the network on the device that opts selects. The device is opened
+// first, so a missing device fails before the weights are read, and on a
+// Vulkan device each layer's host copy is dropped once it is uploaded:
+// peak host memory is then about the file plus its largest layer, and
+// after loading only the device holds the weights (Weights then keeps
+// the shapes but no values).
 func Load(path string, opts Options) (*Net, error) {
-	w, err := LoadWeights(path)
+	if strings.EqualFold(opts.Device, DeviceCPU) {
+		w, err := LoadWeights(path)
+		if err != nil {
+			return nil, err
+		}
+		return &Net{w: w}, nil
+	}
+	dev, err := gpu.Open(gpu.Options{Device: opts.Device, Validation: opts.Validation})
 	if err != nil {
 		return nil, err
 	}
-	return Open(w, opts)
+	w, err := LoadWeights(path)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	n, err := openOn(dev, w, true)
+	return own(dev, n, err, opts)
 }
 
-// Open uploads checked weights to the device that opts selects.
+// Open uploads checked weights to the device that opts selects. The
+// caller's weights are left untouched.
 func Open(w *Weights, opts Options) (*Net, error) {
 	if strings.EqualFold(opts.Device, DeviceCPU) {
 		return &Net{w: w}, nil
@@ -89,7 +109,13 @@ func Open(w *Weights, opts Options) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := OpenOn(dev, w)
+	n, err := openOn(dev, w, false)
+	return own(dev, n, err, opts)
+}
+
+// own gives a net the device it was opened on, or closes the device
+// when opening failed.
+func own(dev *gpu.Device, n *Net, err error, opts Options) (*Net, error) {
 	if err != nil {
 		dev.Close()
 		return nil, err
@@ -103,6 +129,12 @@ func Open(w *Weights, opts Options) (*Net, error) {
 // application embedding the engine next to its own work); Close leaves
 // the device open.
 func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
+	return openOn(dev, w, false)
+}
+
+// openOn uploads the weights; with release it drops each layer's host
+// values after their upload.
+func openOn(dev *gpu.Device, w *Weights, release bool) (*Net, error) {
 	n := &Net{w: w, dev: dev, kit: layers.NewKit(dev), convs: map[string]*layers.Conv3x3{}, fcs: map[string]*layers.FC{}}
 	for _, s := range w.Arch.steps() {
 		p := w.Params[s.param]
@@ -117,10 +149,19 @@ func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
 			n.convs[s.name], err = n.kit.NewConv3x3(in, p.Out, wt, p.B, true)
 		case opFC:
 			n.fcs[s.name], err = n.kit.NewFC(p.In, p.Out, p.W, p.B)
+		default:
+			continue
 		}
 		if err != nil {
 			n.Close()
 			return nil, fmt.Errorf("vgg: uploading %s: %w", s.param, err)
+		}
+		if release {
+			big := len(p.W) > 1<<22
+			p.W, p.B = nil, nil
+			if big {
+				debug.FreeOSMemory() // return it before the next layer's device memory
+			}
 		}
 	}
 	return n, nil

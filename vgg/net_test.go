@@ -99,7 +99,9 @@ func TestGPUMatchesCPU(t *testing.T) {
 			w := randomWeights(c.arch, c.widths, ph*pw*c.widths[4], c.fc, 7)
 			rng := rand.New(rand.NewPCG(uint64(c.h), uint64(c.w)))
 			b := randomBatch(rng, c.n, c.h, c.w)
-			compareNets(t, openGPU(t, w), &Net{w: w}, b, c.arch.LayerNames(), 1e-5)
+			// float32 through up to 19 layers in another summation order
+			// against float64: errors of 1e-7..1e-5 grow with depth.
+			compareNets(t, openGPU(t, w), &Net{w: w}, b, c.arch.LayerNames(), 1e-4)
 		})
 	}
 }

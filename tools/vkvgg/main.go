@@ -118,16 +118,13 @@ func (f *netFlags) open(stderr io.Writer) (*vgg.Net, error) {
 		return nil, fmt.Errorf("--batch %d: must be at least 1", f.batch)
 	}
 	start := time.Now()
-	w, err := vgg.LoadWeights(f.weights)
+	net, err := vgg.Load(f.weights, vgg.Options{Device: f.device})
 	if err != nil {
 		return nil, err
 	}
+	w := net.Weights()
 	if w.Random {
 		fmt.Fprintf(stderr, "vkvgg: WARNING: %s: the weights are RANDOM, so classes and features mean nothing\n", f.weights)
-	}
-	net, err := vgg.Open(w, vgg.Options{Device: f.device})
-	if err != nil {
-		return nil, err
 	}
 	where := "CPU reference"
 	if d := net.Device(); d != nil {
