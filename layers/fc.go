@@ -43,7 +43,7 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FC, error) {
 		return nil, err
 	}
 	f := &FC{K: kdim, M: m, kit: k}
-	f.texels = k.info.Type == gpu.CPU && kdim%4 == 0 && m%4 == 0
+	f.texels = k.cpu && kdim%4 == 0 && m%4 == 0
 	// A block must fit one binding: a storage buffer, or on CPU devices a
 	// texel buffer, whose limit (maxTexelBufferElements vec4s) is usually
 	// far larger, so fc6 needs no split there.

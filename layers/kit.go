@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -90,11 +91,29 @@ func (c ConvConfig) Validate(dev gpu.DeviceInfo) error {
 	return nil
 }
 
+// EnvKernels overrides the choice between the kernels written for CPU
+// devices (register tiles, texel buffers) and those for GPUs (shared
+// memory, storage buffers): "cpu" or "gpu"; unset or "auto" chooses by
+// device type. Tests use it to run the GPU kernels on lavapipe.
+const EnvKernels = "VKVGG_KERNELS"
+
+// cpuKernels reports whether a device gets the CPU-device kernels.
+func cpuKernels(dev gpu.DeviceInfo) bool {
+	switch os.Getenv(EnvKernels) {
+	case "cpu":
+		return true
+	case "gpu":
+		return false
+	}
+	return dev.Type == gpu.CPU
+}
+
 // DefaultConvConfig is the tiling chosen for a device: the register
-// kernel on CPU devices, the shared-memory kernel elsewhere.
+// kernel on CPU devices, the shared-memory kernel elsewhere (see
+// EnvKernels).
 func DefaultConvConfig(dev gpu.DeviceInfo) ConvConfig {
 	tiled := ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
-	if dev.Type == gpu.CPU {
+	if cpuKernels(dev) {
 		return ConvConfig{Register: true, TM: 16, TN: 16, WG: 8, Fallback: &tiled}
 	}
 	return tiled
@@ -106,6 +125,7 @@ type Kit struct {
 	dev     *gpu.Device
 	info    gpu.DeviceInfo
 	conv    ConvConfig
+	cpu     bool // CPU-device kernels (see EnvKernels)
 	kernels map[string]*gpu.Kernel
 	limit   int // test override of maxWindow, in elements
 }
@@ -113,7 +133,7 @@ type Kit struct {
 // NewKit prepares the layers for dev with its default tilings.
 func NewKit(dev *gpu.Device) *Kit {
 	info := dev.Info()
-	return &Kit{dev: dev, info: info, conv: DefaultConvConfig(info), kernels: map[string]*gpu.Kernel{}}
+	return &Kit{dev: dev, info: info, conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{}}
 }
 
 // Device is the kit's device.

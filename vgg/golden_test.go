@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/npy"
 )
 
@@ -72,6 +73,18 @@ func readNPZ(t *testing.T, path string) map[string]npy.Array {
 // the CPU reference and on the GPU, every named layer against the
 // independent implementation.
 func TestGolden(t *testing.T) {
+	testGolden(t)
+}
+
+// TestGoldenGPUKernels runs the golden cases with the kernels written for
+// GPUs (shared-memory conv, storage-buffer fc), which a CPU device such
+// as lavapipe would not choose by itself.
+func TestGoldenGPUKernels(t *testing.T) {
+	t.Setenv(layers.EnvKernels, "gpu")
+	testGolden(t)
+}
+
+func testGolden(t *testing.T) {
 	m := readManifest(t)
 	ctx := context.Background()
 	for _, c := range m.Cases {
