@@ -115,10 +115,13 @@ func newInstance(validation bool) (*instance, error) {
 		PApplicationInfo: app,
 	}
 	if validation {
+		// Core validation plus synchronization validation, which checks
+		// the barriers that sequences derive.
 		info.EnabledLayerCount = 1
 		info.PpEnabledLayerNames = []string{"VK_LAYER_KHRONOS_validation\x00"}
-		info.EnabledExtensionCount = 1
-		info.PpEnabledExtensionNames = []string{"VK_EXT_debug_report\x00"}
+		info.EnabledExtensionCount = 2
+		info.PpEnabledExtensionNames = []string{"VK_EXT_debug_report\x00", "VK_EXT_validation_features\x00"}
+		info.PNext = syncValidation()
 	}
 	var h vk.Instance
 	if err := vkErr("vkCreateInstance", vk.CreateInstance(info, nil, &h)); err != nil {

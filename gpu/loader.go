@@ -28,6 +28,17 @@ static void* vkvggLoad(void) {
 	return NULL;
 }
 
+// vkvggValidationFeatures returns a VkValidationFeaturesEXT (in C memory,
+// for InstanceCreateInfo.pNext) that turns on synchronization validation,
+// which reports missing or wrong barriers.
+static void* vkvggValidationFeatures(void) {
+	static VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+	static VkValidationFeaturesEXT features = {VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+	features.enabledValidationFeatureCount = 1;
+	features.pEnabledValidationFeatures = enables;
+	return &features;
+}
+
 typedef struct {
 	uint32_t subgroupSize;
 	uint32_t subgroupStages;
@@ -114,6 +125,10 @@ func load() error {
 	})
 	return loadErr
 }
+
+// syncValidation is a VkValidationFeaturesEXT enabling synchronization
+// validation, in static C memory.
+func syncValidation() unsafe.Pointer { return C.vkvggValidationFeatures() }
 
 // extraInfo is what queryExtra adds to the Vulkan 1.0 properties.
 type extraInfo struct {
