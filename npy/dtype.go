@@ -168,7 +168,7 @@ func readFloats(r io.Reader, dst []float32, d dtype, what string) error {
 		}
 		return nil
 	}
-	buf := make([]byte, convertChunk)
+	buf := make([]byte, min(convertChunk, len(dst)*d.size))
 	per := convertChunk / d.size
 	for len(dst) > 0 {
 		k := min(per, len(dst))

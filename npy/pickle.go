@@ -2,6 +2,7 @@ package npy
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -222,7 +223,7 @@ func needsLatin1(b []byte) bool {
 // bytes).
 func (b blob) open(ra io.ReaderAt) io.Reader {
 	if !b.inFile {
-		return strings.NewReader(string(b.mem))
+		return bytes.NewReader(b.mem)
 	}
 	if !b.latin1 {
 		return io.NewSectionReader(ra, b.off, b.n)
@@ -307,10 +308,11 @@ func (s *stream) need(n int, what string) ([]byte, error) {
 			what, s.pos, n, s.end-s.pos)
 	}
 	if s.pos < s.bufOff || s.pos+int64(n) > s.bufOff+int64(len(s.buf)) {
-		if s.buf == nil {
-			s.buf = make([]byte, windowSize)
-		}
 		k := min(int64(windowSize), s.end-s.pos)
+		if int64(cap(s.buf)) < k {
+			// Small inputs get a small window: the fuzzer runs many.
+			s.buf = make([]byte, min(int64(windowSize), max(k, s.end-s.start)))
+		}
 		got, err := s.r.ReadAt(s.buf[:k], s.pos)
 		if int64(got) < k {
 			if err == nil || err == io.EOF {
@@ -496,7 +498,7 @@ func (m *machine) run() (any, error) {
 
 // arg reads a fixed-size little-endian argument.
 func (m *machine) arg(n int, name string) ([]byte, error) {
-	return m.s.need(n, name+" argument")
+	return m.s.need(n, name)
 }
 
 func (m *machine) step(op byte, name string) error {

@@ -58,7 +58,9 @@ func (r *Result) Feature(name string) (Feature, bool) {
 // Names lists the kept features in network order.
 func (r *Result) Names() []string { return append([]string(nil), r.order...) }
 
-// Net is a VGG network ready to run on a Vulkan device or on the CPU.
+// Net is a VGG network ready to run on a Vulkan device or on the CPU. A
+// Net may be used by one goroutine at a time; open one per goroutine (they
+// may share a device through OpenOn) for concurrent work.
 type Net struct {
 	w       *Weights
 	dev     *gpu.Device // nil on the CPU
