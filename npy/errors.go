@@ -1,6 +1,8 @@
 package npy
 
 import (
+	"archive/zip"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +14,8 @@ var (
 	// ErrFormat marks malformed input: not an npy, npz or pickle file, a bad
 	// npy header, a pickle that is not a dict of layers, a layer entry of the
 	// wrong shape, array data whose length does not match its shape, a
-	// forbidden pickle global. Truncated input matches it too.
+	// forbidden pickle global, a corrupt zip member. Truncated input matches
+	// it too.
 	ErrFormat = errors.New("npy: malformed file")
 
 	// ErrTruncated marks input that ends before the data it announces: a
@@ -27,21 +30,25 @@ var (
 	ErrDType = errors.New("npy: unsupported dtype")
 )
 
-// fileError is an error about the input bytes. kind is ErrFormat,
-// ErrTruncated or ErrDType; msg says what and where, without the "npy: "
-// prefix that Error adds.
+// fileError is an error of this package. kind is ErrFormat, ErrTruncated,
+// ErrDType, or nil for an I/O error (cause); msg says what and where,
+// without the "npy: " prefix that Error adds.
 type fileError struct {
-	kind error
-	msg  string
+	kind  error
+	msg   string
+	cause error
 }
 
 func (e *fileError) Error() string { return "npy: " + e.msg }
 
 func (e *fileError) Unwrap() []error {
-	if e.kind == ErrTruncated {
+	switch {
+	case e.kind == ErrTruncated:
 		return []error{ErrTruncated, ErrFormat}
+	case e.kind != nil:
+		return []error{e.kind}
 	}
-	return []error{e.kind}
+	return []error{e.cause}
 }
 
 func formatErr(format string, args ...any) error {
@@ -57,26 +64,33 @@ func dtypeErr(format string, args ...any) error {
 }
 
 // wrap prefixes err's text with context ("layer \"fc6\" W"), keeping what
-// errors.Is and errors.As see. Errors not made here (I/O errors) are wrapped
-// with %w.
+// errors.Is and errors.As see.
 func wrap(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
 	ctx := fmt.Sprintf(format, args...)
-	var fe *fileError
-	if errors.As(err, &fe) && fe == err {
-		return &fileError{kind: fe.kind, msg: ctx + ": " + fe.msg}
+	if fe, ok := err.(*fileError); ok {
+		return &fileError{kind: fe.kind, msg: ctx + ": " + fe.msg, cause: fe.cause}
 	}
-	return fmt.Errorf("npy: %s: %w", ctx, err)
+	return &fileError{msg: ctx + ": " + err.Error(), cause: err}
 }
 
 // ioErr turns an error from reading what must be there (what: "the npy
-// header", "the BINSTRING payload at offset 123") into a truncation error;
-// other I/O errors pass through with that context.
+// header", "the array data (...)") into a truncation error, a corrupt
+// compressed stream into a format error, and passes other I/O errors on
+// with that context.
 func ioErr(err error, what string) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	var fe *fileError
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return truncErr("truncated: the input ends inside %s", what)
+	case errors.As(err, &fe):
+		return wrap(fe, "%s", what)
+	case errors.As(err, &corrupt), errors.Is(err, zip.ErrChecksum), errors.Is(err, zip.ErrFormat),
+		errors.Is(err, zip.ErrAlgorithm):
+		return formatErr("%s is corrupt: %v", what, err)
 	}
-	return fmt.Errorf("npy: reading %s: %w", what, err)
+	return &fileError{msg: "reading " + what + ": " + err.Error(), cause: err}
 }
