@@ -185,8 +185,14 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	for _, bl := range f.blocks {
 		colGroups += (bl[1] - bl[0] + colsPerGroup - 1) / colsPerGroup
 	}
-	// Enough workgroups to fill a large GPU, K slices of at least 256.
-	slices := max(1, min((256+colGroups-1)/colGroups, f.K/256))
+	// Split K into slices (of at least 256) until there are enough
+	// workgroups in flight: about 1024 to fill a large GPU's memory
+	// pipeline in this memory-bound product, 256 for a CPU's threads.
+	target := 1024
+	if kit.cpu {
+		target = 256
+	}
+	slices := max(1, min((target+colGroups-1)/colGroups, f.K/256))
 	kslice := ((f.K+slices-1)/slices + fcKT - 1) / fcKT * fcKT
 	slices = (f.K + kslice - 1) / kslice
 	lim := kit.maxWindow()
