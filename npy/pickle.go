@@ -380,12 +380,11 @@ const (
 
 // machine is the unpickler's state.
 type machine struct {
-	s      stream
-	stack  []any
-	marks  []int
-	memo   map[int64]any
-	proto  int
-	framed bool
+	s     stream
+	stack []any
+	marks []int
+	memo  map[int64]any
+	proto int
 }
 
 // unpickle runs the pickle that starts at off in r (size bytes in all) up to
