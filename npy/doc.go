@@ -26,8 +26,8 @@
 // # The pickle machine
 //
 // Pickles are run by a small unpickler of this package's own. It knows the
-// opcodes such files use (protocols 0 to 5, without out-of-band buffers)
-// and calls no Python: it recognises a whitelist of globals, numpy's
+// opcodes such files use (protocols 0 to 5, without out-of-band buffers;
+// protocol 0's text strings only up to 1 MB each) and calls no Python: it recognises a whitelist of globals, numpy's
 // _reconstruct, ndarray, dtype and _frombuffer, _codecs.encode (how Python 3
 // pickles bytes at protocol 2), bytes, bytearray and collections.OrderedDict,
 // and implements each itself. Any other global is an error that names it.
@@ -37,10 +37,12 @@
 // String and bytes payloads above a few KB are not read while unpickling:
 // they stay offsets into the input, and each array is read once, straight
 // from the io.ReaderAt into its float32 storage (little-endian float32 with
-// no staging copy). Loading a weight file from disk therefore holds about
-// the file's size (float32 data) and a few MB besides; TestPeakMemory
-// measures it. Reading from an in-memory DecodeWeights input adds the input
-// itself.
+// no staging copy). Loading a float32 weight file from disk therefore
+// allocates about the file's size and little else: TestPeakMemory measures
+// 1.002x for a 49 MB Python-2-style .npy (49.1 MB allocated in all, peak
+// heap growth 49.0 MB) and 1.000x for the same layers as a stored .npz.
+// float16 files give float32 arrays twice their size. Reading from an
+// in-memory DecodeWeights input adds the input itself.
 //
 // # Untrusted input
 //
@@ -51,5 +53,6 @@
 // output of a pickle may not exceed twice its input (float16 data doubles)
 // however it shares arrays. Every error wraps ErrFormat, ErrTruncated (which
 // also matches ErrFormat) or ErrDType and says what is wrong and where.
-// FuzzDecodeWeights and FuzzReadNPY exercise this.
+// FuzzDecodeWeights and FuzzReadNPY exercise this; their corpus is kept in
+// testdata/fuzz at the repository root.
 package npy

@@ -3,19 +3,43 @@ package npy
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"strings"
 )
 
 // pickleWriter writes Python-2-style pickles of numpy arrays by hand, for
 // tests that need shapes or sizes the fixtures do not have.
 type pickleWriter struct {
-	b bytes.Buffer
+	b    bytes.Buffer
+	text bool // strs as protocol 0's STRING
 }
 
 func (p *pickleWriter) ops(s string) { p.b.WriteString(s) }
 
-// str writes a Python 2 str: SHORT_BINSTRING or BINSTRING.
+// str writes a Python 2 str: SHORT_BINSTRING or BINSTRING, or with text
+// set, protocol 0's STRING.
 func (p *pickleWriter) str(s string) {
+	if p.text {
+		p.b.WriteString("S'")
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case c == '\\' || c == '\'':
+				p.b.WriteByte('\\')
+				p.b.WriteByte(c)
+			case c == '\n':
+				p.b.WriteString("\\n")
+			case c >= 0x20 && c < 0x7f:
+				p.b.WriteByte(c)
+			case c%3 == 0:
+				fmt.Fprintf(&p.b, "\\%03o", c) // octal, as old Pythons wrote
+			default:
+				fmt.Fprintf(&p.b, "\\x%02x", c)
+			}
+		}
+		p.b.WriteString("'\n")
+		return
+	}
 	if len(s) < 256 {
 		p.b.WriteByte('U')
 		p.b.WriteByte(byte(len(s)))

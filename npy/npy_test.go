@@ -453,3 +453,52 @@ func TestSharedArrays(t *testing.T) {
 		t.Errorf("got %v, want an error about arrays shared too often", err)
 	}
 }
+
+// TestProtocol0Strings reads arrays whose data and keys are protocol 0
+// STRING literals with every kind of escape.
+func TestProtocol0Strings(t *testing.T) {
+	data := make([]byte, 256*4)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	p := pickleWriter{text: true}
+	p.ops("}q\x00(")
+	p.layer("l'\\n", func() { p.array([]int{16, 16}, data); p.array([]int{1}, []byte("\n\\'\x00")) })
+	p.ops("u.")
+	b := p.npy()
+	layers, err := DecodeWeights(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := layers["l'\\n"]
+	if !ok {
+		t.Fatalf("got layers %v", layers)
+	}
+	got := float32Bytes(l.W.Data)
+	if !bytes.Equal(got, data) && nativeLE {
+		t.Errorf("W bytes: got %q, want %q", got, data)
+	}
+	if got := float32Bytes(l.B.Data); !bytes.Equal(got, []byte("\n\\'\x00")) && nativeLE {
+		t.Errorf("b bytes: got %q", got)
+	}
+	for _, tc := range []struct{ in, err string }{
+		{"'abc", "not a quoted string"},
+		{"'a\\'", "trailing backslash"},
+		{"'\\x4'", "truncated"},
+		{"'\\xzz'", "bad \\x escape"},
+	} {
+		if _, err := pyStringLiteral([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: got %v, want %q", tc.in, err, tc.err)
+		}
+	}
+	for _, tc := range []struct{ in, want, err string }{
+		{"a\\u00e9\\U0001F600\\x", "a\u00e9\U0001F600\\x", ""},
+		{"\\u12", "", "truncated"},
+		{"\\U00110000", "", "bad"},
+	} {
+		got, err := rawUnicodeEscape([]byte(tc.in))
+		if tc.err == "" && (err != nil || got != tc.want) || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%q: got %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -356,18 +358,122 @@ const smallPayload = 4096
 
 // line reads a protocol-0 text argument up to '\n'.
 func (s *stream) line(what string) (string, error) {
-	var sb strings.Builder
-	for sb.Len() < 256 {
+	b, err := s.longLine(what, 256)
+	return string(b), err
+}
+
+// maxTextLine bounds protocol 0's STRING and UNICODE arguments, which are
+// read into memory: array data that size or larger comes in binary
+// protocols.
+const maxTextLine = 1 << 20
+
+// longLine reads a protocol-0 argument of up to limit bytes up to '\n'.
+func (s *stream) longLine(what string, limit int) ([]byte, error) {
+	var out []byte
+	start := s.pos
+	for {
+		if len(out) >= limit {
+			return nil, formatErr("pickle %s at offset %d is longer than %d bytes", what, start, limit)
+		}
 		b, err := s.need(1, what)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if b[0] == '\n' {
-			return sb.String(), nil
+			return out, nil
 		}
-		sb.WriteByte(b[0])
+		out = append(out, b[0])
 	}
-	return "", formatErr("%s at offset %d is longer than 256 bytes", what, s.pos)
+}
+
+// rawUnicodeEscape decodes Python's raw-unicode-escape (protocol 0's
+// UNICODE): bytes are code points, except \uXXXX and \UXXXXXXXX.
+func rawUnicodeEscape(b []byte) (string, error) {
+	var sb strings.Builder
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '\\' && i+1 < len(b) && (b[i+1] == 'u' || b[i+1] == 'U') {
+			n := 4
+			if b[i+1] == 'U' {
+				n = 8
+			}
+			if i+2+n > len(b) {
+				return "", fmt.Errorf("truncated \\%c escape", b[i+1])
+			}
+			v, err := strconv.ParseUint(string(b[i+2:i+2+n]), 16, 32)
+			if err != nil || v > unicode.MaxRune {
+				return "", fmt.Errorf("bad \\%c escape %q", b[i+1], b[i+2:i+2+n])
+			}
+			sb.WriteRune(rune(v))
+			i += 1 + n
+			continue
+		}
+		sb.WriteRune(rune(c))
+	}
+	return sb.String(), nil
+}
+
+// pyStringLiteral decodes protocol 0's STRING argument: a quoted Python 2
+// str literal with backslash escapes.
+func pyStringLiteral(b []byte) ([]byte, error) {
+	if len(b) < 2 || (b[0] != '\'' && b[0] != '"') || b[len(b)-1] != b[0] {
+		return nil, errors.New("not a quoted string")
+	}
+	b = b[1 : len(b)-1]
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i == len(b) {
+			return nil, errors.New("trailing backslash")
+		}
+		switch e := b[i]; e {
+		case '\\', '\'', '"':
+			out = append(out, e)
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'a':
+			out = append(out, '\a')
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'v':
+			out = append(out, '\v')
+		case '\n':
+		case 'x':
+			if i+3 > len(b) {
+				return nil, errors.New("truncated \\x escape")
+			}
+			v, err := strconv.ParseUint(string(b[i+1:i+3]), 16, 8)
+			if err != nil {
+				return nil, fmt.Errorf("bad \\x escape %q", b[i+1:i+3])
+			}
+			out = append(out, byte(v))
+			i += 2
+		default:
+			if e >= '0' && e <= '7' {
+				v, j := 0, i
+				for j < len(b) && j < i+3 && b[j] >= '0' && b[j] <= '7' {
+					v = v*8 + int(b[j]-'0')
+					j++
+				}
+				out = append(out, byte(v))
+				i = j - 1
+				continue
+			}
+			out = append(out, '\\', e)
+		}
+	}
+	return out, nil
 }
 
 // Limits on the machine's state, so that no input can make it hold more
@@ -598,6 +704,26 @@ func (m *machine) step(op byte, name string) error {
 			v |= ^uint64(0) << (8 * n) // sign-extend
 		}
 		return m.push(pyInt(int64(v)))
+	case 'S': // STRING (protocol 0): a quoted Python 2 str
+		line, err := m.s.longLine(name, maxTextLine)
+		if err != nil {
+			return err
+		}
+		b, err := pyStringLiteral(line)
+		if err != nil {
+			return formatErr("pickle STRING at offset %d: %v", m.s.pos, err)
+		}
+		return m.push(pyBytes{memBlob(b)})
+	case 'V': // UNICODE (protocol 0): raw-unicode-escape text
+		line, err := m.s.longLine(name, maxTextLine)
+		if err != nil {
+			return err
+		}
+		str, err := rawUnicodeEscape(line)
+		if err != nil {
+			return formatErr("pickle UNICODE at offset %d: %v", m.s.pos, err)
+		}
+		return m.push(pyString{memBlob([]byte(str))})
 	case 'I', 'L': // INT, LONG (protocol 0): decimal text
 		s, err := m.s.line(name)
 		if err != nil {

@@ -100,9 +100,10 @@ def main():
             weights(name, "f2" if dt == "f2" else "f4")
 
     lists = {k: [w, b] for k, (w, b) in p.items()}
-    # Python 3 pickles at other protocols: 2 (bytes via _codecs.encode, fc6
-    # W's latin1 text over 4096 bytes), 4, 5 (_frombuffer, BYTEARRAY8).
-    for proto in (2, 4, 5):
+    # Python 3 pickles at other protocols: 0 (text opcodes, UNICODE data),
+    # 1, 2 (bytes via _codecs.encode, fc6 W's latin1 text over 4096 bytes), 4,
+    # 5 (_frombuffer, BYTEARRAY8).
+    for proto in (0, 1, 2, 4, 5):
         name = "w_py3p%d_f4.npy" % proto
         write(name, object_npy(lists, proto))
         check_loads(name, p, "f4")
