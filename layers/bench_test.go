@@ -104,6 +104,56 @@ func BenchmarkConv3x3(b *testing.B) {
 	}
 }
 
+// BenchmarkConv3x3Kernels runs conv3_2 on both kernel families side by
+// side: the register/texel kernel CPU devices get and the shared-memory
+// kernel GPUs get (on a GPU the ratio reverses).
+func BenchmarkConv3x3Kernels(b *testing.B) {
+	dev := benchDevice(b)
+	rng := rand.New(rand.NewPCG(5, 6))
+	const hw, ci, co = 56, 256, 256
+	tiled := layers.ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
+	for _, c := range []struct {
+		name string
+		cfg  layers.ConvConfig
+	}{
+		{"register", layers.ConvConfig{Register: true, TM: 16, TN: 16, WG: 8, Fallback: &tiled}},
+		{"tiled", tiled},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			kit := layers.NewKit(dev)
+			defer kit.Close()
+			if err := kit.SetConvConfig(c.cfg); err != nil {
+				b.Fatal(err)
+			}
+			conv, err := kit.NewConv3x3(ci, co, uniform(rng, 9*ci*co, -0.1, 0.1), uniform(rng, co, -0.1, 0.1), true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conv.Close()
+			ti := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: ci}, rng)
+			to := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: co}, nil)
+			seq, err := dev.NewSequence(gpu.SequenceOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer seq.Close()
+			if err := conv.Record(seq, ti, to); err != nil {
+				b.Fatal(err)
+			}
+			if err := seq.Submit(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := seq.Submit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*9*float64(ci*co*hw*hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
 // BenchmarkFC6 times fc6 of VGG16 (25088 -> 4096) at batch 1 and 8.
 func BenchmarkFC6(b *testing.B) {
 	dev := benchDevice(b)
