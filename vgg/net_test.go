@@ -220,8 +220,16 @@ func TestFullSizeVGG16(t *testing.T) {
 		cf, _ := cr.Feature(name)
 		e := normErr(gf.Data, cf.Data)
 		t.Logf("%s %v: normalised error %.2g", name, gf.Shape, e)
-		if !(e <= 1e-4) {
-			t.Errorf("%s: normalised error %.3g > 1e-4", name, e)
+		// Maps and logits: float32 through 16 layers against float64,
+		// about 1e-5. A softmax turns an absolute logit error d into a
+		// relative probability error of about d, and these logits are
+		// O(10): prob gets ten times the budget.
+		tol := 1e-4
+		if name == "prob" {
+			tol = 1e-3
+		}
+		if !(e <= tol) {
+			t.Errorf("%s: normalised error %.3g > %g", name, e, tol)
 		}
 	}
 	gp, _ := gr.Feature("prob")
