@@ -502,3 +502,27 @@ func TestProtocol0Strings(t *testing.T) {
 		}
 	}
 }
+
+func TestReadNPZRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.npz")
+	names := []string{"pool5", "fc7"}
+	arrays := []Array{{Shape: []int{1, 2, 2, 3}, Data: []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}, {Shape: []int{1, 3}, Data: []float32{-1, 0.5, 7}}}
+	if err := WriteNPZ(path, names, arrays); err != nil {
+		t.Fatal(err)
+	}
+	gotNames, got, err := ReadNPZ(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotNames, names) {
+		t.Fatalf("names %v, want %v", gotNames, names)
+	}
+	for i, n := range names {
+		if !slices.Equal(got[n].Shape, arrays[i].Shape) || !slices.Equal(got[n].Data, arrays[i].Data) {
+			t.Errorf("%s: got %v, want %v", n, got[n], arrays[i])
+		}
+	}
+	if _, _, err := ReadNPZ(filepath.Join("..", "testdata", "npy", "a_f4.npy")); !errors.Is(err, ErrFormat) {
+		t.Errorf("ReadNPZ of an .npy: got %v, want ErrFormat", err)
+	}
+}

@@ -363,8 +363,8 @@ func readFloatsGrowing(r io.Reader, n int, d dtype, what string) ([]float32, err
 	return data, nil
 }
 
-// decodeNPZ reads the layers of an .npz archive.
-func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
+// openNPZ opens an .npz archive and checks its members' layout.
+func openNPZ(r io.ReaderAt, size int64) (*zip.Reader, error) {
 	z, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -373,6 +373,48 @@ func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
 		return nil, formatErr("bad npz (zip) archive: %v", err)
 	}
 	if err := checkOverlap(z.File, size); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// ReadNPZ reads every array of an .npz file (as np.savez and WriteNPZ
+// write them), with the member names without ".npy", in archive order.
+func ReadNPZ(path string) ([]string, map[string]Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("npy: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("npy: %w", err)
+	}
+	z, err := openNPZ(f, st.Size())
+	if err != nil {
+		return nil, nil, wrap(err, "%s", path)
+	}
+	var names []string
+	arrays := map[string]Array{}
+	for _, m := range z.File {
+		name := strings.TrimSuffix(m.Name, ".npy")
+		if _, dup := arrays[name]; dup {
+			return nil, nil, formatErr("%s: npz holds %q twice", path, clip(name))
+		}
+		a, err := readMember(m, st.Size())
+		if err != nil {
+			return nil, nil, wrap(err, "%s: npz member %q", path, clip(m.Name))
+		}
+		names = append(names, name)
+		arrays[name] = a
+	}
+	return names, arrays, nil
+}
+
+// decodeNPZ reads the layers of an .npz archive.
+func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
+	z, err := openNPZ(r, size)
+	if err != nil {
 		return nil, err
 	}
 	type parts struct {

@@ -1,7 +1,6 @@
 package vgg
 
 import (
-	"archive/zip"
 	"context"
 	"encoding/json"
 	"os"
@@ -45,28 +44,13 @@ func readManifest(t *testing.T) manifest {
 	return m
 }
 
-// readNPZ reads every array of an .npz.
 func readNPZ(t *testing.T, path string) map[string]npy.Array {
 	t.Helper()
-	z, err := zip.OpenReader(path)
+	_, arrays, err := npy.ReadNPZ(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer z.Close()
-	out := map[string]npy.Array{}
-	for _, f := range z.File {
-		r, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := npy.ReadNPY(r)
-		r.Close()
-		if err != nil {
-			t.Fatalf("%s/%s: %v", path, f.Name, err)
-		}
-		out[strings.TrimSuffix(f.Name, ".npy")] = a
-	}
-	return out
+	return arrays
 }
 
 // TestGolden runs every case of the manifest with every weight file on

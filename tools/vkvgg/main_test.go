@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"math"
 	"os"
@@ -67,25 +66,11 @@ func TestFeaturesMatchGolden(t *testing.T) {
 
 func readNPZ(t *testing.T, path string) map[string]npy.Array {
 	t.Helper()
-	z, err := zip.OpenReader(path)
+	_, arrays, err := npy.ReadNPZ(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer z.Close()
-	out := map[string]npy.Array{}
-	for _, f := range z.File {
-		r, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := npy.ReadNPY(r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(f.Name, ".npy")] = a
-	}
-	return out
+	return arrays
 }
 
 func TestClassifyRandom(t *testing.T) {
