@@ -13,14 +13,7 @@ import (
 // expects the validation layer's message to reach ValidationMessages, so
 // that a silent log in the other tests means something.
 func TestValidationReports(t *testing.T) {
-	dev, err := Open(Options{Validation: true})
-	if err != nil {
-		if os.Getenv("VKVGG_REQUIRE_GPU") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	defer dev.Close()
+	dev := openValidated(t)
 	// A buffer of size 0 is invalid usage (VUID-VkBufferCreateInfo-size-00912).
 	info := &vk.BufferCreateInfo{
 		SType:       vk.StructureTypeBufferCreateInfo,
@@ -68,14 +61,7 @@ func TestVkErrMapping(t *testing.T) {
 // synchronization validation to report it: so silence elsewhere means the
 // derived barriers are right.
 func TestSyncValidationReportsHazards(t *testing.T) {
-	dev, err := Open(Options{Validation: true})
-	if err != nil {
-		if os.Getenv("VKVGG_REQUIRE_GPU") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	defer dev.Close()
+	dev := openValidated(t)
 	a, _ := dev.NewBuffer(64)
 	b, _ := dev.NewBuffer(64)
 	s, err := dev.NewSequence(SequenceOptions{})
@@ -99,4 +85,20 @@ func TestSyncValidationReportsHazards(t *testing.T) {
 	if !strings.Contains(msgs, "SYNC-HAZARD") {
 		t.Errorf("no synchronization hazard reported for a copy racing a fill; messages: %q", msgs)
 	}
+}
+
+// openValidated opens the default device with validation, skipping the
+// test without Vulkan unless VKVGG_REQUIRE_GPU=1 (package testdev cannot
+// be used here: it imports this package).
+func openValidated(t *testing.T) *Device {
+	t.Helper()
+	dev, err := Open(Options{Validation: true})
+	if err != nil {
+		if os.Getenv("VKVGG_REQUIRE_GPU") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	return dev
 }

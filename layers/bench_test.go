@@ -69,38 +69,7 @@ func BenchmarkConv3x3(b *testing.B) {
 	benchConfig(b, kit)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range vgg16Convs {
-		b.Run(c.name, func(b *testing.B) {
-			// conv1_1 runs with the padded input the network gives it
-			// (InputChannels); FLOPs count only its 3 real channels.
-			ci := kit.InputChannels(c.ci)
-			in := layers.Shape{N: 1, H: c.hw, W: c.hw, C: ci}
-			out := layers.Shape{N: 1, H: c.hw, W: c.hw, C: c.co}
-			conv, err := kit.NewConv3x3(ci, c.co, uniform(rng, 9*ci*c.co, -0.1, 0.1), uniform(rng, c.co, -0.1, 0.1), true)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer conv.Close()
-			ti, to := benchTensor(b, dev, in, rng), benchTensor(b, dev, out, nil)
-			seq, err := dev.NewSequence(gpu.SequenceOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer seq.Close()
-			if err := conv.Record(seq, ti, to); err != nil {
-				b.Fatal(err)
-			}
-			if err := seq.Submit(); err != nil { // warm up: compiles the pipeline
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				if err := seq.Submit(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			flops := 2.0 * 9 * float64(c.ci*c.co*c.hw*c.hw)
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		b.Run(c.name, func(b *testing.B) { benchConv(b, kit, rng, c.hw, c.ci, c.co) })
 	}
 }
 
@@ -110,7 +79,6 @@ func BenchmarkConv3x3(b *testing.B) {
 func BenchmarkConv3x3Kernels(b *testing.B) {
 	dev := benchDevice(b)
 	rng := rand.New(rand.NewPCG(5, 6))
-	const hw, ci, co = 56, 256, 256
 	tiled := layers.ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
 	for _, c := range []struct {
 		name string
@@ -125,33 +93,48 @@ func BenchmarkConv3x3Kernels(b *testing.B) {
 			if err := kit.SetConvConfig(c.cfg); err != nil {
 				b.Fatal(err)
 			}
-			conv, err := kit.NewConv3x3(ci, co, uniform(rng, 9*ci*co, -0.1, 0.1), uniform(rng, co, -0.1, 0.1), true)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer conv.Close()
-			ti := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: ci}, rng)
-			to := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: co}, nil)
-			seq, err := dev.NewSequence(gpu.SequenceOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer seq.Close()
-			if err := conv.Record(seq, ti, to); err != nil {
-				b.Fatal(err)
-			}
-			if err := seq.Submit(); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				if err := seq.Submit(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(2*9*float64(ci*co*hw*hw)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			benchConv(b, kit, rng, 56, 256, 256)
 		})
 	}
+}
+
+// benchConv times one hw x hw, ci -> co convolution (batch 1). A 3-channel
+// input runs with the padding the network gives it (InputChannels);
+// FLOPs count only the real channels.
+func benchConv(b *testing.B, kit *layers.Kit, rng *rand.Rand, hw, ci, co int) {
+	dev := kit.Device()
+	cp := kit.InputChannels(ci)
+	conv, err := kit.NewConv3x3(cp, co, uniform(rng, 9*cp*co, -0.1, 0.1), uniform(rng, co, -0.1, 0.1), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conv.Close()
+	ti := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: cp}, rng)
+	to := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: co}, nil)
+	seq, err := dev.NewSequence(gpu.SequenceOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seq.Close()
+	if err := conv.Record(seq, ti, to); err != nil {
+		b.Fatal(err)
+	}
+	benchSubmit(b, seq, 2*9*float64(ci*co*hw*hw))
+}
+
+// benchSubmit submits a recorded sequence once to warm up (pipeline
+// compilation), then b.N times, and reports GFLOP/s.
+func benchSubmit(b *testing.B, seq *gpu.Sequence, flops float64) {
+	if err := seq.Submit(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := seq.Submit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 // BenchmarkFC6 times fc6 of VGG16 (25088 -> 4096) at batch 1 and 8.
@@ -178,17 +161,7 @@ func BenchmarkFC6(b *testing.B) {
 			if err := fc.Record(seq, x, layers.Tensor{}, y); err != nil {
 				b.Fatal(err)
 			}
-			if err := seq.Submit(); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				if err := seq.Submit(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			flops := 2.0 * float64(rows*k*m)
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			benchSubmit(b, seq, 2*float64(rows*k*m))
 		})
 	}
 }
