@@ -41,6 +41,7 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeWeights -fuzztime 5m ./npy/
 	$(GO) test -run '^$$' -fuzz FuzzReadNPY -fuzztime 5m ./npy/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 2m ./images/
 
 clean:
 	rm -f demo_features.npz
