@@ -105,9 +105,8 @@ func (d *Device) maxAllocation() int64 {
 	if d.info.MaxAllocationBytes > 0 {
 		return int64(d.info.MaxAllocationBytes)
 	}
-	// Vulkan guarantees 1 GiB (maxMemoryAllocationSize of
-	// VK_KHR_maintenance3); larger allocations may still work, so the
-	// limit here is the largest device-local heap.
+	// A Vulkan 1.0 device does not say; its largest device-local heap
+	// bounds any allocation.
 	return int64(d.info.DeviceLocalBytes)
 }
 

@@ -58,7 +58,7 @@ type DeviceInfo struct {
 	APIVersion             string // e.g. "1.3.230"
 	DeviceLocalBytes       uint64 // size of the largest device-local heap
 	MaxStorageBufferRange  uint64 // largest storage buffer one binding may cover
-	MaxAllocationBytes     uint64 // maxMemoryAllocationSize where known, else 0
+	MaxAllocationBytes     uint64 // maxMemoryAllocationSize (Vulkan 1.1), else 0
 	MinStorageAlignment    uint64 // minStorageBufferOffsetAlignment
 	MinTexelAlignment      uint64 // minTexelBufferOffsetAlignment
 	MaxTexelElements       uint64 // maxTexelBufferElements
@@ -306,6 +306,7 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 		MaxSharedMemory:       l.MaxComputeSharedMemorySize,
 		MaxWorkgroupSize:      l.MaxComputeWorkGroupInvocations,
 		SubgroupSize:          ex.subgroupSize,
+		MaxAllocationBytes:    ex.maxAllocation,
 		FP16:                  ex.fp16,
 		Storage16Bit:          ex.storage16,
 		QueueFamily:           uint32(family),
@@ -389,16 +390,18 @@ func names(devs []DeviceInfo) string {
 	return strings.Join(s, "; ")
 }
 
-// Device is an open Vulkan device with one compute queue. Its methods may
-// be called from one goroutine at a time.
+// Device is an open Vulkan device with one compute queue. Several
+// goroutines may create objects and submit sequences on it at once (each
+// Sequence and Buffer itself belongs to one goroutine at a time); Close
+// must come after all other use.
 type Device struct {
-	info    DeviceInfo
-	inst    *instance
-	handle  vk.Device
-	queue   vk.Queue
-	cmdPool vk.CommandPool // for one-off transfers
-	live    map[closer]string
-	closed  bool
+	info   DeviceInfo
+	inst   *instance
+	handle vk.Device
+	queue  vk.Queue
+	mu     sync.Mutex // guards live and the queue
+	live   map[closer]string
+	closed bool
 }
 
 type closer interface{ Close() error }
@@ -443,16 +446,6 @@ func Open(opts Options) (*Device, error) {
 	var queue vk.Queue
 	vk.GetDeviceQueue(h, info.QueueFamily, 0, &queue)
 	d.queue = queue
-	pinfo := &vk.CommandPoolCreateInfo{
-		SType:            vk.StructureTypeCommandPoolCreateInfo,
-		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
-		QueueFamilyIndex: info.QueueFamily,
-	}
-	if err := vkErr("vkCreateCommandPool", into(&d.cmdPool, func(p *vk.CommandPool) vk.Result { return vk.CreateCommandPool(h, pinfo, nil, p) })); err != nil {
-		vk.DestroyDevice(h, nil)
-		in.close()
-		return nil, err
-	}
 	return d, nil
 }
 
@@ -471,8 +464,17 @@ func (d *Device) ValidationMessages() []string {
 	return d.inst.messages.all()
 }
 
-func (d *Device) track(c closer, what string) { d.live[c] = what }
-func (d *Device) untrack(c closer)            { delete(d.live, c) }
+func (d *Device) track(c closer, what string) {
+	d.mu.Lock()
+	d.live[c] = what
+	d.mu.Unlock()
+}
+
+func (d *Device) untrack(c closer) {
+	d.mu.Lock()
+	delete(d.live, c)
+	d.mu.Unlock()
+}
 
 // WaitIdle waits until the device has finished all submitted work.
 func (d *Device) WaitIdle() error {
@@ -493,13 +495,16 @@ func (d *Device) Close() error {
 	if err := d.WaitIdle(); err != nil {
 		errs = append(errs, err)
 	}
+	d.mu.Lock()
+	live := d.live
+	d.live = map[closer]string{}
+	d.mu.Unlock()
 	var leaked []string
-	for c, what := range d.live {
+	for c, what := range live {
 		leaked = append(leaked, what)
 		c.Close()
 	}
 	d.closed = true
-	vk.DestroyCommandPool(d.handle, d.cmdPool, nil)
 	vk.DestroyDevice(d.handle, nil)
 	d.inst.close()
 	if len(leaked) > 0 {

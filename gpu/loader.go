@@ -45,6 +45,7 @@ typedef struct {
 	uint32_t fp16;
 	uint32_t storage16;
 	uint32_t hasDriver;
+	uint64_t maxAllocation;
 	char driverName[VK_MAX_DRIVER_NAME_SIZE];
 	char driverInfo[VK_MAX_DRIVER_INFO_SIZE];
 } vkvggExtra;
@@ -68,14 +69,17 @@ static void vkvggQuery(void* instance, void* physical, uint32_t apiVersion, vkvg
 	int v12 = VK_API_VERSION_MAJOR(apiVersion) > 1 || VK_API_VERSION_MINOR(apiVersion) >= 2;
 
 	VkPhysicalDeviceDriverProperties driver = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+	VkPhysicalDeviceMaintenance3Properties maint = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
 	VkPhysicalDeviceSubgroupProperties sub = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+	sub.pNext = &maint;
 	if (v12) {
-		sub.pNext = &driver;
+		maint.pNext = &driver;
 	}
 	VkPhysicalDeviceProperties2 p = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
 	p.pNext = &sub;
 	props2(pd, &p);
 	out->subgroupSize = sub.subgroupSize;
+	out->maxAllocation = maint.maxMemoryAllocationSize;
 	out->subgroupStages = sub.supportedStages;
 	if (v12) {
 		out->hasDriver = 1;
@@ -138,6 +142,7 @@ type extraInfo struct {
 	storage16      bool
 	driverName     string
 	driverInfo     string
+	maxAllocation  uint64
 }
 
 func queryExtra(inst vk.Instance, pd vk.PhysicalDevice, apiVersion uint32) extraInfo {
@@ -148,6 +153,7 @@ func queryExtra(inst vk.Instance, pd vk.PhysicalDevice, apiVersion uint32) extra
 		subgroupStages: uint32(out.subgroupStages),
 		fp16:           out.fp16 != 0,
 		storage16:      out.storage16 != 0,
+		maxAllocation:  uint64(out.maxAllocation),
 	}
 	if out.hasDriver != 0 {
 		e.driverName = C.GoString(&out.driverName[0])

@@ -69,6 +69,7 @@ type Sequence struct {
 	written    bool     // something was written since the recording began
 	recording  bool
 	ended      bool
+	submitted  bool // the recording ran to completion at least once
 	timestamps bool
 	queries    vk.QueryPool
 	labels     []string
@@ -140,20 +141,23 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 	return s, nil
 }
 
-func (s *Sequence) destroyViews() {
+// releaseRecording frees the descriptor pools and texel views of the
+// recording.
+func (s *Sequence) releaseRecording() {
 	for _, v := range s.views {
 		vk.DestroyBufferView(s.dev.handle, v, nil)
 	}
 	s.views = s.views[:0]
+	for _, p := range s.descPools {
+		vk.DestroyDescriptorPool(s.dev.handle, p, nil)
+	}
+	s.descPools = nil
+	s.setsLeft, s.descsLeft = 0, 0
 }
 
 func (s *Sequence) destroy() {
 	h := s.dev.handle
-	s.destroyViews()
-	for _, p := range s.descPools {
-		vk.DestroyDescriptorPool(h, p, nil)
-	}
-	s.descPools = nil
+	s.releaseRecording()
 	if s.queries != vk.NullQueryPool {
 		vk.DestroyQueryPool(h, s.queries, nil)
 	}
@@ -383,6 +387,9 @@ func (s *Sequence) Copy(dst, src View) error {
 	if src.Size != dst.Size {
 		return fmt.Errorf("%w: Copy of %d bytes into %d", ErrInvalid, src.Size, dst.Size)
 	}
+	if src.Buf.dev != s.dev || dst.Buf.dev != s.dev {
+		return fmt.Errorf("%w: Copy with a buffer of another device", ErrInvalid)
+	}
 	if err := s.begin(); err != nil {
 		return err
 	}
@@ -399,6 +406,9 @@ func (s *Sequence) Copy(dst, src View) error {
 func (s *Sequence) Fill(dst View, word uint32) error {
 	if err := dst.check(); err != nil {
 		return fmt.Errorf("gpu: Fill: %w", err)
+	}
+	if dst.Buf.dev != s.dev {
+		return fmt.Errorf("%w: Fill of a buffer of another device", ErrInvalid)
 	}
 	if err := s.begin(); err != nil {
 		return err
@@ -440,13 +450,18 @@ func (s *Sequence) Submit() error {
 		CommandBufferCount: 1,
 		PCommandBuffers:    []vk.CommandBuffer{s.cmd},
 	}
-	if err := vkErr("vkQueueSubmit", vk.QueueSubmit(s.dev.queue, 1, []vk.SubmitInfo{info}, s.fence)); err != nil {
+	// Vulkan requires external synchronisation of the queue.
+	s.dev.mu.Lock()
+	r := vk.QueueSubmit(s.dev.queue, 1, []vk.SubmitInfo{info}, s.fence)
+	s.dev.mu.Unlock()
+	if err := vkErr("vkQueueSubmit", r); err != nil {
 		return err
 	}
 	err := vkErr("vkWaitForFences", vk.WaitForFences(s.dev.handle, 1, []vk.Fence{s.fence}, vk.True, ^uint64(0)))
 	if rerr := vkErr("vkResetFences", vk.ResetFences(s.dev.handle, 1, []vk.Fence{s.fence})); err == nil {
 		err = rerr
 	}
+	s.submitted = s.submitted || err == nil
 	return err
 }
 
@@ -459,14 +474,9 @@ func (s *Sequence) Reset() error {
 	if err := vkErr("vkResetCommandBuffer", vk.ResetCommandBuffer(s.cmd, 0)); err != nil {
 		return err
 	}
-	for _, p := range s.descPools {
-		vk.DestroyDescriptorPool(s.dev.handle, p, nil)
-	}
-	s.descPools = nil
-	s.destroyViews()
-	s.setsLeft, s.descsLeft = 0, 0
+	s.releaseRecording()
 	s.pending = s.pending[:0]
-	s.written, s.recording, s.ended = false, false, false
+	s.written, s.recording, s.ended, s.submitted = false, false, false, false
 	s.labels = s.labels[:0]
 	s.barriers, s.dispatches = 0, 0
 	return nil
@@ -475,7 +485,7 @@ func (s *Sequence) Reset() error {
 // Timings returns the GPU time of each dispatch of the last submission,
 // in recording order, or nil when timestamps are off or unsupported.
 func (s *Sequence) Timings() ([]Timing, error) {
-	if !s.timestamps || len(s.labels) == 0 || !s.ended {
+	if !s.timestamps || len(s.labels) == 0 || !s.submitted {
 		return nil, nil
 	}
 	n := 2 * len(s.labels)
