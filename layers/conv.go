@@ -83,7 +83,7 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	cfg := c.kit.conv
 	hw := is.H * is.W
 	// The register kernel reads and writes vec4s.
-	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0) {
+	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || 9*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
 		cfg = *cfg.Fallback
 	}
 	var kern *gpu.Kernel
@@ -103,7 +103,11 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 		return err
 	}
 	maxImgs := max(1, 65535*pixTile/hw)
-	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, hw * c.Cout}, maxImgs)
+	lim := c.kit.maxWindow()
+	if cfg.Register { // the input is a texel binding
+		lim = min(lim, c.kit.maxTexelWindow())
+	}
+	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, hw * c.Cout}, maxImgs, lim)
 	if err != nil {
 		return err
 	}

@@ -22,8 +22,8 @@ func (s Shape) Image() int { return s.H * s.W * s.C }
 
 func (s Shape) String() string { return fmt.Sprintf("[%d,%d,%d,%d]", s.N, s.H, s.W, s.C) }
 
-// maxDim bounds every dimension so that element counts fit int32 indexing
-// on the GPU and products never overflow.
+// maxElems bounds the element count of a shape, so that indices fit the
+// GPU kernels' 32-bit arithmetic and products never overflow.
 const maxElems = 1 << 31
 
 func (s Shape) check(what string) error {
@@ -200,9 +200,6 @@ func FCCPU(x []float32, rows, k int, w, b []float32, m int, relu bool) ([]float3
 			acc[j] = float64(b[j])
 		}
 		for i, v := range x[r*k : (r+1)*k] {
-			if v == 0 {
-				continue
-			}
 			for j, wv := range w[i*m : (i+1)*m] {
 				acc[j] += float64(v) * float64(wv)
 			}

@@ -27,5 +27,5 @@
 //   - Softmax over the last axis, numerically stable.
 //
 // Batches whose activations exceed one binding are split into chunks of
-// images automatically.
+// images automatically (by rows for fc; a softmax must fit one binding).
 package layers

@@ -177,7 +177,7 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	if err != nil {
 		return err
 	}
-	red, err := kit.kernel("fcreduce", 4, 6, elementwiseWG)
+	red, err := kit.kernel("fcreduce", 4, 6, uint32(kit.ewg()))
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,11 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	kslice := ((f.K+slices-1)/slices + fcKT - 1) / fcKT * fcKT
 	slices = (f.K + kslice - 1) / kslice
 	lim := kit.maxWindow()
-	chunk := min(rows, lim/f.K, lim/(slices*f.M), 65535*fcRows)
+	xlim := lim
+	if texels {
+		xlim = min(lim, kit.maxTexelWindow())
+	}
+	chunk := min(rows, xlim/f.K, lim/(slices*f.M), 65535*fcRows)
 	if chunk < 1 {
 		return fmt.Errorf("layers: fc: K=%d, M=%d do not fit this device's binding range", f.K, f.M)
 	}
@@ -225,7 +229,7 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 		}
 		yv, yb := kit.window(pre.Buf, pre.Off+r0*f.M, n*f.M)
 		zv, zb := kit.window(post.Buf, post.Off+r0*f.M, n*f.M)
-		g, err := grid(n*f.M, elementwiseWG)
+		g, err := grid(n*f.M, kit.ewg())
 		if err != nil {
 			return err
 		}

@@ -113,6 +113,9 @@ func cpuKernels(dev gpu.DeviceInfo) bool {
 // EnvKernels).
 func DefaultConvConfig(dev gpu.DeviceInfo) ConvConfig {
 	tiled := ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
+	if tiled.Validate(dev) != nil {
+		tiled = ConvConfig{BM: 32, BN: 32, BK: 8, TM: 4, TN: 4} // 64 invocations, 2 KiB of shared memory
+	}
 	if cpuKernels(dev) {
 		return ConvConfig{Register: true, TM: 16, TN: 16, WG: 8, Fallback: &tiled}
 	}
@@ -188,7 +191,12 @@ func (k *Kit) kernelTexels(name string, bindings int, texels uint32, push int, s
 	return kern, nil
 }
 
+// elementwiseWG is the workgroup size of the element-wise kernels, where
+// the device allows it (Vulkan guarantees 128 invocations).
 const elementwiseWG = 256
+
+// ewg is the element-wise workgroup size for the kit's device.
+func (k *Kit) ewg() int { return min(elementwiseWG, int(k.info.MaxWorkgroupSize)) }
 
 // grid spreads n invocations in workgroups of wg over x and y (at most
 // 65535 workgroups per axis).
@@ -208,7 +216,7 @@ func grid(n, wg int) ([3]int, error) {
 // aligned down to the device's storage alignment, and the element offset
 // of start within it.
 func (k *Kit) window(buf *gpu.Buffer, start, n int) (gpu.View, uint32) {
-	align := int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))
+	align := k.align()
 	off := int64(start) * 4
 	aoff := off / align * align
 	size := off - aoff + int64(n)*4
@@ -221,27 +229,32 @@ func (k *Kit) maxWindow() int {
 	if k.limit > 0 {
 		return k.limit
 	}
-	return int((int64(k.info.MaxStorageBufferRange) - int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))) / 4)
+	return int((int64(k.info.MaxStorageBufferRange) - k.align()) / 4)
 }
 
 // maxTexelWindow is the most float elements one vec4 texel binding may
-// cover (bounded by maxStorageBufferRange where the texel limit is not).
+// cover (maxTexelBufferElements vec4s, at most 2^31-1 bytes).
 func (k *Kit) maxTexelWindow() int {
 	if k.limit > 0 {
 		return k.limit
 	}
-	slack := int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))
-	return int(min(int64(k.info.MaxTexelElements)*16-slack, 1<<31-1) / 4)
+	return int(min(int64(k.info.MaxTexelElements)*16-k.align(), 1<<31-1) / 4)
+}
+
+// align is the offset alignment of every binding window, in bytes.
+func (k *Kit) align() int64 {
+	return int64(max(k.info.MinStorageAlignment, k.info.MinTexelAlignment, 4))
 }
 
 // batchChunks splits n images so that perImage elements of each of the
 // bound tensors fit one binding and at most maxImgs images go in a chunk.
-func (k *Kit) batchChunks(what string, n int, perImage []int, maxImgs int) ([][2]int, error) {
-	lim := k.maxWindow()
+// lim is the binding limit in elements (maxWindow, or less for texel
+// bindings).
+func (k *Kit) batchChunks(what string, n int, perImage []int, maxImgs, lim int) ([][2]int, error) {
 	per := n
 	for _, p := range perImage {
 		if p > lim {
-			return nil, fmt.Errorf("layers: %s: one image needs %d bytes in a binding, over the device's maxStorageBufferRange of %d bytes: use a smaller input", what, 4*p, k.info.MaxStorageBufferRange)
+			return nil, fmt.Errorf("layers: %s: one image needs %d bytes in a binding, over this device's limit of %d bytes: use a smaller input", what, 4*p, 4*lim)
 		}
 		per = min(per, lim/p)
 	}
@@ -289,7 +302,7 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 	if is.C != 3 || os.N != is.N || os.H != is.H || os.W != is.W || os.C != 3 && os.C != 4 {
 		return fmt.Errorf("layers: preprocess: input %v and output %v must be equal, with 3 channels (or 4 out)", is, os)
 	}
-	kern, err := k.kernel("preprocess", 2, 4, elementwiseWG)
+	kern, err := k.kernel("preprocess", 2, 4, uint32(k.ewg()))
 	if err != nil {
 		return err
 	}
@@ -304,7 +317,7 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
 // the chunk, element bases of the two windows).
 func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, out Tensor, threads int, push func(n int, ib, ob uint32) []uint32) error {
 	is, os := in.Shape, out.Shape
-	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30)
+	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30, k.maxWindow())
 	if err != nil {
 		return err
 	}
@@ -312,7 +325,7 @@ func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, ou
 		n := c[1] - c[0]
 		iv, ib := k.window(in.Buf, in.Off+c[0]*is.Image(), n*is.Image())
 		ov, ob := k.window(out.Buf, out.Off+c[0]*os.Image(), n*os.Image())
-		g, err := grid(n*threads, elementwiseWG)
+		g, err := grid(n*threads, k.ewg())
 		if err != nil {
 			return err
 		}
@@ -333,7 +346,7 @@ func (k *Kit) MaxPool2x2(s *gpu.Sequence, in, out Tensor) error {
 	if want := PoolShape(in.Shape); out.Shape != want {
 		return fmt.Errorf("layers: maxpool2x2: output %v, want %v for input %v", out.Shape, want, in.Shape)
 	}
-	kern, err := k.kernel("maxpool2x2", 2, 8, elementwiseWG)
+	kern, err := k.kernel("maxpool2x2", 2, 8, uint32(k.ewg()))
 	if err != nil {
 		return err
 	}
