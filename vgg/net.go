@@ -101,9 +101,12 @@ func Load(path string, opts Options) (*Net, error) {
 	return own(dev, n, err, opts)
 }
 
-// Open uploads checked weights to the device that opts selects. The
-// caller's weights are left untouched.
+// Open checks weights and uploads them to the device that opts selects.
+// The caller's weights are left untouched.
 func Open(w *Weights, opts Options) (*Net, error) {
+	if err := w.validate(); err != nil {
+		return nil, err
+	}
 	if strings.EqualFold(opts.Device, DeviceCPU) {
 		return &Net{w: w}, nil
 	}
@@ -127,10 +130,13 @@ func own(dev *gpu.Device, n *Net, err error, opts Options) (*Net, error) {
 	return n, nil
 }
 
-// OpenOn uploads checked weights to a device the caller owns (an
+// OpenOn checks weights and uploads them to a device the caller owns (an
 // application embedding the engine next to its own work); Close leaves
 // the device open.
 func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
+	if err := w.validate(); err != nil {
+		return nil, err
+	}
 	return openOn(dev, w, false)
 }
 
@@ -226,7 +232,7 @@ func (n *Net) Close() error {
 	return errors.Join(errs...)
 }
 
-// shapeOf returns the shape of every step's output for an input size.
+// shapes returns the shape of every step's output for an input size.
 func (n *Net) shapes(b Batch) []layers.Shape {
 	steps := n.w.Arch.steps()
 	out := make([]layers.Shape, len(steps))
@@ -301,7 +307,7 @@ func (n *Net) fc6Hint() string {
 }
 
 func (n *Net) shapesC5() int {
-	return n.w.Params[fmt.Sprintf("conv5_%d", n.w.Arch.convsPerBlock()[4])].Out
+	return n.w.pool5Channels()
 }
 
 // Run computes the network on a batch up to the deepest layer named and
@@ -327,11 +333,12 @@ func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error
 
 func (n *Net) result(b Batch, keep map[string]bool, get func(i int, s layers.Shape) ([]float32, error)) (*Result, error) {
 	r := &Result{features: map[string]Feature{}}
+	shapes := n.shapes(b)
 	for i, s := range n.w.Arch.steps() {
 		if !keep[s.name] {
 			continue
 		}
-		sh := n.shapes(b)[i]
+		sh := shapes[i]
 		data, err := get(i, sh)
 		if err != nil {
 			return nil, err

@@ -238,3 +238,28 @@ func TestFullSizeVGG16(t *testing.T) {
 		t.Errorf("top-5 classes: GPU %v, CPU %v", g5, c5)
 	}
 }
+
+// TestOpenChecksWeights: weights built by hand are checked, not trusted.
+func TestOpenChecksWeights(t *testing.T) {
+	good := func() *Weights { return randomWeights(VGG16, [5]int{4, 4, 4, 4, 4}, 4, [3]int{4, 4, 3}, 3) }
+	cases := map[string]func(w *Weights){
+		"missing layer": func(w *Weights) { delete(w.Params, "conv3_2") },
+		"short weights": func(w *Weights) { w.Params["fc7"].W = w.Params["fc7"].W[1:] },
+		"broken chain":  func(w *Weights) { w.Params["conv2_1"].In = 5 },
+		"NaN weight":    func(w *Weights) { w.Params["conv1_1"].W[3] = float32(math.NaN()) },
+		"no params":     func(w *Weights) { w.Params = nil },
+	}
+	for name, spoil := range cases {
+		w := good()
+		spoil(w)
+		if _, err := Open(w, Options{Device: DeviceCPU}); err == nil {
+			t.Errorf("%s: Open accepted the weights", name)
+		}
+	}
+	if _, err := Open(nil, Options{Device: DeviceCPU}); err == nil {
+		t.Error("Open(nil) accepted")
+	}
+	if _, err := Open(good(), Options{Device: DeviceCPU}); err != nil {
+		t.Errorf("good weights: %v", err)
+	}
+}

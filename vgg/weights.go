@@ -133,10 +133,59 @@ func CheckWeights(raw map[string]npy.Layer) (*Weights, error) {
 		w.Params[s.param] = p
 		prev = p.Out
 	}
-	if c5 := w.Params[fmt.Sprintf("conv5_%d", arch.convsPerBlock()[4])].Out; w.FC6Inputs()%c5 != 0 {
-		return nil, fmt.Errorf("layer fc6: %d inputs is not a multiple of pool5's %d channels", w.FC6Inputs(), c5)
+	if err := w.validate(); err != nil {
+		return nil, err
 	}
 	return w, nil
+}
+
+// pool5Channels is the channel count of pool5 (the last conv's outputs).
+func (w *Weights) pool5Channels() int {
+	return w.Params[fmt.Sprintf("conv5_%d", w.Arch.convsPerBlock()[4])].Out
+}
+
+// validate checks weights however they were made (CheckWeights, the
+// random generators, or a caller filling Params by hand): every layer
+// present with values of its sizes, chained widths, finite values.
+func (w *Weights) validate() error {
+	if w == nil || w.Params == nil {
+		return fmt.Errorf("vgg: no weights")
+	}
+	if w.Arch != VGG16 && w.Arch != VGG19 {
+		return fmt.Errorf("vgg: unknown architecture %d", int(w.Arch))
+	}
+	prev := 3
+	for _, s := range w.Arch.steps() {
+		if s.kind != opConv && s.kind != opFC {
+			continue
+		}
+		p := w.Params[s.param]
+		if p == nil {
+			return fmt.Errorf("missing layer %s (%v)", s.param, w.Arch)
+		}
+		fanIn := p.In
+		if s.kind == opConv {
+			fanIn *= 9
+		}
+		if p.In < 1 || p.Out < 1 || s.param != "fc6" && p.In != prev {
+			return fmt.Errorf("layer %s: %d inputs and %d outputs after a layer of %d", s.param, p.In, p.Out, prev)
+		}
+		if p.W != nil && (len(p.W) != fanIn*p.Out || len(p.B) != p.Out) {
+			return fmt.Errorf("layer %s: %d weights and %d biases, want %d and %d", s.param, len(p.W), len(p.B), fanIn*p.Out, p.Out)
+		}
+		for _, vals := range [][]float32{p.W, p.B} {
+			for i, v := range vals {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("layer %s: value %d is %v: weights must be finite", s.param, i, v)
+				}
+			}
+		}
+		prev = p.Out
+	}
+	if c5 := w.pool5Channels(); w.FC6Inputs()%c5 != 0 {
+		return fmt.Errorf("layer fc6: %d inputs is not a multiple of pool5's %d channels", w.FC6Inputs(), c5)
+	}
+	return nil
 }
 
 // RandomWeights makes deterministic random weights of the real
