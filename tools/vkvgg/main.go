@@ -7,7 +7,7 @@
 //	vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
 //	vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz
 //	                [--size S] [--device D] [--batch B]
-//	vkvgg bench    --weights W [--device D] [--batch 1,8] [--iters N] [--size S]
+//	vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 //
 // W is a .npy or .npz weight file, or random:vgg16 / random:vgg19 for
 // built-in random weights (results then mean nothing; vkvgg says so).
@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ const usage = `usage:
   vkvgg devices
   vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
   vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--size S] [--device D] [--batch B]
-  vkvgg bench    --weights W [--device D] [--batch 1,8] [--iters N] [--size S]
+  vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 W: a tensorflow-vgg .npy/.npz file, or random:vgg16 / random:vgg19
 D: cpu, a device index or name substring (default: the best Vulkan device)`
 
@@ -235,14 +236,9 @@ func features(args []string, stdout, stderr io.Writer) error {
 	if *layerList == "" {
 		return errors.New("features: --layers is required (e.g. --layers pool5,fc7)")
 	}
-	names := strings.Split(*layerList, ",")
-	// Catch typos before loading anything; the network checks again for
-	// its own architecture (conv3_4, conv4_4, conv5_4 exist in VGG19 only).
-	known := vgg.VGG19.LayerNames()
-	for _, name := range names {
-		if !slices.Contains(known, name) {
-			return fmt.Errorf("unknown layer %q (layers: %s)", name, strings.Join(known, ", "))
-		}
+	names, err := layerNames(*layerList)
+	if err != nil {
+		return err
 	}
 	if (*input == "") == (len(fs.Args()) == 0) {
 		return errors.New("features: give either --input X.npy or image files")
@@ -269,15 +265,20 @@ func features(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w (with --size 0 every image must have the same size)", err)
 		}
 	}
-	// Check the output path before the work.
-	f, err := os.Create(*out)
+	if all.N < 1 {
+		return errors.New("features: the input holds no image")
+	}
+	// Check that the output can be written before the work, without
+	// touching an existing file: the result goes to a temporary file in
+	// the same folder, renamed over --out at the end.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".vkvgg-*.npz")
 	if err != nil {
 		return fmt.Errorf("cannot write the output: %w", err)
 	}
-	f.Close()
+	tmp.Close()
+	defer os.Remove(tmp.Name())
 	net, err := nf.open(stderr)
 	if err != nil {
-		os.Remove(*out)
 		return err
 	}
 	defer net.Close()
@@ -291,7 +292,6 @@ func features(args []string, stdout, stderr io.Writer) error {
 		b := vgg.Batch{N: j - i, H: all.H, W: all.W, Data: all.Data[i*img : j*img]}
 		res, err := net.Run(context.Background(), b, names...)
 		if err != nil {
-			os.Remove(*out)
 			return err
 		}
 		order = res.Names()
@@ -308,13 +308,30 @@ func features(args []string, stdout, stderr io.Writer) error {
 	for i, name := range order {
 		arrays[i] = npy.Array{Shape: shapes[name], Data: collected[name]}
 	}
-	if err := npy.WriteNPZ(*out, order, arrays); err != nil {
+	if err := npy.WriteNPZ(tmp.Name(), order, arrays); err != nil {
 		return err
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("cannot write the output: %w", err)
 	}
 	for i, name := range order {
 		fmt.Fprintf(stdout, "%s %v\n", name, arrays[i].Shape)
 	}
 	return nil
+}
+
+// layerNames splits a --layers list and catches typos before anything is
+// loaded; the network checks again for its own architecture (conv3_4,
+// conv4_4, conv5_4 exist in VGG19 only).
+func layerNames(list string) ([]string, error) {
+	names := strings.Split(list, ",")
+	known := vgg.VGG19.LayerNames()
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("unknown layer %q (layers: %s)", name, strings.Join(known, ", "))
+		}
+	}
+	return names, nil
 }
 
 func bench(args []string, stdout, stderr io.Writer) error {
@@ -332,6 +349,21 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	if *iters < 0 || *size < 1 {
 		return errors.New("bench: --iters must be at least 0 and --size at least 1")
 	}
+	names, err := layerNames(*layerList)
+	if err != nil {
+		return err
+	}
+	var sizes []int
+	for _, s := range strings.Split(*batches, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return fmt.Errorf("--batches: %q is not a batch size", s)
+		}
+		if float64(n)*float64(*size)*float64(*size)*3 >= 1<<31 {
+			return fmt.Errorf("--batches %d with --size %d: an input of 2^31 values or more", n, *size)
+		}
+		sizes = append(sizes, n)
+	}
 	net, err := nf.open(stderr)
 	if err != nil {
 		return err
@@ -340,12 +372,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	if *iters == 0 {
 		return nil
 	}
-	names := strings.Split(*layerList, ",")
-	for _, s := range strings.Split(*batches, ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return fmt.Errorf("--batches: %q is not a batch size", s)
-		}
+	for _, n := range sizes {
 		b := vgg.Batch{N: n, H: *size, W: *size, Data: make([]float32, n**size**size*3)}
 		for i := range b.Data {
 			b.Data[i] = float32(i%251) / 250

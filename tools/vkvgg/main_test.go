@@ -116,6 +116,9 @@ func TestErrors(t *testing.T) {
 		{[]string{"features", "--weights", w, "--layers", "pool1", "--out", filepath.Join(dir, "o.npz")}, "either --input"},
 		{[]string{"features", "--weights", filepath.Join(dir, "none.npy"), "--input", in, "--layers", "pool1", "--out", filepath.Join(dir, "o.npz")}, "none.npy"},
 		{[]string{"classify", "--batch", "0", "--weights", w, "../../testdata/images/chelsea.jpg"}, "--batch 0"},
+		{[]string{"bench", "--weights", "random:vgg16", "--batches", "100000", "--size", "4000"}, "2^31"},
+		{[]string{"bench", "--weights", "random:vgg16", "--layers", "pool6"}, `unknown layer "pool6"`},
+		{[]string{"bench", "--weights", "random:vgg16", "--batches", "1,x"}, `"x" is not a batch size`},
 	} {
 		_, _, err := runCmd(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -141,5 +144,25 @@ func writeNPY(t *testing.T, path string, shape []int, f func(int) float32) {
 	defer file.Close()
 	if err := npy.WriteNPY(file, npy.Array{Shape: shape, Data: data}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFeaturesKeepsOutputOnFailure: a failing run leaves an existing
+// output file as it was.
+func TestFeaturesKeepsOutputOnFailure(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "keep.npz")
+	if err := os.WriteFile(out, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runCmd(t, "features", "--device", "cpu", "--weights", filepath.Join(golden, "vgg16_py2_f4.npy"),
+		"--input", filepath.Join(golden, "vgg16_trunk_7x5_input.npy"), "--layers", "fc7", "--out", out)
+	if err == nil || !strings.Contains(err.Error(), "fc6") {
+		t.Fatalf("got %v, want an fc6 size error", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "precious" {
+		t.Errorf("output file changed to %q", b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".vkvgg-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
