@@ -311,6 +311,10 @@ func features(args []string, stdout, stderr io.Writer) error {
 	if err := npy.WriteNPZ(tmp.Name(), order, arrays); err != nil {
 		return err
 	}
+	// CreateTemp makes the file private; the result is an ordinary file.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp.Name(), *out); err != nil {
 		return fmt.Errorf("cannot write the output: %w", err)
 	}
