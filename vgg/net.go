@@ -81,8 +81,23 @@ type Net struct {
 // after loading only the device holds the weights (Weights then keeps
 // the shapes but no values).
 func Load(path string, opts Options) (*Net, error) {
+	return open(opts, true, func() (*Weights, error) { return LoadWeights(path) })
+}
+
+// Open checks weights and uploads them to the device that opts selects.
+// The caller's weights are left untouched.
+func Open(w *Weights, opts Options) (*Net, error) {
+	if err := w.validate(); err != nil {
+		return nil, err
+	}
+	return open(opts, false, func() (*Weights, error) { return w, nil })
+}
+
+// open opens the device that opts selects (none for the CPU), then gets
+// the weights and uploads them; the net owns the device.
+func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, error) {
 	if strings.EqualFold(opts.Device, DeviceCPU) {
-		w, err := LoadWeights(path)
+		w, err := weights()
 		if err != nil {
 			return nil, err
 		}
@@ -92,35 +107,12 @@ func Load(path string, opts Options) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := LoadWeights(path)
+	w, err := weights()
 	if err != nil {
 		dev.Close()
 		return nil, err
 	}
-	n, err := openOn(dev, w, true)
-	return own(dev, n, err, opts)
-}
-
-// Open checks weights and uploads them to the device that opts selects.
-// The caller's weights are left untouched.
-func Open(w *Weights, opts Options) (*Net, error) {
-	if err := w.validate(); err != nil {
-		return nil, err
-	}
-	if strings.EqualFold(opts.Device, DeviceCPU) {
-		return &Net{w: w}, nil
-	}
-	dev, err := gpu.Open(gpu.Options{Device: opts.Device, Validation: opts.Validation})
-	if err != nil {
-		return nil, err
-	}
-	n, err := openOn(dev, w, false)
-	return own(dev, n, err, opts)
-}
-
-// own gives a net the device it was opened on, or closes the device
-// when opening failed.
-func own(dev *gpu.Device, n *Net, err error, opts Options) (*Net, error) {
+	n, err := openOn(dev, w, release)
 	if err != nil {
 		dev.Close()
 		return nil, err
