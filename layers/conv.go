@@ -80,56 +80,63 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	if c.ReLU {
 		relu = 1
 	}
-	cfg := c.kit.conv
 	hw := is.H * is.W
-	// The register kernel reads and writes vec4s.
-	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || 9*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
-		cfg = *cfg.Fallback
-	}
-	var kern *gpu.Kernel
-	var err error
-	pixTile, chanTile := cfg.BM, cfg.BN
-	if cfg.Register {
-		// Narrow layers get narrower invocations so that a workgroup
-		// still fills WG lanes.
-		tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
-		wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
-		kern, err = c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(tn/4))
-		pixTile, chanTile = cfg.TM, tn*wg
-	} else {
-		kern, err = c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
-	}
+	k, err := c.kernelFor(in, out)
 	if err != nil {
 		return err
 	}
-	maxImgs := max(1, 65535*pixTile/hw)
-	lim := c.kit.maxWindow()
-	if cfg.Register { // the input is a texel binding
-		lim = min(lim, c.kit.maxTexelWindow())
-	}
-	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, hw * c.Cout}, maxImgs, lim)
+	maxImgs := max(1, 65535*k.pixTile/hw)
+	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, hw * c.Cout}, maxImgs, k.lim)
 	if err != nil {
 		return err
 	}
-	if (hw+pixTile-1)/pixTile > 65535 {
+	if (hw+k.pixTile-1)/k.pixTile > 65535 {
 		return fmt.Errorf("layers: conv3x3: an image of %dx%d pixels is too large for one dispatch", is.H, is.W)
 	}
 	for _, ch := range chunks {
 		n := ch[1] - ch[0]
 		iv, ib := c.kit.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
 		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*hw*c.Cout, n*hw*c.Cout)
-		groups := [3]int{(c.Cout + chanTile - 1) / chanTile, (n*hw + pixTile - 1) / pixTile, 1}
-		if cfg.Register {
-			groups[0], groups[1] = groups[1], groups[0]
-		}
-		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
+		pixGroups, chanGroups := (n*hw+k.pixTile-1)/k.pixTile, (c.Cout+k.chanTile-1)/k.chanTile
+		groups := [3]int{chanGroups, pixGroups, 1}
 		inArg, wArg := gpu.R(iv), gpu.R(c.w.All())
-		if cfg.Register {
+		if k.register {
+			groups = [3]int{pixGroups, chanGroups, 1}
 			inArg, wArg = gpu.Texels(iv), gpu.Texels(c.w.All())
 		}
-		if err := s.Dispatch(kern, groups, push, inArg, wArg, gpu.R(c.b.All()), gpu.W(ov)); err != nil {
+		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
+		if err := s.Dispatch(k.kern, groups, push, inArg, wArg, gpu.R(c.b.All()), gpu.W(ov)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// convKernel is the kernel a Record uses and its geometry.
+type convKernel struct {
+	kern              *gpu.Kernel
+	register          bool // conv3x3_cpu: texel inputs, pixel blocks along x
+	pixTile, chanTile int  // pixels and output channels per workgroup
+	lim               int  // elements one input or output binding may hold
+}
+
+// kernelFor picks the kernel: the register kernel where the tiling asks
+// for it and the layer allows vec4 access (channels and offsets multiples
+// of 4, weights within one texel binding), else the shared-memory one.
+func (c *Conv3x3) kernelFor(in, out Tensor) (convKernel, error) {
+	cfg := c.kit.conv
+	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || 9*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
+		cfg = *cfg.Fallback
+	}
+	if !cfg.Register {
+		kern, err := c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+		return convKernel{kern: kern, pixTile: cfg.BM, chanTile: cfg.BN, lim: c.kit.maxWindow()}, err
+	}
+	// Narrow layers get narrower invocations so that a workgroup still
+	// fills WG lanes.
+	tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
+	wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
+	kern, err := c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(tn/4))
+	return convKernel{kern: kern, register: true, pixTile: cfg.TM, chanTile: tn * wg,
+		lim: min(c.kit.maxWindow(), c.kit.maxTexelWindow())}, err
 }
