@@ -64,14 +64,7 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 	default:
 		want = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
 	}
-	mt := -1
-	for i := uint32(0); i < d.info.memory.MemoryTypeCount; i++ {
-		flags := vk.MemoryPropertyFlagBits(d.info.memory.MemoryTypes[i].PropertyFlags)
-		if req.MemoryTypeBits&(1<<i) != 0 && flags&want == want {
-			mt = int(i)
-			break
-		}
-	}
+	mt := d.info.memoryType(req.MemoryTypeBits, want)
 	if mt < 0 {
 		vk.DestroyBuffer(d.handle, b.handle, nil)
 		return nil, fmt.Errorf("%w: no memory type with flags %#x for a buffer", ErrVulkan, want)

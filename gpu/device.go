@@ -320,15 +320,16 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 	if tsBits > 0 && l.TimestampComputeAndGraphics.B() {
 		info.TimestampPeriodNS = l.TimestampPeriod
 	}
-	info.hostVisibleDeviceLocal = info.memoryType(vk.MemoryPropertyDeviceLocalBit | vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit)
+	info.hostVisibleDeviceLocal = info.memoryType(^uint32(0), vk.MemoryPropertyDeviceLocalBit|vk.MemoryPropertyHostVisibleBit|vk.MemoryPropertyHostCoherentBit)
 	info.UnifiedMemory = info.hostVisibleDeviceLocal >= 0 && info.Type != Discrete
 	return info, true
 }
 
-// memoryType returns the first memory type index with all the flags, or -1.
-func (d *DeviceInfo) memoryType(flags vk.MemoryPropertyFlagBits) int {
+// memoryType returns the first memory type index among typeBits (a mask
+// from VkMemoryRequirements) with all the flags, or -1.
+func (d *DeviceInfo) memoryType(typeBits uint32, flags vk.MemoryPropertyFlagBits) int {
 	for i := uint32(0); i < d.memory.MemoryTypeCount; i++ {
-		if vk.MemoryPropertyFlagBits(d.memory.MemoryTypes[i].PropertyFlags)&flags == flags {
+		if typeBits&(1<<i) != 0 && vk.MemoryPropertyFlagBits(d.memory.MemoryTypes[i].PropertyFlags)&flags == flags {
 			return int(i)
 		}
 	}
