@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	return fmt.Errorf("unknown command %q (commands: devices, classify, features, bench; vkvgg help for usage)", args[0])
 }
 
 func devices(w io.Writer) error {
@@ -138,7 +138,7 @@ func (f *netFlags) open(stderr io.Writer) (*vgg.Net, error) {
 func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s: %v\n%s", fs.Name(), err, usage)
+		return fmt.Errorf("%s: %v (vkvgg help for usage)", fs.Name(), err)
 	}
 	return nil
 }
