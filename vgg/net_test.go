@@ -10,23 +10,11 @@ import (
 	"testing"
 
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers/layertest"
 )
 
-// normErr is ||got - want|| / ||want||, the measure whole networks are
-// compared by (elementwise tolerances do not survive 16 layers of float32
-// rounding in a different summation order, a normalised error does).
-func normErr(got, want []float32) float64 {
-	var d, n float64
-	for i := range want {
-		e := float64(got[i]) - float64(want[i])
-		d += e * e
-		n += float64(want[i]) * float64(want[i])
-	}
-	if n == 0 {
-		return math.Sqrt(d)
-	}
-	return math.Sqrt(d / n)
-}
+// normErr compares whole networks (see layertest.NormErr).
+var normErr = layertest.NormErr
 
 func randomBatch(rng *rand.Rand, n, h, w int) Batch {
 	b := Batch{N: n, H: h, W: w, Data: make([]float32, n*h*w*3)}

@@ -57,6 +57,23 @@ func Check(t testing.TB, name string, got, want []float32, tol Tol) {
 	}
 }
 
+// NormErr is ||got - want|| / ||want|| (||got - want|| when want is all
+// zeros), the measure whole networks are compared by: elementwise
+// tolerances do not survive many layers of float32 rounding in another
+// summation order, a normalised error does.
+func NormErr(got, want []float32) float64 {
+	var d, n float64
+	for i := range want {
+		e := float64(got[i]) - float64(want[i])
+		d += e * e
+		n += float64(want[i]) * float64(want[i])
+	}
+	if n == 0 {
+		return math.Sqrt(d)
+	}
+	return math.Sqrt(d / n)
+}
+
 // Uniform returns n values uniform in [lo, hi).
 func Uniform(rng *rand.Rand, n int, lo, hi float64) []float32 {
 	out := make([]float32, n)

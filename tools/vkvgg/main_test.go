@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers/layertest"
 	"github.com/vkvgg/vkvgg/npy"
 )
 
@@ -52,12 +53,7 @@ func TestFeaturesMatchGolden(t *testing.T) {
 			if len(g.Data) != len(w.Data) || len(g.Data) == 0 {
 				t.Fatalf("%s: %d values, want %d", name, len(g.Data), len(w.Data))
 			}
-			var d, n float64
-			for i := range g.Data {
-				d += math.Pow(float64(g.Data[i]-w.Data[i]), 2)
-				n += math.Pow(float64(w.Data[i]), 2)
-			}
-			if e := math.Sqrt(d / n); e > 2e-5 {
+			if e := layertest.NormErr(g.Data, w.Data); e > 2e-5 {
 				t.Errorf("device %q %s: normalised error %.3g", dev, name, e)
 			}
 		}
