@@ -36,6 +36,7 @@ shaders:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./layers/
+	$(GO) test -run '^$$' -bench VGG16 -benchtime 2x ./vgg/
 	$(GO) run ./tools/vkvgg bench --weights random:vgg16 --batches 1,8
 
 fuzz:
