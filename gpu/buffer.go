@@ -162,28 +162,24 @@ func (v View) check() error {
 
 // Upload copies data into the buffer at element offset off.
 func (b *Buffer) Upload(off int, data []float32) error {
-	if len(data) == 0 {
-		return nil
-	}
-	v := b.Floats(off, len(data))
-	if err := v.check(); err != nil {
-		return fmt.Errorf("gpu: Upload %d floats at %d: %w", len(data), off, err)
-	}
-	src := unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), len(data)*4)
-	return b.transfer(v.Offset, src, true)
+	return b.floats("Upload", off, data, true)
 }
 
 // Download copies len(dst) floats from element offset off into dst.
 func (b *Buffer) Download(off int, dst []float32) error {
-	if len(dst) == 0 {
+	return b.floats("Download", off, dst, false)
+}
+
+// floats checks the range of an Upload or Download and moves the floats.
+func (b *Buffer) floats(what string, off int, host []float32, up bool) error {
+	if len(host) == 0 {
 		return nil
 	}
-	v := b.Floats(off, len(dst))
+	v := b.Floats(off, len(host))
 	if err := v.check(); err != nil {
-		return fmt.Errorf("gpu: Download %d floats at %d: %w", len(dst), off, err)
+		return fmt.Errorf("gpu: %s %d floats at %d: %w", what, len(host), off, err)
 	}
-	bytes := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(dst)*4)
-	return b.transfer(v.Offset, bytes, false)
+	return b.transfer(v.Offset, unsafe.Slice((*byte)(unsafe.Pointer(&host[0])), len(host)*4), up)
 }
 
 // transfer moves host bytes to (up) or from the buffer at a byte offset.
