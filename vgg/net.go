@@ -289,17 +289,13 @@ func (n *Net) pool5() int {
 
 // fc6Hint describes the input size fc6 expects when pool5 is square.
 func (n *Net) fc6Hint() string {
-	c := n.shapesC5()
+	c := n.w.pool5Channels()
 	hw := n.w.FC6Inputs() / c
 	s := int(math.Round(math.Sqrt(float64(hw))))
 	if s*s != hw {
 		return ""
 	}
 	return fmt.Sprintf(" (%dx%dx%d, a %dx%d input)", s, s, c, 32*s, 32*s)
-}
-
-func (n *Net) shapesC5() int {
-	return n.w.pool5Channels()
 }
 
 // Run computes the network on a batch up to the deepest layer named and
