@@ -46,6 +46,11 @@ type SequenceOptions struct {
 	// Timestamps records GPU timestamps around every dispatch where the
 	// device supports them (see Sequence.Timings).
 	Timestamps bool
+	// AfterPrevious starts the recording with a barrier that makes the
+	// writes of every command submitted earlier on the queue visible to
+	// this sequence (and orders its writes after their reads), for a
+	// computation split into several sequences submitted in order.
+	AfterPrevious bool
 }
 
 // Timing is the GPU time of one dispatch.
@@ -70,6 +75,8 @@ type Sequence struct {
 	recording  bool
 	ended      bool
 	submitted  bool // the recording ran to completion at least once
+	running    bool // started and not yet waited for
+	after      bool // SequenceOptions.AfterPrevious
 	timestamps bool
 	queries    vk.QueryPool
 	labels     []string
@@ -96,7 +103,7 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 	if d.closed {
 		return nil, ErrClosed
 	}
-	s := &Sequence{dev: d, timestamps: o.Timestamps && d.info.TimestampPeriodNS > 0}
+	s := &Sequence{dev: d, timestamps: o.Timestamps && d.info.TimestampPeriodNS > 0, after: o.AfterPrevious}
 	ok := false
 	defer func() {
 		if !ok {
@@ -174,12 +181,16 @@ func (s *Sequence) Close() error {
 	if s == nil || s.closed {
 		return nil
 	}
+	var err error
+	if s.running && !s.dev.closed {
+		err = s.Wait() // never destroy a command buffer the device still runs
+	}
 	s.closed = true
 	if !s.dev.closed {
 		s.destroy()
 		s.dev.untrack(s)
 	}
-	return nil
+	return err
 }
 
 func (s *Sequence) begin() error {
@@ -199,6 +210,13 @@ func (s *Sequence) begin() error {
 	s.recording = true
 	if s.timestamps {
 		vk.CmdResetQueryPool(s.cmd, s.queries, 0, maxTimedQueries)
+	}
+	if s.after {
+		// A pipeline barrier's first scope includes every command earlier
+		// in submission order, so this orders the whole recording after
+		// the previous submissions.
+		s.barrier(vk.PipelineStageComputeShaderBit|vk.PipelineStageTransferBit,
+			vk.AccessShaderReadBit|vk.AccessShaderWriteBit|vk.AccessTransferReadBit|vk.AccessTransferWriteBit)
 	}
 	return nil
 }
@@ -429,8 +447,23 @@ func (s *Sequence) Barriers() int { return s.barriers }
 // Submit ends the recording (the first time), submits it and waits for it
 // to finish. Writes are then visible to Buffer.Download.
 func (s *Sequence) Submit() error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	return s.Wait()
+}
+
+// Start ends the recording (the first time) and submits it without
+// waiting; Wait waits for it. Sequences started one after the other run
+// in that order on the device's queue (with AfterPrevious, each also
+// sees the previous ones' writes), so a caller can keep the queue busy
+// while deciding whether to start the next one.
+func (s *Sequence) Start() error {
 	if s.closed {
 		return ErrClosed
+	}
+	if s.running {
+		return fmt.Errorf("%w: sequence already started; Wait for it first", ErrInvalid)
 	}
 	if !s.ended {
 		if err := s.begin(); err != nil {
@@ -457,10 +490,26 @@ func (s *Sequence) Submit() error {
 	if err := vkErr("vkQueueSubmit", r); err != nil {
 		return err
 	}
+	s.running = true
+	return nil
+}
+
+// Wait waits until the submission of the last Start has finished (at
+// once when none is running). Writes are then visible to Buffer.Download.
+// Work on the device cannot be interrupted, so there is no context: a
+// caller that wants to stop early starts no further sequences.
+func (s *Sequence) Wait() error {
+	if s.closed {
+		return ErrClosed
+	}
+	if !s.running {
+		return nil
+	}
 	err := vkErr("vkWaitForFences", vk.WaitForFences(s.dev.handle, 1, []vk.Fence{s.fence}, vk.True, ^uint64(0)))
 	if rerr := vkErr("vkResetFences", vk.ResetFences(s.dev.handle, 1, []vk.Fence{s.fence})); err == nil {
 		err = rerr
 	}
+	s.running = false
 	s.submitted = s.submitted || err == nil
 	return err
 }
@@ -470,6 +519,9 @@ func (s *Sequence) Submit() error {
 func (s *Sequence) Reset() error {
 	if s.closed {
 		return ErrClosed
+	}
+	if s.running {
+		return fmt.Errorf("%w: Reset of a running sequence; Wait for it first", ErrInvalid)
 	}
 	if err := vkErr("vkResetCommandBuffer", vk.ResetCommandBuffer(s.cmd, 0)); err != nil {
 		return err

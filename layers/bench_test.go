@@ -98,28 +98,38 @@ func BenchmarkConv3x3Kernels(b *testing.B) {
 	}
 }
 
-// benchConv times one hw x hw, ci -> co convolution (batch 1). A 3-channel
-// input runs with the padding the network gives it (InputChannels);
-// FLOPs count only the real channels.
+// benchConv times one hw x hw, ci -> co 3x3 convolution (batch 1) as a
+// network runs it (a 3-channel input is padded to 4 on CPU devices, the
+// copy included); FLOPs count only the real channels.
 func benchConv(b *testing.B, kit *layers.Kit, rng *rand.Rand, hw, ci, co int) {
+	benchConvOp(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, hw, ci, co)
+}
+
+// benchConvOp times a convolution op of any window, batch 1.
+func benchConvOp(b *testing.B, kit *layers.Kit, rng *rand.Rand, win layers.Window, hw, ci, co int) {
 	dev := kit.Device()
-	cp := kit.InputChannels(ci)
-	conv, err := kit.NewConv3x3(cp, co, uniform(rng, 9*cp*co, -0.1, 0.1), uniform(rng, co, -0.1, 0.1), true)
+	op := &layers.Conv{Window: win, Cin: ci, Cout: co, W: uniform(rng, win.KH*win.KW*ci*co, -0.1, 0.1), B: uniform(rng, co, -0.1, 0.1), ReLU: true}
+	in := layers.Shape{N: 1, H: hw, W: hw, C: ci}
+	out, err := op.OutShape([]layers.Shape{in})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conv.Close()
-	ti := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: cp}, rng)
-	to := benchTensor(b, dev, layers.Shape{N: 1, H: hw, W: hw, C: co}, nil)
+	k, err := op.Upload(kit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	ti := benchTensor(b, dev, in, rng)
+	to := benchTensor(b, dev, out, nil)
 	seq, err := dev.NewSequence(gpu.SequenceOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer seq.Close()
-	if err := conv.Record(seq, ti, to); err != nil {
+	if err := k.Record(seq, []layers.Tensor{ti}, to); err != nil {
 		b.Fatal(err)
 	}
-	benchSubmit(b, seq, 2*9*float64(ci*co*hw*hw))
+	benchSubmit(b, seq, op.FLOPs([]layers.Shape{in}))
 }
 
 // benchSubmit submits a recorded sequence once to warm up (pipeline

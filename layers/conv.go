@@ -65,6 +65,15 @@ func (c *Conv3x3) Close() error {
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,H,W,Cout].
 func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
+	return c.record(s, in, out, c.ReLU)
+}
+
+// RecordReLU is Record with the ReLU applied whatever the layer's setting.
+func (c *Conv3x3) RecordReLU(s *gpu.Sequence, in, out Tensor) error {
+	return c.record(s, in, out, true)
+}
+
+func (c *Conv3x3) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 	const what = "conv3x3"
 	if err := checkInOut(what, in, out); err != nil {
 		return err
@@ -77,7 +86,7 @@ func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 		return fmt.Errorf("layers: conv3x3: output %v, want %v", out.Shape, want)
 	}
 	relu := uint32(0)
-	if c.ReLU {
+	if withReLU {
 		relu = 1
 	}
 	hw := is.H * is.W
@@ -139,4 +148,128 @@ func (c *Conv3x3) kernelFor(in, out Tensor) (convKernel, error) {
 	kern, err := c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(tn/4))
 	return convKernel{kern: kern, register: true, pixTile: cfg.TM, chanTile: tn * wg,
 		lim: min(c.kit.maxWindow(), c.kit.maxTexelWindow())}, err
+}
+
+// GConv is a convolution of any kernel size, stride and padding (bias,
+// optional ReLU) with its weights on the GPU: conv.comp on GPUs,
+// conv_cpu.comp (vec4 texel reads, register tiles) on CPU devices where
+// the channel counts allow.
+type GConv struct {
+	win       Window
+	Cin, Cout int
+	ReLU      bool
+	kit       *Kit
+	w, b      *gpu.Buffer
+}
+
+// newGConv uploads HWIO weights w [KH,KW,cin,cout] and bias b [cout].
+func (k *Kit) newGConv(win Window, cin, cout int, w, b []float32, relu bool) (*GConv, error) {
+	if cin < 1 || cout < 1 {
+		return nil, fmt.Errorf("layers: conv: channels %d -> %d must be positive", cin, cout)
+	}
+	taps := win.KH * win.KW
+	if err := checkLen("conv", "weights", len(w), taps*cin*cout); err != nil {
+		return nil, err
+	}
+	if err := checkLen("conv", "bias", len(b), cout); err != nil {
+		return nil, err
+	}
+	if taps*cin*cout > max(k.maxWindow(), k.maxTexelWindow()) {
+		return nil, fmt.Errorf("layers: conv %v: %d x %d weights exceed one binding on this device", win, cin, cout)
+	}
+	c := &GConv{win: win, Cin: cin, Cout: cout, ReLU: relu, kit: k}
+	var err error
+	if c.w, err = upload(k.dev, w); err != nil {
+		return nil, err
+	}
+	if c.b, err = upload(k.dev, b); err != nil {
+		c.w.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close frees the weights. It is idempotent and nil-safe.
+func (c *GConv) Close() error {
+	if c == nil {
+		return nil
+	}
+	return errors.Join(c.w.Close(), c.b.Close())
+}
+
+// Record records the convolution of in [N,H,W,Cin] into out [N,OH,OW,Cout].
+func (c *GConv) Record(s *gpu.Sequence, in, out Tensor) error {
+	return c.record(s, in, out, c.ReLU)
+}
+
+func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
+	what := "conv " + c.win.String()
+	if err := checkInOut(what, in, out); err != nil {
+		return err
+	}
+	is := in.Shape
+	if is.C != c.Cin {
+		return fmt.Errorf("layers: %s: input %v has %d channels, the layer takes %d", what, is, is.C, c.Cin)
+	}
+	oh, ow, pad, err := c.win.Out(is.H, is.W)
+	if err != nil {
+		return fmt.Errorf("layers: %s: %w", what, err)
+	}
+	if want := (Shape{is.N, oh, ow, c.Cout}); out.Shape != want {
+		return fmt.Errorf("layers: %s: output %v, want %v", what, out.Shape, want)
+	}
+	relu := uint32(0)
+	if withReLU {
+		relu = 1
+	}
+	cfg := c.kit.conv
+	taps := c.win.KH * c.win.KW
+	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || taps*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
+		cfg = *cfg.Fallback
+	}
+	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {
+		return fmt.Errorf("layers: %s: %d x %d weights exceed one storage binding on this device", what, c.Cin, c.Cout)
+	}
+	var kern *gpu.Kernel
+	var pixTile, chanTile, lim int
+	if cfg.Register {
+		tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
+		wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
+		kern, err = c.kit.kernelTexels("conv_cpu", 4, 0b11, 16, uint32(wg), uint32(cfg.TM), uint32(tn/4))
+		pixTile, chanTile, lim = cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
+	} else {
+		kern, err = c.kit.kernel("conv", 4, 16, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+		pixTile, chanTile, lim = cfg.BM, cfg.BN, c.kit.maxWindow()
+	}
+	if err != nil {
+		return err
+	}
+	hw, ohw := is.H*is.W, oh*ow
+	maxImgs := max(1, 65535*pixTile/ohw)
+	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, ohw * c.Cout}, maxImgs, lim)
+	if err != nil {
+		return err
+	}
+	if (ohw+pixTile-1)/pixTile > 65535 {
+		return fmt.Errorf("layers: %s: an output of %dx%d pixels is too large for one dispatch", what, oh, ow)
+	}
+	w := c.win
+	for _, ch := range chunks {
+		n := ch[1] - ch[0]
+		iv, ib := c.kit.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
+		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*ohw*c.Cout, n*ohw*c.Cout)
+		pixGroups, chanGroups := (n*ohw+pixTile-1)/pixTile, (c.Cout+chanTile-1)/chanTile
+		groups := [3]int{chanGroups, pixGroups, 1}
+		inArg, wArg := gpu.R(iv), gpu.R(c.w.All())
+		if cfg.Register {
+			groups = [3]int{pixGroups, chanGroups, 1}
+			inArg, wArg = gpu.Texels(iv), gpu.Texels(c.w.All())
+		}
+		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob,
+			uint32(oh), uint32(ow), uint32(w.KH), uint32(w.KW), uint32(w.SH), uint32(w.SW), uint32(pad[0]), uint32(pad[1])}
+		if err := s.Dispatch(kern, groups, push, inArg, wArg, gpu.R(c.b.All()), gpu.W(ov)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/vkvgg/vkvgg/gpu"
 )
 
-// FC is a fully connected layer y = x W + b with W [K, M] on the GPU.
+// FCKernel is a fully connected layer y = x W + b with W [K, M] on the GPU.
 //
 // W is stored as column blocks [K, mc] one after another, each small
 // enough for one binding, so weights larger than the device's
@@ -16,7 +16,7 @@ import (
 // is split into slices computed in parallel and added by a second kernel,
 // which also applies the bias and writes the output before and/or after
 // the ReLU.
-type FC struct {
+type FCKernel struct {
 	K, M   int
 	kit    *Kit
 	w, b   *gpu.Buffer
@@ -32,7 +32,7 @@ const (
 )
 
 // NewFC uploads w [k, m] (row-major) and b [m].
-func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FC, error) {
+func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FCKernel, error) {
 	if kdim < 1 || m < 1 {
 		return nil, fmt.Errorf("layers: fc: sizes k=%d m=%d must be positive", kdim, m)
 	}
@@ -42,7 +42,7 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FC, error) {
 	if err := checkLen("fc", "bias", len(b), m); err != nil {
 		return nil, err
 	}
-	f := &FC{K: kdim, M: m, kit: k}
+	f := &FCKernel{K: kdim, M: m, kit: k}
 	f.texels = k.cpu && kdim%4 == 0 && m%4 == 0
 	// A block must fit one binding: a storage buffer, or on CPU devices a
 	// texel buffer, whose limit (maxTexelBufferElements vec4s) is usually
@@ -80,7 +80,7 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FC, error) {
 
 // uploadBlocks copies w into the column-block layout through a bounded
 // host buffer.
-func (f *FC) uploadBlocks(w []float32) error {
+func (f *FCKernel) uploadBlocks(w []float32) error {
 	if len(f.blocks) == 1 {
 		return f.w.Upload(0, w)
 	}
@@ -103,7 +103,7 @@ func (f *FC) uploadBlocks(w []float32) error {
 }
 
 // Close frees the weights and scratch buffers. It is idempotent and nil-safe.
-func (f *FC) Close() error {
+func (f *FCKernel) Close() error {
 	if f == nil {
 		return nil
 	}
@@ -116,13 +116,13 @@ func (f *FC) Close() error {
 }
 
 // Blocks is the number of column blocks the weights are stored in.
-func (f *FC) Blocks() int { return len(f.blocks) }
+func (f *FCKernel) Blocks() int { return len(f.blocks) }
 
 // Record records y = x W + b. x holds rows of K elements (any shape with
 // N rows and H*W*C = K, e.g. pool5 for fc6). pre receives the output
 // before the ReLU and post after it; either may be a zero Tensor when not
 // wanted. Both are [rows, M].
-func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
+func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	const what = "fc"
 	if err := x.check(what, "input"); err != nil {
 		return err
@@ -243,7 +243,7 @@ func (f *FC) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 
 // partBuffer returns a scratch buffer of at least n floats. Buffers are
 // kept until Close because recorded sequences may still use them.
-func (f *FC) partBuffer(n int) (*gpu.Buffer, error) {
+func (f *FCKernel) partBuffer(n int) (*gpu.Buffer, error) {
 	if len(f.parts) > 0 {
 		if p := f.parts[len(f.parts)-1]; p.Size() >= int64(n)*4 {
 			return p, nil

@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -266,49 +267,99 @@ func (k *Kit) batchChunks(what string, n int, perImage []int, maxImgs, lim int) 
 	return out, nil
 }
 
-// InputChannels is the channel count the kit wants for a conv input of c
-// channels: CPU devices run conv1_1 (3 channels) as a 4-channel layer on
-// the register kernel, with Preprocess writing a zero fourth channel and
-// the weights padded by PadInputChannels.
-func (k *Kit) InputChannels(c int) int {
-	if k.conv.Register && c%4 != 0 {
-		return (c + 3) / 4 * 4
-	}
-	return c
+// Affine is a per-channel input transform: out[c] = in[Perm[c]] * Mul[c] + Add[c].
+type Affine struct {
+	Perm     [3]int
+	Mul, Add [3]float32
 }
 
-// PadInputChannels returns HWIO conv weights [3,3,cin,cout] padded with
-// zero rows to [3,3,to,cout].
-func PadInputChannels(w []float32, cin, cout, to int) []float32 {
-	if to == cin {
-		return w
-	}
-	out := make([]float32, 9*to*cout)
-	for tap := 0; tap < 9; tap++ {
-		copy(out[tap*to*cout:], w[tap*cin*cout:(tap+1)*cin*cout])
-	}
-	return out
-}
-
-// Preprocess records tensorflow-vgg's input transform from in (RGB in
-// [0,1], C = 3) to out (BGR minus Mean, the same shape, or with C = 4 and
-// a fourth channel of zeros, see InputChannels).
-func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor) error {
+// Preprocess records an input transform from in (RGB, C = 3) to out (the
+// same shape).
+func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor, a Affine) error {
 	const what = "preprocess"
 	if err := checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is, os := in.Shape, out.Shape
-	if is.C != 3 || os.N != is.N || os.H != is.H || os.W != is.W || os.C != 3 && os.C != 4 {
-		return fmt.Errorf("layers: preprocess: input %v and output %v must be equal, with 3 channels (or 4 out)", is, os)
+	if is.C != 3 || os != is {
+		return fmt.Errorf("layers: preprocess: input %v and output %v must be equal, with 3 channels", is, os)
 	}
-	kern, err := k.kernel("preprocess", 2, 4, uint32(k.ewg()))
+	kern, err := k.kernel("preprocess", 2, 12, uint32(k.ewg()))
 	if err != nil {
 		return err
 	}
 	return k.imageChunks(s, what, kern, in, out, is.H*is.W, func(n int, ib, ob uint32) []uint32 {
-		return []uint32{uint32(n * is.H * is.W), ib, ob, uint32(os.C)}
+		push := []uint32{uint32(n * is.H * is.W), ib, ob, uint32(a.Perm[0]), uint32(a.Perm[1]), uint32(a.Perm[2])}
+		for _, v := range a.Mul {
+			push = append(push, math.Float32bits(v))
+		}
+		for _, v := range a.Add {
+			push = append(push, math.Float32bits(v))
+		}
+		return push
 	})
+}
+
+// PadChannels records a copy of in into out, which has the same pixels
+// and more channels; the extra channels are zero.
+func (k *Kit) PadChannels(s *gpu.Sequence, in, out Tensor) error {
+	const what = "pad channels"
+	if err := checkInOut(what, in, out); err != nil {
+		return err
+	}
+	is, os := in.Shape, out.Shape
+	if os.N != is.N || os.H != is.H || os.W != is.W || os.C < is.C {
+		return fmt.Errorf("layers: pad channels: input %v, output %v", is, os)
+	}
+	kern, err := k.kernel("padc", 2, 5, uint32(k.ewg()))
+	if err != nil {
+		return err
+	}
+	return k.imageChunks(s, what, kern, in, out, os.Image(), func(n int, ib, ob uint32) []uint32 {
+		return []uint32{uint32(n * is.H * is.W), uint32(is.C), uint32(os.C), ib, ob}
+	})
+}
+
+// Eltwise records out = a (+ b when add) with an optional ReLU; the three
+// tensors have one shape (b is ignored without add).
+func (k *Kit) Eltwise(s *gpu.Sequence, a, b, out Tensor, add, relu bool) error {
+	const what = "eltwise"
+	if err := checkInOut(what, a, out); err != nil {
+		return err
+	}
+	if err := b.check(what, "second input"); err != nil {
+		return err
+	}
+	if a.Shape != out.Shape || b.Shape != out.Shape {
+		return fmt.Errorf("layers: eltwise: shapes %v, %v, %v differ", a.Shape, b.Shape, out.Shape)
+	}
+	kern, err := k.kernel("eltwise", 3, 5, uint32(k.ewg()))
+	if err != nil {
+		return err
+	}
+	flags := uint32(0)
+	if add {
+		flags |= 1
+	}
+	if relu {
+		flags |= 2
+	}
+	total := out.Shape.Len()
+	step := k.maxWindow() / 64 * 64
+	for i0 := 0; i0 < total; i0 += step {
+		n := min(step, total-i0)
+		av, ab := k.window(a.Buf, a.Off+i0, n)
+		bv, bb := k.window(b.Buf, b.Off+i0, n)
+		ov, ob := k.window(out.Buf, out.Off+i0, n)
+		g, err := grid(n, k.ewg())
+		if err != nil {
+			return err
+		}
+		if err := s.Dispatch(kern, g, []uint32{uint32(n), ab, bb, ob, flags}, gpu.R(av), gpu.R(bv), gpu.W(ov)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // imageChunks dispatches an image-wise kernel (input binding 0, output
@@ -334,26 +385,6 @@ func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, ou
 		}
 	}
 	return nil
-}
-
-// MaxPool2x2 records 2x2/2 max pooling with SAME padding from in to out
-// (out.Shape must be PoolShape(in.Shape)).
-func (k *Kit) MaxPool2x2(s *gpu.Sequence, in, out Tensor) error {
-	const what = "maxpool2x2"
-	if err := checkInOut(what, in, out); err != nil {
-		return err
-	}
-	if want := PoolShape(in.Shape); out.Shape != want {
-		return fmt.Errorf("layers: maxpool2x2: output %v, want %v for input %v", out.Shape, want, in.Shape)
-	}
-	kern, err := k.kernel("maxpool2x2", 2, 8, uint32(k.ewg()))
-	if err != nil {
-		return err
-	}
-	is, os := in.Shape, out.Shape
-	return k.imageChunks(s, what, kern, in, out, os.Image(), func(n int, ib, ob uint32) []uint32 {
-		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob}
-	})
 }
 
 // Softmax records a softmax over the last axis: in and out are

@@ -95,46 +95,6 @@ func (h *harness) run(rec func(s *gpu.Sequence) error, outs ...layers.Tensor) []
 // Shapes of the conformance table: odd and even sizes, 1x1, non-square.
 var spatial = [][2]int{{1, 1}, {2, 7}, {7, 13}, {13, 14}, {14, 1}, {31, 7}, {56, 56}}
 
-func TestPreprocess(t *testing.T) {
-	h := newHarness(t)
-	rng := layertest.Seed(t)
-	for _, n := range []int{1, 3} {
-		for _, hw := range spatial {
-			s := layers.Shape{N: n, H: hw[0], W: hw[1], C: 3}
-			t.Run(s.String(), func(t *testing.T) {
-				rgb := layertest.Uniform(rng, s.Len(), 0, 1)
-				want, err := layers.PreprocessCPU(rgb, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in, out := h.tensor(s, rgb), h.tensor(s, nil)
-				got := h.run(func(q *gpu.Sequence) error { return h.kit.Preprocess(q, in, out) }, out)
-				layertest.Check(t, "preprocess", got[0], want, tolPreprocess)
-			})
-		}
-	}
-}
-
-// TestPreprocessFourChannels checks the 4-channel output (a zero fourth
-// channel) that conv1_1 takes on CPU devices.
-func TestPreprocessFourChannels(t *testing.T) {
-	h := newHarness(t)
-	rng := layertest.Seed(t)
-	s := layers.Shape{N: 2, H: 7, W: 5, C: 3}
-	rgb := layertest.Uniform(rng, s.Len(), 0, 1)
-	bgr, err := layers.PreprocessCPU(rgb, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := make([]float32, 0, s.Len()/3*4)
-	for i := 0; i < len(bgr); i += 3 {
-		want = append(want, bgr[i], bgr[i+1], bgr[i+2], 0)
-	}
-	in, out := h.tensor(s, rgb), h.tensor(layers.Shape{N: 2, H: 7, W: 5, C: 4}, nil)
-	got := h.run(func(q *gpu.Sequence) error { return h.kit.Preprocess(q, in, out) }, out)
-	layertest.Check(t, "preprocess", got[0], want, tolPreprocess)
-}
-
 func TestPreprocessCPUValues(t *testing.T) {
 	got, err := layers.PreprocessCPU([]float32{1, 0.5, 0}, layers.Shape{1, 1, 1, 3})
 	if err != nil {
@@ -142,47 +102,6 @@ func TestPreprocessCPUValues(t *testing.T) {
 	}
 	want := []float32{-103.939, 0.5*255 - 116.779, 255 - 123.68}
 	layertest.Check(t, "preprocess", got, want, layertest.Tol{Atol: 1e-4})
-}
-
-func TestMaxPool2x2(t *testing.T) {
-	h := newHarness(t)
-	rng := layertest.Seed(t)
-	for _, n := range []int{1, 3} {
-		for _, hw := range spatial {
-			for _, c := range []int{1, 5, 17, 130} {
-				s := layers.Shape{N: n, H: hw[0], W: hw[1], C: c}
-				t.Run(s.String(), func(t *testing.T) {
-					// Negative values: a zero-padded pool would be wrong.
-					x := layertest.Uniform(rng, s.Len(), -2, -1)
-					want, os, err := layers.MaxPool2x2CPU(x, s)
-					if err != nil {
-						t.Fatal(err)
-					}
-					in, out := h.tensor(s, x), h.tensor(os, nil)
-					got := h.run(func(q *gpu.Sequence) error { return h.kit.MaxPool2x2(q, in, out) }, out)
-					layertest.Check(t, "maxpool2x2", got[0], want, layertest.Exact)
-				})
-			}
-		}
-	}
-}
-
-// TestMaxPoolPadsAtEnd pins TensorFlow's SAME rule: for odd sizes the
-// padded row/column is at the bottom/right.
-func TestMaxPoolPadsAtEnd(t *testing.T) {
-	x := []float32{
-		1, 2, 3,
-		4, 5, 6,
-		7, 8, 9,
-	}
-	got, s, err := layers.MaxPool2x2CPU(x, layers.Shape{1, 3, 3, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (layers.Shape{1, 2, 2, 1}); s != want {
-		t.Fatalf("got shape %v, want %v", s, want)
-	}
-	layertest.Check(t, "pool", got, []float32{5, 6, 8, 9}, layertest.Exact)
 }
 
 func TestConv3x3(t *testing.T) {
@@ -316,14 +235,14 @@ func TestSplitting(t *testing.T) {
 	h.kit.SetWindowLimit(3000)
 	t.Run("conv", func(t *testing.T) { checkConv(t, h, rng, layers.Shape{N: 5, H: 7, W: 9, C: 6}, 5, true) })
 	t.Run("fc", func(t *testing.T) { checkFC(t, h, rng, 11, 37, 300) })
-	t.Run("pool", func(t *testing.T) {
-		s := layers.Shape{N: 7, H: 9, W: 13, C: 5}
-		x := layertest.Uniform(rng, s.Len(), -1, 1)
-		want, os, _ := layers.MaxPool2x2CPU(x, s)
-		in, out := h.tensor(s, x), h.tensor(os, nil)
-		got := h.run(func(q *gpu.Sequence) error { return h.kit.MaxPool2x2(q, in, out) }, out)
-		layertest.Check(t, "maxpool2x2", got[0], want, layertest.Exact)
-	})
+	for _, c := range []layertest.OpCase{
+		{Name: "pool", Op: &layers.Pool{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}}, In: []layers.Shape{{N: 7, H: 9, W: 13, C: 5}}},
+		{Name: "conv 7x7/2", Op: convCase(rng, layers.Window{KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}, 5, 9, 7, 4, 8).Op, In: []layers.Shape{{N: 5, H: 9, W: 7, C: 4}}, Tol: tolGEMM},
+		{Name: "add", Op: &layers.Add{ReLU: true}, In: []layers.Shape{{N: 3, H: 30, W: 41, C: 7}, {N: 3, H: 30, W: 41, C: 7}}},
+		{Name: "softmax maps", Op: &layers.Softmax{Maps: true}, In: []layers.Shape{{N: 2, H: 30, W: 41, C: 7}}, Tol: tolSoftmax},
+	} {
+		t.Run(c.Name, func(t *testing.T) { layertest.CheckOp(t, h.kit, rng, c) })
+	}
 }
 
 // TestFCLargerThanBinding uses weights over the device's
@@ -387,16 +306,22 @@ func TestBadArguments(t *testing.T) {
 	}
 	defer seq.Close()
 	out4 := h.tensor(layers.Shape{N: 1, H: 4, W: 4, C: 4}, nil)
+	aff := layers.Affine{Perm: [3]int{2, 1, 0}}
+	pool := &layers.Pool{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2}}
+	poolK, _ := (&layers.Pool{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}}).Upload(h.kit)
 	for _, c := range []struct {
 		name string
 		err  error
 		want string
 	}{
-		{"preprocess buffer too small", h.kit.Preprocess(seq, small, good), "does not fit"},
-		{"preprocess zero batch", h.kit.Preprocess(seq, zero, good), "below 1"},
-		{"preprocess shape mismatch", h.kit.Preprocess(seq, good, h.tensor(layers.Shape{N: 1, H: 4, W: 5, C: 3}, nil)), "must be equal"},
-		{"preprocess five channels", h.kit.Preprocess(seq, good, h.tensor(layers.Shape{N: 1, H: 4, W: 4, C: 5}, nil)), "must be equal"},
-		{"pool wrong output", h.kit.MaxPool2x2(seq, good, good), "want [1,2,2,3]"},
+		{"preprocess buffer too small", h.kit.Preprocess(seq, small, good, aff), "does not fit"},
+		{"preprocess zero batch", h.kit.Preprocess(seq, zero, good, aff), "below 1"},
+		{"preprocess shape mismatch", h.kit.Preprocess(seq, good, h.tensor(layers.Shape{N: 1, H: 4, W: 5, C: 3}, nil), aff), "must be equal"},
+		{"preprocess five channels", h.kit.Preprocess(seq, good, h.tensor(layers.Shape{N: 1, H: 4, W: 4, C: 5}, nil), aff), "must be equal"},
+		{"pool wrong output", poolK.Record(seq, []layers.Tensor{good}, good), "want [1,2,2,3]"},
+		{"pool window larger than input", errOf(pool.OutShape([]layers.Shape{{N: 1, H: 1, W: 1, C: 3}})), "smaller than the window"},
+		{"add shapes", errOf((&layers.Add{}).OutShape([]layers.Shape{s, {N: 1, H: 4, W: 4, C: 4}})), "differ"},
+		{"conv op channels", errOf((&layers.Conv{Window: layers.Window{KH: 1, KW: 1, SH: 1, SW: 1}, Cin: 5, Cout: 2}).OutShape([]layers.Shape{s})), "takes 5"},
 		{"conv wrong channels", conv.Record(seq, out4, out4), "has 4 channels"},
 		{"conv wrong output", conv.Record(seq, good, good), "want [1,4,4,4]"},
 		{"fc wrong K", fc.Record(seq, out4, layers.Tensor{}, out4), "takes 48"},

@@ -1,18 +1,23 @@
 #version 450
-// preprocess: tensorflow-vgg's input transform, NHWC.
-//   out[p, 0..2] = (in[p, 2] * 255 - 103.939, in[p, 1] * 255 - 116.779, in[p, 0] * 255 - 123.68)
-// i.e. RGB in [0,1] -> BGR in [0,255] minus the BGR mean.
-// With outC = 4 the output has a fourth channel of zeros, so that conv1_1
-// can run as a 4-channel layer (vec4 loads) with a zero weight row.
-// Bindings: 0 in (RGB, readonly), 1 out (BGR, writeonly).
+// preprocess: the input transform of a network, NHWC, 3 channels:
+//   out[p, c] = in[p, perm[c]] * mul[c] + add[c]
+// tensorflow-vgg: RGB in [0,1] -> BGR * 255 minus the BGR mean
+// (perm 2,1,0; mul 255; add -mean); torchvision: (RGB - mean) / std
+// (perm 0,1,2; mul 1/std; add -mean/std).
+// Bindings: 0 in (RGB, readonly), 1 out (writeonly).
 // Push: pixels, inBase, outBase (element offsets into the bound windows),
-// outC (3 or 4).
+// perm0..2, mul0..2, add0..2 (floats).
 // Spec: 0 workgroup size. Dispatch: ceil(pixels / wg) workgroups, 2D grid.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer In { float x[]; };
 layout(std430, binding = 1) writeonly buffer Out { float y[]; };
-layout(push_constant) uniform Push { uint pixels; uint inBase; uint outBase; uint outC; } p;
+layout(push_constant) uniform Push {
+    uint pixels, inBase, outBase;
+    uint perm0, perm1, perm2;
+    float mul0, mul1, mul2;
+    float add0, add1, add2;
+} p;
 
 void main() {
     uint i = linearID();
@@ -20,12 +25,8 @@ void main() {
         return;
     }
     uint s = p.inBase + 3u * i;
-    uint d = p.outBase + p.outC * i;
-    float r = x[s], g = x[s + 1u], b = x[s + 2u];
-    y[d] = b * 255.0 - 103.939;
-    y[d + 1u] = g * 255.0 - 116.779;
-    y[d + 2u] = r * 255.0 - 123.68;
-    if (p.outC == 4u) {
-        y[d + 3u] = 0.0;
-    }
+    uint d = p.outBase + 3u * i;
+    y[d] = x[s + p.perm0] * p.mul0 + p.add0;
+    y[d + 1u] = x[s + p.perm1] * p.mul1 + p.add1;
+    y[d + 2u] = x[s + p.perm2] * p.mul2 + p.add2;
 }

@@ -84,9 +84,9 @@ func testGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, net := range []*Net{{w: w}, openGPU(t, w)} {
+				for _, net := range []*Net{openCPU(t, w), openGPU(t, w)} {
 					where := "cpu"
-					if net.dev != nil {
+					if net.Device() != nil {
 						where = "gpu"
 					}
 					res, err := net.Run(ctx, b, c.Layers...)

@@ -2,13 +2,12 @@ package vgg
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"runtime/debug"
 	"strings"
 
 	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/layers"
 )
 
@@ -26,51 +25,31 @@ type Options struct {
 	// Profile records GPU timestamps around every dispatch; Net.Timings
 	// returns them after each Run (Vulkan only).
 	Profile bool
+	// FCN runs the network fully convolutionally: fc6 as a 7x7
+	// convolution over pool5 and fc7, fc8 as 1x1 convolutions, so that
+	// an input larger than 224x224 gives score maps: fc6 ... prob are
+	// [N,h,w,F] with h = pool5's height - 6 (and prob a softmax per
+	// pixel). At 224x224 the values equal the ordinary path's.
+	FCN bool
 }
 
 // Batch is the network input: N RGB images of H x W, NHWC [N,H,W,3],
 // values in [0,1], exactly what tensorflow-vgg's build(rgb) takes.
-type Batch struct {
-	N, H, W int
-	Data    []float32
-}
+type Batch = graph.Batch
 
 // Feature is a tensor returned to the host: NHWC [N,H,W,C] for conv and
 // pool layers, [N,F] for fc6 ... prob.
-type Feature struct {
-	Name  string
-	Shape []int
-	Data  []float32
-}
+type Feature = graph.Feature
 
 // Result holds the features a Run kept.
-type Result struct {
-	features map[string]Feature
-	order    []string
-}
+type Result = graph.Result
 
-// Feature returns a kept feature by name.
-func (r *Result) Feature(name string) (Feature, bool) {
-	f, ok := r.features[name]
-	return f, ok
-}
-
-// Names lists the kept features in network order.
-func (r *Result) Names() []string { return append([]string(nil), r.order...) }
-
-// Net is a VGG network ready to run on a Vulkan device or on the CPU. A
-// Net may be used by one goroutine at a time; open one per goroutine (they
-// may share a device through OpenOn) for concurrent work.
+// Net is a VGG network ready to run on a Vulkan device or on the CPU: a
+// graph.Net of the network Graph describes. It is safe for concurrent
+// use (runs are serialised) and honours the context of each Run.
 type Net struct {
-	w       *Weights
-	dev     *gpu.Device // nil on the CPU
-	ownDev  bool
-	kit     *layers.Kit
-	convs   map[string]*layers.Conv3x3
-	fcs     map[string]*layers.FC
-	plan    *plan
-	profile bool
-	closed  bool
+	*graph.Net
+	w *Weights
 }
 
 // Load reads weights (a file or "random:vgg16"/"random:vgg19") and opens
@@ -101,7 +80,15 @@ func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, e
 		if err != nil {
 			return nil, err
 		}
-		return &Net{w: w}, nil
+		g, err := Graph(w, opts.FCN)
+		if err != nil {
+			return nil, err
+		}
+		gn, err := graph.NewCPU(g)
+		if err != nil {
+			return nil, err
+		}
+		return &Net{gn, w}, nil
 	}
 	dev, err := gpu.Open(gpu.Options{Device: opts.Device, Validation: opts.Validation})
 	if err != nil {
@@ -112,13 +99,13 @@ func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, e
 		dev.Close()
 		return nil, err
 	}
-	n, err := openOn(dev, w, release)
+	n, err := openOn(dev, w, release, opts.FCN)
 	if err != nil {
 		dev.Close()
 		return nil, err
 	}
-	n.ownDev = true
-	n.profile = opts.Profile
+	n.Own()
+	n.SetProfile(opts.Profile)
 	return n, nil
 }
 
@@ -129,168 +116,104 @@ func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
 	if err := w.validate(); err != nil {
 		return nil, err
 	}
-	return openOn(dev, w, false)
+	return openOn(dev, w, false, false)
 }
 
-// openOn uploads the weights; with release it drops each layer's host
-// values after their upload.
-func openOn(dev *gpu.Device, w *Weights, release bool) (*Net, error) {
-	n := &Net{w: w, dev: dev, kit: layers.NewKit(dev), convs: map[string]*layers.Conv3x3{}, fcs: map[string]*layers.FC{}}
-	for _, s := range w.Arch.steps() {
-		p := w.Params[s.param]
-		var err error
-		switch s.kind {
-		case opConv:
-			in := p.In
-			if s.name == "conv1_1" { // reads the preprocessed input, which may have a zero 4th channel
-				in = n.kit.InputChannels(p.In)
-			}
-			wt := layers.PadInputChannels(p.W, p.In, p.Out, in)
-			n.convs[s.name], err = n.kit.NewConv3x3(in, p.Out, wt, p.B, true)
-		case opFC:
-			n.fcs[s.name], err = n.kit.NewFC(p.In, p.Out, p.W, p.B)
-		default:
-			continue
-		}
-		if err != nil {
-			n.Close()
-			return nil, fmt.Errorf("vgg: uploading %s: %w", s.param, err)
-		}
-		if release {
-			big := len(p.W) > 1<<22
-			p.W, p.B = nil, nil
-			if big {
-				debug.FreeOSMemory() // return it before the next layer's device memory
-			}
-		}
-	}
-	return n, nil
-}
-
-// SetProfile turns GPU timestamps on or off for the following runs.
-func (n *Net) SetProfile(on bool) {
-	if on != n.profile && n.plan != nil {
-		n.plan.close()
-		n.plan = nil
-	}
-	n.profile = on
-}
-
-// Timings returns the GPU time of each dispatch of the last Run, labelled
-// with the layer, when profiling is on and the device has timestamps.
-func (n *Net) Timings() ([]gpu.Timing, error) {
-	if n.plan == nil || !n.profile {
-		return nil, nil
-	}
-	t, err := n.plan.seq.Timings()
+// openOn uploads the weights; with release the host values are dropped
+// layer by layer as they are uploaded.
+func openOn(dev *gpu.Device, w *Weights, release, fcn bool) (*Net, error) {
+	g, err := Graph(w, fcn)
 	if err != nil {
 		return nil, err
 	}
-	for i := range t {
-		if i < len(n.plan.labels) {
-			t[i].Label = n.plan.labels[i] + " " + t[i].Label
+	if release {
+		// The graph's ops hold the arrays now; the Weights keep shapes only,
+		// so that each array is freed once its op has uploaded it.
+		for _, p := range w.Params {
+			p.W, p.B = nil, nil
 		}
 	}
-	return t, nil
+	gn, err := graph.NewOn(dev, g, release)
+	if err != nil {
+		return nil, fmt.Errorf("vgg: %w", err)
+	}
+	return &Net{gn, w}, nil
 }
 
 // Weights are the network's weights.
 func (n *Net) Weights() *Weights { return n.w }
 
-// Device is the Vulkan device, or nil on the CPU.
-func (n *Net) Device() *gpu.Device { return n.dev }
-
-// Close frees the device memory (and the device when Load or Open opened
-// it). It is idempotent and nil-safe.
-func (n *Net) Close() error {
-	if n == nil || n.closed {
-		return nil
+// Graph describes a VGG network with tensorflow-vgg's semantics and layer
+// names: bgr (the preprocessed input), conv1_1 ... conv5_3 (after their
+// ReLU), pool1 ... pool5 (2x2/2, SAME), fc6, relu6, fc7, relu7, fc8 and
+// prob. With fcn, fc6 is a 7x7 convolution and fc7, fc8 1x1 convolutions
+// (see Options.FCN); the weights are shared, not copied.
+func Graph(w *Weights, fcn bool) (*graph.Graph, error) {
+	if err := w.validate(); err != nil {
+		return nil, err
 	}
-	n.closed = true
-	var errs []error
-	if n.plan != nil {
-		errs = append(errs, n.plan.close())
+	g := &graph.Graph{Name: strings.ToLower(w.Arch.String()) + " (tensorflow-vgg)"}
+	if fcn {
+		g.Name = strings.ToLower(w.Arch.String()) + " (tensorflow-vgg, fully convolutional)"
 	}
-	for _, c := range n.convs {
-		errs = append(errs, c.Close())
+	add := func(name string, op layers.Op, in string) {
+		g.Nodes = append(g.Nodes, graph.Node{Name: name, Op: op, Inputs: []string{in}})
 	}
-	for _, f := range n.fcs {
-		errs = append(errs, f.Close())
-	}
-	errs = append(errs, n.kit.Close())
-	if n.ownDev {
-		errs = append(errs, n.dev.Close())
-	}
-	return errors.Join(errs...)
-}
-
-// shapes returns the shape of every step's output for an input size.
-func (n *Net) shapes(b Batch) []layers.Shape {
-	steps := n.w.Arch.steps()
-	out := make([]layers.Shape, len(steps))
-	cur := layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}
-	for i, s := range steps {
+	add("bgr", layers.VGGInput(), graph.Input)
+	prev := "bgr"
+	c5 := w.pool5Channels()
+	for _, s := range w.Arch.steps() {
+		p := w.Params[s.param]
 		switch s.kind {
 		case opConv:
-			cur.C = n.w.Params[s.param].Out
+			add(s.name, &layers.Conv{Window: layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, Cin: p.In, Cout: p.Out, W: p.W, B: p.B, ReLU: true}, prev)
 		case opPool:
-			cur = layers.PoolShape(cur)
+			add(s.name, &layers.Pool{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}}, prev)
 		case opFC:
-			cur = layers.Shape{N: b.N, H: 1, W: 1, C: n.w.Params[s.param].Out}
+			if !fcn {
+				add(s.name, &layers.FC{In: p.In, Out: p.Out, W: p.W, B: p.B}, prev)
+				break
+			}
+			// fc6's rows are pool5 flattened in H,W,C order: as HWIO
+			// weights they are a [k,k,C,out] convolution as they are.
+			k := 1
+			if s.name == "fc6" {
+				k = int(math.Round(math.Sqrt(float64(p.In / c5))))
+				if k*k*c5 != p.In {
+					return nil, fmt.Errorf("vgg: fully convolutional: fc6 takes %d inputs, not a square map of %d channels", p.In, c5)
+				}
+			}
+			add(s.name, &layers.Conv{Window: layers.Window{KH: k, KW: k, SH: 1, SW: 1}, Cin: p.In / (k * k), Cout: p.Out, W: p.W, B: p.B}, prev)
+		case opReLU:
+			add(s.name, layers.ReLU{}, prev)
+		case opSoftmax:
+			add(s.name, &layers.Softmax{Maps: fcn}, prev)
 		}
-		out[i] = cur
+		prev = s.name
 	}
-	return out
-}
-
-// check validates the batch and the requested names before any work and
-// returns the index of the deepest requested step.
-func (n *Net) check(b Batch, names []string) (int, error) {
-	if n.closed {
-		return 0, errors.New("vgg: Run on a closed Net")
-	}
-	if len(names) == 0 {
-		return 0, errors.New("vgg: no layer requested")
-	}
-	last := 0
-	for _, name := range names {
-		i, err := n.w.Arch.index(name)
-		if err != nil {
-			return 0, err
+	g.SizeHint = func(in layers.Shape, node string, err error) error {
+		if !strings.HasPrefix(node, "fc6") {
+			return err
 		}
-		last = max(last, i)
-	}
-	if b.N < 1 || b.H < 1 || b.W < 1 {
-		return 0, fmt.Errorf("vgg: input [%d,%d,%d,3]: every dimension must be at least 1", b.N, b.H, b.W)
-	}
-	if float64(b.N)*float64(b.H)*float64(b.W)*3 != float64(len(b.Data)) {
-		return 0, fmt.Errorf("vgg: input [%d,%d,%d,3] needs %d values, got %d", b.N, b.H, b.W, b.N*b.H*b.W*3, len(b.Data))
-	}
-	for i, v := range b.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, fmt.Errorf("vgg: input value %d is %v: inputs must be finite", i, v)
+		h, wd := in.H, in.W
+		for range 5 {
+			h, wd = (h+1)/2, (wd+1)/2
 		}
-	}
-	steps := n.w.Arch.steps()
-	if steps[last].kind != opConv && steps[last].kind != opPool {
-		pool5 := n.shapes(b)[n.pool5()]
-		if got := pool5.Image(); got != n.w.FC6Inputs() {
-			return 0, fmt.Errorf("vgg: %s needs fc6, whose weights take pool5 with H*W*C = %d%s; an input of %dx%d gives pool5 %dx%dx%d = %d (conv and pool layers work at any size)",
-				steps[last].name, n.w.FC6Inputs(), n.fc6Hint(), b.H, b.W, pool5.H, pool5.W, pool5.C, got)
+		if fcn {
+			k := int(math.Round(math.Sqrt(float64(w.FC6Inputs() / c5))))
+			return fmt.Errorf("%w: fully convolutional fc6 is a %dx%d convolution over pool5, and an input of %dx%d gives pool5 %dx%d: use an input of at least %dx%d",
+				graph.ErrShape, k, k, in.H, in.W, h, wd, 32*k, 32*k)
 		}
+		return fmt.Errorf("%w: fc6's weights take pool5 with H*W*C = %d%s; an input of %dx%d gives pool5 %dx%dx%d = %d (conv and pool layers work at any size; Options.FCN takes larger inputs)",
+			graph.ErrShape, w.FC6Inputs(), fc6Hint(w), in.H, in.W, h, wd, c5, h*wd*c5)
 	}
-	return last, nil
-}
-
-func (n *Net) pool5() int {
-	i, _ := n.w.Arch.index("pool5")
-	return i
+	return g, nil
 }
 
 // fc6Hint describes the input size fc6 expects when pool5 is square.
-func (n *Net) fc6Hint() string {
-	c := n.w.pool5Channels()
-	hw := n.w.FC6Inputs() / c
+func fc6Hint(w *Weights) string {
+	c := w.pool5Channels()
+	hw := w.FC6Inputs() / c
 	s := int(math.Round(math.Sqrt(float64(hw))))
 	if s*s != hw {
 		return ""
@@ -300,43 +223,11 @@ func (n *Net) fc6Hint() string {
 
 // Run computes the network on a batch up to the deepest layer named and
 // returns the named features (and nothing else: unnamed maps are never
-// copied to the host). Names are checked before any work.
+// copied to the host). Names and the input are checked before any work.
 func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error) {
-	last, err := n.check(b, names)
+	r, err := n.Net.Run(ctx, b, names...)
 	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	keep := map[string]bool{}
-	for _, name := range names {
-		keep[name] = true
-	}
-	if n.dev == nil {
-		return n.runCPU(ctx, b, last, keep)
-	}
-	return n.runGPU(b, last, keep)
-}
-
-func (n *Net) result(b Batch, keep map[string]bool, get func(i int, s layers.Shape) ([]float32, error)) (*Result, error) {
-	r := &Result{features: map[string]Feature{}}
-	shapes := n.shapes(b)
-	for i, s := range n.w.Arch.steps() {
-		if !keep[s.name] {
-			continue
-		}
-		sh := shapes[i]
-		data, err := get(i, sh)
-		if err != nil {
-			return nil, err
-		}
-		shape := []int{sh.N, sh.H, sh.W, sh.C}
-		if s.kind != opConv && s.kind != opPool {
-			shape = []int{sh.N, sh.C}
-		}
-		r.features[s.name] = Feature{Name: s.name, Shape: shape, Data: data}
-		r.order = append(r.order, s.name)
+		return nil, fmt.Errorf("vgg: %w", err)
 	}
 	return r, nil
 }

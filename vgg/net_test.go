@@ -40,6 +40,16 @@ func openGPU(t *testing.T, w *Weights) *Net {
 	return n
 }
 
+// openCPU opens a net on the CPU reference.
+func openCPU(t *testing.T, w *Weights) *Net {
+	t.Helper()
+	n, err := Open(w, Options{Device: DeviceCPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func compareNets(t *testing.T, gpuNet, cpuNet *Net, b Batch, names []string, tol float64) {
 	t.Helper()
 	ctx := context.Background()
@@ -89,7 +99,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 			b := randomBatch(rng, c.n, c.h, c.w)
 			// float32 through up to 19 layers in another summation order
 			// against float64: errors of 1e-7..1e-5 grow with depth.
-			compareNets(t, openGPU(t, w), &Net{w: w}, b, c.arch.LayerNames(), 1e-4)
+			compareNets(t, openGPU(t, w), openCPU(t, w), b, c.arch.LayerNames(), 1e-4)
 		})
 	}
 }
@@ -99,7 +109,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 func TestTrunkAnySize(t *testing.T) {
 	w := randomWeights(VGG16, [5]int{4, 5, 6, 7, 8}, 4*8, [3]int{6, 6, 5}, 3)
 	g := openGPU(t, w)
-	c := &Net{w: w}
+	c := openCPU(t, w)
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, hw := range [][2]int{{1, 1}, {7, 5}, {2, 31}} {
 		b := randomBatch(rng, 2, hw[0], hw[1])
@@ -116,7 +126,7 @@ func TestTrunkAnySize(t *testing.T) {
 // TestRunErrors checks names and inputs before any work.
 func TestRunErrors(t *testing.T) {
 	w := randomWeights(VGG16, [5]int{4, 4, 4, 4, 4}, 4, [3]int{4, 4, 3}, 3)
-	for _, net := range []*Net{openGPU(t, w), {w: w}} {
+	for _, net := range []*Net{openGPU(t, w), openCPU(t, w)} {
 		ok := Batch{N: 1, H: 2, W: 2, Data: make([]float32, 12)}
 		nan := Batch{N: 1, H: 2, W: 2, Data: make([]float32, 12)}
 		nan.Data[5] = float32(math.NaN())
@@ -199,7 +209,7 @@ func TestFullSizeVGG16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr, err := (&Net{w: w}).Run(ctx, b, names...)
+	cr, err := openCPU(t, w).Run(ctx, b, names...)
 	if err != nil {
 		t.Fatal(err)
 	}

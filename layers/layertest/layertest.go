@@ -1,8 +1,10 @@
-// Package layertest is the conformance helper that compares a GPU layer
-// with its CPU reference.
+// Package layertest is the conformance suite that compares the GPU kernel
+// of every layers.Op with its CPU reference (CheckOp), and the measures
+// the tests share.
 package layertest
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,6 +12,9 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 // Tol is a tolerance: |got - want| <= Atol + Rtol*|want|.
@@ -110,4 +115,109 @@ func Seed(t testing.TB) *rand.Rand {
 		}
 	})
 	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+}
+
+// OpCase is one case of the conformance table of an op: the op, its
+// input shapes and the tolerance of GPU against CPU.
+type OpCase struct {
+	Name string
+	Op   layers.Op
+	In   []layers.Shape
+	Tol  Tol
+	// Lo, Hi bound the random inputs (default [-1, 1)).
+	Lo, Hi float64
+}
+
+// CheckOp runs c on kit's device and on the CPU reference and compares
+// them: inputs are fresh random values placed at an odd element offset
+// of their buffers (so every kernel meets unaligned bases), the output
+// is poisoned with NaN first (so an element the kernel never writes
+// shows), and an op that can fuse a ReLU is checked with it too. Any
+// kernel variant a kit selects gets the whole table by running CheckOp
+// with that kit.
+func CheckOp(t *testing.T, kit *layers.Kit, rng *rand.Rand, c OpCase) {
+	t.Helper()
+	lo, hi := c.Lo, c.Hi
+	if lo == 0 && hi == 0 {
+		lo, hi = -1, 1
+	}
+	want, err := c.Op.OutShape(c.In)
+	if err != nil {
+		t.Fatalf("%s: OutShape: %v", c.Name, err)
+	}
+	var host []layers.HostTensor
+	for _, s := range c.In {
+		host = append(host, layers.HostTensor{Data: Uniform(rng, s.Len(), lo, hi), Shape: s})
+	}
+	k, err := c.Op.Upload(kit)
+	if err != nil {
+		t.Fatalf("%s: Upload: %v", c.Name, err)
+	}
+	defer k.Close()
+	variants := []bool{false}
+	if _, ok := c.Op.(layers.ReLUFuser); ok {
+		if _, ok := k.(layers.ReLUKernel); ok {
+			variants = append(variants, true)
+		}
+	}
+	dev := kit.Device()
+	for _, relu := range variants {
+		op := c.Op
+		if relu {
+			op = op.(layers.ReLUFuser).WithReLU()
+		}
+		ref, err := op.CPU(context.Background(), host)
+		if err != nil {
+			t.Fatalf("%s: CPU: %v", c.Name, err)
+		}
+		var ins []layers.Tensor
+		var bufs []*gpu.Buffer
+		place := func(s layers.Shape, data []float32) layers.Tensor {
+			const off = 5
+			buf, err := dev.NewBuffer(int64(off+s.Len()+3) * 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bufs = append(bufs, buf)
+			if data == nil {
+				data = NaNs(s.Len())
+			}
+			if err := buf.Upload(off, data); err != nil {
+				t.Fatal(err)
+			}
+			return layers.Tensor{Buf: buf, Off: off, Shape: s}
+		}
+		for _, h := range host {
+			ins = append(ins, place(h.Shape, h.Data))
+		}
+		out := place(want, nil)
+		seq, err := dev.NewSequence(gpu.SequenceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if relu {
+			err = k.(layers.ReLUKernel).RecordReLU(seq, ins, out)
+		} else {
+			err = k.Record(seq, ins, out)
+		}
+		if err != nil {
+			t.Fatalf("%s: Record: %v", c.Name, err)
+		}
+		if err := seq.Submit(); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, want.Len())
+		if err := out.Buf.Download(out.Off, got); err != nil {
+			t.Fatal(err)
+		}
+		name := c.Name
+		if relu {
+			name += " +relu"
+		}
+		Check(t, name, got, ref, c.Tol)
+		seq.Close()
+		for _, b := range bufs {
+			b.Close()
+		}
+	}
 }

@@ -1,0 +1,151 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/layers"
+)
+
+// gpuPlan is a schedule made real on a device: its buffers and its
+// recorded submissions, reused by every run of the same input shape and
+// requested names.
+type gpuPlan struct {
+	s      *schedule
+	g      *Graph
+	idx    map[string]int
+	bufs   []*gpu.Buffer
+	segs   []*gpu.Sequence
+	labels [][]string // per segment, the layer of each dispatch
+}
+
+func (p *gpuPlan) close() error {
+	var errs []error
+	for _, q := range p.segs {
+		errs = append(errs, q.Close())
+	}
+	for _, b := range p.bufs {
+		errs = append(errs, b.Close())
+	}
+	p.segs, p.bufs = nil, nil
+	return errors.Join(errs...)
+}
+
+// tensor is the output of node i (-1: the input) in the plan's buffers.
+func (p *gpuPlan) tensor(i int) layers.Tensor {
+	if i < 0 {
+		return layers.Tensor{Buf: p.bufs[p.s.bufOf[-1]], Shape: p.s.in}
+	}
+	return layers.Tensor{Buf: p.bufs[p.s.bufOf[p.s.storage[i]]], Shape: p.s.shapes[i]}
+}
+
+func newGPUPlan(n *Net, s *schedule) (*gpuPlan, error) {
+	p := &gpuPlan{s: s, g: n.g, idx: n.g.index()}
+	ok := false
+	defer func() {
+		if !ok {
+			p.close()
+		}
+	}()
+	for _, elems := range s.bufSize {
+		b, err := n.dev.NewBuffer(int64(max(elems, 4)) * 4)
+		if err != nil {
+			return nil, fmt.Errorf("graph: allocating %d MiB of activations: %w", int64(elems)*4>>20, err)
+		}
+		p.bufs = append(p.bufs, b)
+	}
+	for si, seg := range s.segments {
+		q, err := n.dev.NewSequence(gpu.SequenceOptions{Timestamps: n.profile, AfterPrevious: si > 0})
+		if err != nil {
+			return nil, err
+		}
+		p.segs = append(p.segs, q)
+		var labels []string
+		for _, e := range seg {
+			nd := n.g.Nodes[e]
+			var ins []layers.Tensor
+			for _, name := range nd.Inputs {
+				if name == Input {
+					ins = append(ins, p.tensor(-1))
+				} else {
+					ins = append(ins, p.tensor(p.idx[name]))
+				}
+			}
+			out := p.tensor(e)
+			k := n.kernels[e]
+			if s.fuse[e] {
+				err = k.(layers.ReLUKernel).RecordReLU(q, ins, out)
+			} else {
+				err = k.Record(q, ins, out)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("graph: recording %s (%s): %w", nd.Name, nd.Op.Kind(), err)
+			}
+			for len(labels) < q.Dispatches() {
+				labels = append(labels, nd.Name)
+			}
+		}
+		p.labels = append(p.labels, labels)
+	}
+	ok = true
+	return p, nil
+}
+
+// run uploads the input and submits the segments in order, two in flight
+// so that the device never waits for the host. It starts no further
+// segment once ctx is done, waits for those running, and returns
+// ctx.Err() then.
+func (p *gpuPlan) run(ctx context.Context, input []float32) error {
+	in := p.tensor(-1)
+	if err := in.Buf.Upload(0, input); err != nil {
+		return err
+	}
+	var running []*gpu.Sequence
+	var first error
+	wait := func() {
+		if err := running[0].Wait(); err != nil && first == nil {
+			first = fmt.Errorf("graph: running the network: %w", err)
+		}
+		running = running[1:]
+	}
+	for _, q := range p.segs {
+		if ctx.Err() != nil || first != nil {
+			break
+		}
+		if err := q.Start(); err != nil {
+			first = fmt.Errorf("graph: running the network: %w", err)
+			break
+		}
+		running = append(running, q)
+		if len(running) == 2 {
+			wait()
+		}
+	}
+	for len(running) > 0 {
+		wait()
+	}
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// timings gathers the dispatch times of every segment.
+func (p *gpuPlan) timings() ([]gpu.Timing, error) {
+	var all []gpu.Timing
+	for si, q := range p.segs {
+		t, err := q.Timings()
+		if err != nil {
+			return nil, err
+		}
+		for i := range t {
+			if i < len(p.labels[si]) {
+				t[i].Label = p.labels[si][i] + " " + t[i].Label
+			}
+		}
+		all = append(all, t...)
+	}
+	return all, nil
+}

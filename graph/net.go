@@ -1,0 +1,349 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime/debug"
+	"sync"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/layers"
+)
+
+// Batch is a network input: N RGB images of H x W, NHWC [N,H,W,3], values
+// in [0,1].
+type Batch struct {
+	N, H, W int
+	Data    []float32
+}
+
+// Feature is a tensor returned to the host: NHWC [N,H,W,C] for maps,
+// [N,F] for vectors.
+type Feature struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// Result holds the features a Run returned.
+type Result struct {
+	features map[string]Feature
+	order    []string
+}
+
+// Feature returns a feature by name.
+func (r *Result) Feature(name string) (Feature, bool) {
+	f, ok := r.features[name]
+	return f, ok
+}
+
+// Names lists the features in network order.
+func (r *Result) Names() []string { return append([]string(nil), r.order...) }
+
+// maxPlans is how many plans (input shape and requested names) a Net
+// keeps recorded.
+const maxPlans = 4
+
+// Net is a graph ready to run on a Vulkan device or on the CPU reference.
+//
+// A Net is safe for concurrent use: runs are serialised (each one uses
+// the whole device), so goroutines may share one Net as they share an
+// http.Client. A run honours its context: on a device it is split into
+// several submissions and stops between them, on the CPU it stops inside
+// long layers; either way Run returns ctx.Err() and the Net stays usable.
+type Net struct {
+	g       *Graph
+	dev     *gpu.Device // nil on the CPU
+	ownDev  bool
+	kit     *layers.Kit
+	kernels []layers.Kernel
+
+	mu      sync.Mutex // guards everything below, and every run
+	plans   []*gpuPlan // most recently used last
+	last    *gpuPlan
+	profile bool
+	closed  bool
+}
+
+// NewCPU returns a Net that runs g with the CPU reference.
+func NewCPU(g *Graph) (*Net, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	return &Net{g: g}, nil
+}
+
+// NewOn uploads g's parameters to dev, which the caller keeps owning.
+// With release, each op's host parameters are dropped once uploaded (see
+// layers.Releaser), so that the host does not hold a second copy of the
+// weights; the graph then cannot run on the CPU.
+func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Net{g: g, dev: dev, kit: layers.NewKit(dev)}
+	for _, nd := range g.Nodes {
+		k, err := nd.Op.Upload(n.kit)
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("graph: uploading %s (%s): %w", nd.Name, nd.Op.Kind(), err)
+		}
+		n.kernels = append(n.kernels, k)
+		if r, ok := nd.Op.(layers.Releaser); ok && release {
+			big := 0
+			for _, p := range nd.Op.Params() {
+				big += len(p.Data)
+			}
+			r.ReleaseParams()
+			if big > 1<<22 {
+				debug.FreeOSMemory() // return it before the next layer's device memory
+			}
+		}
+	}
+	return n, nil
+}
+
+// Own makes Close close the device too.
+func (n *Net) Own() { n.ownDev = true }
+
+// Graph is the network.
+func (n *Net) Graph() *Graph { return n.g }
+
+// Device is the Vulkan device, or nil on the CPU.
+func (n *Net) Device() *gpu.Device { return n.dev }
+
+// Close frees the device memory (and the device when the Net owns it).
+// It waits for a run in progress. It is idempotent and nil-safe.
+func (n *Net) Close() error {
+	if n == nil {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	var errs []error
+	for _, p := range n.plans {
+		errs = append(errs, p.close())
+	}
+	n.plans, n.last = nil, nil
+	for _, k := range n.kernels {
+		errs = append(errs, k.Close())
+	}
+	errs = append(errs, n.kit.Close())
+	if n.ownDev {
+		errs = append(errs, n.dev.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// SetProfile turns GPU timestamps on or off for the following runs.
+func (n *Net) SetProfile(on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if on != n.profile {
+		for _, p := range n.plans {
+			p.close()
+		}
+		n.plans, n.last = nil, nil
+	}
+	n.profile = on
+}
+
+// Timings returns the GPU time of each dispatch of the last run, labelled
+// with its layer, when profiling is on and the device has timestamps.
+func (n *Net) Timings() ([]gpu.Timing, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.last == nil || !n.profile {
+		return nil, nil
+	}
+	return n.last.timings()
+}
+
+// check validates a batch before any work.
+func checkBatch(b Batch) error {
+	if b.N < 1 || b.H < 1 || b.W < 1 {
+		return fmt.Errorf("%w: [%d,%d,%d,3]: every dimension must be at least 1", ErrInput, b.N, b.H, b.W)
+	}
+	if float64(b.N)*float64(b.H)*float64(b.W)*3 != float64(len(b.Data)) {
+		return fmt.Errorf("%w: [%d,%d,%d,3] needs %d values, got %d", ErrInput, b.N, b.H, b.W, b.N*b.H*b.W*3, len(b.Data))
+	}
+	for i, v := range b.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%w: value %d is %v: inputs must be finite", ErrInput, i, v)
+		}
+	}
+	return nil
+}
+
+// Plan reports the memory a run of b (only its size matters) returning
+// names would plan, without running it.
+func (n *Net) Plan(b Batch, names ...string) (PlanInfo, error) {
+	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusable)
+	if err != nil {
+		return PlanInfo{}, err
+	}
+	return s.info(), nil
+}
+
+// fusable tells whether node i can apply its reader's ReLU: on the CPU
+// its op must be a ReLUFuser, on a device its kernel a ReLUKernel.
+func (n *Net) fusable(i int) bool {
+	if _, ok := n.g.Nodes[i].Op.(layers.ReLUFuser); !ok {
+		return false
+	}
+	if n.dev == nil {
+		return true
+	}
+	_, ok := n.kernels[i].(layers.ReLUKernel)
+	return ok
+}
+
+// Run computes the network on a batch, up to the deepest layer named, and
+// returns the named features (and nothing else: other tensors are never
+// copied to the host). Names and the input are checked before any work.
+func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error) {
+	if err := checkBatch(b); err != nil {
+		return nil, err
+	}
+	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusable)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, ErrClosed
+	}
+	var out map[int][]float32
+	if n.dev == nil {
+		out, err = n.runCPU(ctx, s, b)
+	} else {
+		out, err = n.runGPU(ctx, s, b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{features: map[string]Feature{}}
+	for _, k := range s.kept {
+		r.features[k.name] = Feature{Name: k.name, Shape: s.featureShape(k.node), Data: out[k.node]}
+		r.order = append(r.order, k.name)
+	}
+	return r, nil
+}
+
+// runCPU runs the schedule with the ops' CPU references, dropping each
+// tensor after its last reader.
+func (n *Net) runCPU(ctx context.Context, s *schedule, b Batch) (map[int][]float32, error) {
+	idx := n.g.index()
+	vals := map[int][]float32{-1: b.Data}
+	for pos, e := range s.run {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		nd := n.g.Nodes[e]
+		var ins []layers.HostTensor
+		for j, name := range nd.Inputs {
+			st := -1
+			if name != Input {
+				st = s.storage[idx[name]]
+			}
+			ins = append(ins, layers.HostTensor{Data: vals[st], Shape: s.inShapes(n.g, idx, e)[j]})
+		}
+		op := nd.Op
+		if s.fuse[e] {
+			op = op.(layers.ReLUFuser).WithReLU()
+		}
+		out, err := op.CPU(ctx, ins)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("graph: layer %s (%s): %w", nd.Name, op.Kind(), err)
+		}
+		vals[e] = out
+		for st, lu := range s.lastUse {
+			if lu == pos && !s.keepSt[st] {
+				delete(vals, st)
+			}
+		}
+	}
+	out := map[int][]float32{}
+	for _, k := range s.kept {
+		d := vals[s.storage[k.node]]
+		if len(s.kept) > 1 {
+			d = append([]float32(nil), d...) // names sharing memory get copies of their own
+		}
+		out[k.node] = d
+	}
+	return out, nil
+}
+
+// runGPU finds or records the plan, uploads the batch, runs the
+// submissions and downloads the kept tensors.
+func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float32, error) {
+	p, err := n.planFor(s)
+	if err != nil {
+		return nil, err
+	}
+	n.last = p
+	if err := p.run(ctx, b.Data); err != nil {
+		return nil, err
+	}
+	out := map[int][]float32{}
+	for _, k := range s.kept {
+		t := p.tensor(k.node)
+		d := make([]float32, t.Shape.Len())
+		if err := t.Buf.Download(t.Off, d); err != nil {
+			return nil, err
+		}
+		out[k.node] = d
+	}
+	return out, nil
+}
+
+// planFor returns the recorded plan of s, recording it when it is new and
+// dropping the least recently used beyond maxPlans.
+func (n *Net) planFor(s *schedule) (*gpuPlan, error) {
+	for i, p := range n.plans {
+		if p.s.key == s.key {
+			n.plans = append(append(n.plans[:i:i], n.plans[i+1:]...), p)
+			return p, nil
+		}
+	}
+	if len(n.plans) >= maxPlans {
+		if err := n.plans[0].close(); err != nil {
+			return nil, err
+		}
+		n.plans = n.plans[1:]
+	}
+	if err := n.checkMemory(s); err != nil {
+		return nil, err
+	}
+	p, err := newGPUPlan(n, s)
+	if err != nil {
+		return nil, err
+	}
+	n.plans = append(n.plans, p)
+	return p, nil
+}
+
+// checkMemory compares a plan's activations with the device's memory.
+func (n *Net) checkMemory(s *schedule) error {
+	info := n.dev.Info()
+	need := s.info().ActivationBytes
+	if have := int64(info.DeviceLocalBytes); have > 0 && need > have {
+		per := need / int64(s.in.N)
+		return fmt.Errorf("%w: a batch of %d images of %dx%d needs %d MiB of activations, the device has %d MiB (at most about %d images fit)",
+			ErrMemory, s.in.N, s.in.H, s.in.W, need>>20, have>>20, max(have/max(per, 1), 0))
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/vkvgg/vkvgg/layers"
+)
+
+// schedule is the device-independent part of a plan: which nodes run, in
+// which order, where each tensor lives, and which buffer each storage
+// gets. It is computed once per input shape and set of requested names.
+type schedule struct {
+	key     string
+	in      layers.Shape
+	shapes  []layers.Shape // per node, up to the deepest requested one
+	vec     []bool
+	run     []int        // nodes executed, in order
+	fuse    map[int]bool // node applies the ReLU of the node that reads it
+	storage []int        // node -> the executed node whose output memory it is (-1: the input)
+	kept    []kept       // requested names in network order
+	keepSt  map[int]bool
+	lastUse map[int]int // storage -> position in run of its last reader
+	// Buffers: sizes in elements, and the buffer of each storage.
+	bufSize []int
+	bufOf   map[int]int
+	// Statistics.
+	tensorElems int // sum of every computed tensor (and the input)
+	segments    [][]int
+}
+
+// kept is one requested name and the node whose output it is.
+type kept struct {
+	name string
+	node int
+}
+
+// PlanInfo reports a plan's activation memory.
+type PlanInfo struct {
+	// ActivationBytes is the memory the plan allocates for activations
+	// (the input, every intermediate tensor, and the kept outputs).
+	ActivationBytes int64
+	// TensorBytes is the sum of the sizes of all those tensors: what the
+	// plan would need without reusing memory.
+	TensorBytes int64
+	// Buffers is the number of activation buffers.
+	Buffers int
+	// Nodes is the number of operations run (after fusing ReLUs and
+	// eliding views), Segments the number of submissions.
+	Nodes, Segments int
+}
+
+func (s *schedule) info() PlanInfo {
+	var act int64
+	for _, b := range s.bufSize {
+		act += int64(b) * 4
+	}
+	return PlanInfo{ActivationBytes: act, TensorBytes: int64(s.tensorElems) * 4, Buffers: len(s.bufSize), Nodes: len(s.run), Segments: len(s.segments)}
+}
+
+// canFuse tells whether a node's op can take the ReLU of its reader.
+type canFuse func(node int) bool
+
+// newSchedule plans a run of g on input shape in that returns names.
+func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*schedule, error) {
+	idx := g.index()
+	s := &schedule{in: in, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}}
+	last := -1
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		i, err := g.resolve(idx, name)
+		if err != nil {
+			return nil, err
+		}
+		s.kept = append(s.kept, kept{name, i})
+		last = max(last, i)
+	}
+	if last < 0 {
+		return nil, fmt.Errorf("%w: no layer requested", ErrUnknownLayer)
+	}
+	sort.SliceStable(s.kept, func(a, b int) bool { return s.kept[a].node < s.kept[b].node })
+	keys := make([]string, len(s.kept))
+	for i, k := range s.kept {
+		keys[i] = k.name
+	}
+	s.key = fmt.Sprintf("%dx%dx%d/%s", in.N, in.H, in.W, strings.Join(keys, ","))
+
+	var err error
+	if s.shapes, s.vec, err = g.shapes(in, last); err != nil {
+		return nil, err
+	}
+
+	// The nodes needed: the requested ones and everything they read.
+	needed := make([]bool, last+1)
+	requested := map[int]bool{}
+	for _, k := range s.kept {
+		needed[k.node], requested[k.node] = true, true
+	}
+	readers := make([][]int, last+1)
+	for i := last; i >= 0; i-- {
+		if !needed[i] {
+			continue
+		}
+		for _, name := range g.Nodes[i].Inputs {
+			if name != Input {
+				j := idx[name]
+				needed[j] = true
+				readers[j] = append(readers[j], i)
+			}
+		}
+	}
+
+	// Where each tensor lives: a ReLU fused into the node before it, and
+	// a view, share that node's memory and run nothing.
+	s.storage = make([]int, last+1)
+	src := func(name string) int {
+		if name == Input {
+			return -1
+		}
+		return s.storage[idx[name]]
+	}
+	for i := 0; i <= last; i++ {
+		if !needed[i] {
+			continue
+		}
+		n := g.Nodes[i]
+		s.storage[i] = i
+		if v, ok := n.Op.(layers.Viewer); ok && v.IsView() {
+			s.storage[i] = src(n.Inputs[0])
+			continue
+		}
+		if a, ok := n.Op.(layers.Activation); ok && a.IsReLU() && len(n.Inputs) == 1 && n.Inputs[0] != Input {
+			p := idx[n.Inputs[0]]
+			if s.storage[p] == p && !requested[p] && len(readers[p]) == 1 && !s.fuse[p] && fusable(p) {
+				s.fuse[p] = true
+				s.storage[i] = p
+				continue
+			}
+		}
+		s.run = append(s.run, i)
+	}
+	for _, k := range s.kept {
+		s.keepSt[s.storage[k.node]] = true
+	}
+	for pos, e := range s.run {
+		for _, name := range g.Nodes[e].Inputs {
+			s.lastUse[src(name)] = pos
+		}
+	}
+
+	// Buffers by liveness: a storage's buffer returns to the free list
+	// after its last reader has been recorded, never when it is kept; an
+	// output never shares a buffer with its inputs. Each storage takes
+	// the smallest free buffer that holds it, or grows the largest.
+	var free []int
+	assign := func(st, elems int) {
+		s.tensorElems += elems
+		if s.keepSt[st] {
+			s.bufOf[st] = len(s.bufSize)
+			s.bufSize = append(s.bufSize, elems)
+			return
+		}
+		best := -1
+		for fi, b := range free {
+			if best < 0 {
+				best = fi
+				continue
+			}
+			sz, cur := s.bufSize[b], s.bufSize[free[best]]
+			if fits, curFits := sz >= elems, cur >= elems; fits && (!curFits || sz < cur) || !fits && !curFits && sz > cur {
+				best = fi
+			}
+		}
+		if best < 0 {
+			s.bufOf[st] = len(s.bufSize)
+			s.bufSize = append(s.bufSize, elems)
+			return
+		}
+		b := free[best]
+		free = append(free[:best], free[best+1:]...)
+		s.bufSize[b] = max(s.bufSize[b], elems)
+		s.bufOf[st] = b
+	}
+	release := func(pos int) {
+		for st, lu := range s.lastUse {
+			if lu == pos && !s.keepSt[st] {
+				free = append(free, s.bufOf[st])
+			}
+		}
+		sort.Ints(free) // deterministic plans
+	}
+	assign(-1, in.Len())
+	for pos, e := range s.run {
+		assign(e, s.shapes[e].Len())
+		release(pos)
+	}
+
+	// Submissions: nodes are grouped until a group holds about 1/24 of the
+	// run's work, so that a cancelled run stops within a layer or two and
+	// the device is never starved between submissions (two are queued).
+	cost := make([]float64, len(s.run))
+	var total float64
+	for pos, e := range s.run {
+		cost[pos] = s.flops(g, idx, e)
+		total += cost[pos]
+	}
+	var seg []int
+	var acc float64
+	for pos, e := range s.run {
+		seg = append(seg, e)
+		acc += cost[pos]
+		if acc >= total/24 || pos == len(s.run)-1 {
+			s.segments = append(s.segments, seg)
+			seg, acc = nil, 0
+		}
+	}
+	return s, nil
+}
+
+// inShapes are the input shapes of node e.
+func (s *schedule) inShapes(g *Graph, idx map[string]int, e int) []layers.Shape {
+	var out []layers.Shape
+	for _, name := range g.Nodes[e].Inputs {
+		if name == Input {
+			out = append(out, s.in)
+		} else {
+			out = append(out, s.shapes[idx[name]])
+		}
+	}
+	return out
+}
+
+func (s *schedule) flops(g *Graph, idx map[string]int, e int) float64 {
+	f := layers.FLOPs(g.Nodes[e].Op, s.inShapes(g, idx, e), s.shapes[e])
+	if math.IsNaN(f) || f < 0 {
+		return 0
+	}
+	return f
+}
+
+// featureShape of a kept name.
+func (s *schedule) featureShape(node int) []int { return featureShape(s.shapes[node], s.vec[node]) }

@@ -1,0 +1,223 @@
+package layers_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers"
+	"github.com/vkvgg/vkvgg/layers/layertest"
+)
+
+// convCase makes a conv op with random weights scaled so that each
+// output sums O(1) products (see tolGEMM).
+func convCase(rng interface{ Float64() float64 }, win layers.Window, n, h, w, cin, cout int) layertest.OpCase {
+	k := win.KH * win.KW * cin
+	scale := 1 / math.Sqrt(float64(k))
+	op := &layers.Conv{Window: win, Cin: cin, Cout: cout, W: uniform(rng, k*cout, -scale, scale), B: uniform(rng, cout, -0.5, 0.5)}
+	return layertest.OpCase{
+		Name: fmt.Sprintf("conv %v %dx%dx%dx%d->%d", win, n, h, w, cin, cout),
+		Op:   op, In: []layers.Shape{{N: n, H: h, W: w, C: cin}}, Tol: tolGEMM,
+	}
+}
+
+// opTable is the conformance table: every op over awkward shapes (odd
+// sizes, channel counts that are not multiples of 4, batch 1 and 3).
+func opTable(rng interface{ Float64() float64 }) []layertest.OpCase {
+	var cases []layertest.OpCase
+	pad := func(p int) [4]int { return [4]int{p, p, p, p} }
+	wins := []layers.Window{
+		{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad(1)},             // the fast 3x3 kernels
+		{KH: 3, KW: 3, SH: 1, SW: 1, Same: true},              // the same, as TensorFlow says it
+		{KH: 11, KW: 11, SH: 4, SW: 4, Pad: pad(2)},           // AlexNet conv1
+		{KH: 7, KW: 7, SH: 2, SW: 2, Pad: pad(3)},             // ResNet conv1
+		{KH: 1, KW: 1, SH: 1, SW: 1},                          // bottleneck 1x1
+		{KH: 1, KW: 1, SH: 2, SW: 2},                          // downsample 1x1/2
+		{KH: 3, KW: 3, SH: 2, SW: 2, Pad: pad(1)},             // ResNet 3x3/2
+		{KH: 5, KW: 3, SH: 1, SW: 2, Pad: [4]int{2, 0, 1, 1}}, // asymmetric everything
+		{KH: 3, KW: 3, SH: 2, SW: 2, Same: true},              // TensorFlow SAME, stride 2
+		{KH: 7, KW: 7, SH: 1, SW: 1},                          // fully convolutional fc6
+	}
+	shapes := [][5]int{ // n, h, w, cin, cout
+		{1, 13, 11, 3, 5},
+		{3, 9, 16, 17, 12},
+		{1, 23, 19, 5, 130},
+		{3, 15, 7, 8, 8},
+	}
+	for _, w := range wins {
+		for _, s := range shapes {
+			if s[1]+w.Pad[0]+w.Pad[2] < w.KH || s[2]+w.Pad[1]+w.Pad[3] < w.KW {
+				continue
+			}
+			cases = append(cases, convCase(rng, w, s[0], s[1], s[2], s[3], s[4]))
+		}
+	}
+	pools := []layers.Pool{
+		{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}},             // tensorflow-vgg
+		{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2}},                         // AlexNet
+		{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: pad(1)}},            // ResNet
+		{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Ceil: true}},             // ceil_mode
+		{Window: layers.Window{KH: 3, KW: 2, SH: 2, SW: 1, Same: true}, Avg: true},  // SAME average
+		{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: pad(1)}, Avg: true}, // average excluding padding
+		{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: pad(1)}, Avg: true, CountPad: true},
+		{Adaptive: true, OH: 7, OW: 7, Avg: true},             // torchvision VGG
+		{Adaptive: true, OH: 6, OW: 6, Avg: true},             // AlexNet
+		{Adaptive: true, OH: 3, OW: 2},                        // adaptive max
+		{Adaptive: true, OH: 1, OW: 1, Avg: true, Flat: true}, // global average
+		{Adaptive: true, OH: 1, OW: 1, Flat: true},            // global max
+	}
+	for _, p := range pools {
+		for _, s := range [][4]int{{1, 13, 11, 3}, {3, 8, 5, 17}, {1, 1, 1, 5}, {3, 16, 17, 6}} {
+			if !p.Adaptive && !p.Same && (s[1]+2*p.Pad[0] < p.KH || s[2]+2*p.Pad[1] < p.KW) {
+				continue
+			}
+			p := p
+			cases = append(cases, layertest.OpCase{Name: fmt.Sprintf("%s %v", p.Kind(), s), Op: &p,
+				In: []layers.Shape{{N: s[0], H: s[1], W: s[2], C: s[3]}}, Tol: tolPool})
+		}
+	}
+	for _, s := range []layers.Shape{{N: 1, H: 7, W: 5, C: 3}, {N: 3, H: 4, W: 9, C: 17}} {
+		cases = append(cases,
+			layertest.OpCase{Name: fmt.Sprintf("add %v", s), Op: &layers.Add{}, In: []layers.Shape{s, s}, Tol: layertest.Exact},
+			layertest.OpCase{Name: fmt.Sprintf("relu %v", s), Op: layers.ReLU{}, In: []layers.Shape{s}, Tol: layertest.Exact},
+			layertest.OpCase{Name: fmt.Sprintf("vgg preprocess %v", s), Op: layers.VGGInput(), In: []layers.Shape{{N: s.N, H: s.H, W: s.W, C: 3}}, Tol: tolPreprocess, Lo: 0, Hi: 1},
+			layertest.OpCase{Name: fmt.Sprintf("torch preprocess %v", s), Op: layers.TorchInput(), In: []layers.Shape{{N: s.N, H: s.H, W: s.W, C: 3}}, Tol: tolPreprocess, Lo: 0, Hi: 1},
+			layertest.OpCase{Name: fmt.Sprintf("softmax %v", s), Op: &layers.Softmax{}, In: []layers.Shape{s}, Tol: tolSoftmax, Lo: -5, Hi: 5},
+			layertest.OpCase{Name: fmt.Sprintf("softmax maps %v", s), Op: &layers.Softmax{Maps: true}, In: []layers.Shape{s}, Tol: tolSoftmax, Lo: -5, Hi: 5},
+		)
+	}
+	for _, s := range [][3]int{{1, 7, 5}, {3, 130, 17}, {2, 3 * 5 * 7, 9}} { // rows, k, m
+		k, m := s[1], s[2]
+		scale := 1 / math.Sqrt(float64(k))
+		op := &layers.FC{In: k, Out: m, W: uniform(rng, k*m, -scale, scale), B: uniform(rng, m, -0.5, 0.5)}
+		in := layers.Shape{N: s[0], H: 1, W: 1, C: k}
+		if k == 105 {
+			in = layers.Shape{N: s[0], H: 3, W: 5, C: 7} // a map, flattened in H,W,C order
+		}
+		cases = append(cases, layertest.OpCase{Name: fmt.Sprintf("fc %v->%d", in, m), Op: op, In: []layers.Shape{in}, Tol: tolGEMM})
+	}
+	return cases
+}
+
+// tolPool: max pooling moves values; an average divides a float32 sum of
+// at most a few dozen values.
+var tolPool = layertest.Tol{Atol: 1e-6, Rtol: 1e-6}
+
+// TestOps runs the conformance table with both kernel families: the ones
+// a GPU gets (shared memory, storage buffers) and the ones a CPU device
+// gets (register tiles, texel buffers).
+func TestOps(t *testing.T) {
+	for _, family := range []string{"gpu", "cpu"} {
+		t.Run(family, func(t *testing.T) {
+			t.Setenv(layers.EnvKernels, family)
+			dev := testdev.Open(t)
+			kit := layers.NewKit(dev)
+			defer kit.Close()
+			rng := layertest.Seed(t)
+			for _, c := range opTable(rng) {
+				layertest.CheckOp(t, kit, rng, c)
+			}
+		})
+	}
+}
+
+// TestWindowShapes checks output sizes against PyTorch's and
+// TensorFlow's formulas on known cases.
+func TestWindowShapes(t *testing.T) {
+	for _, c := range []struct {
+		win          layers.Window
+		h, w, oh, ow int
+	}{
+		{layers.Window{KH: 11, KW: 11, SH: 4, SW: 4, Pad: [4]int{2, 2, 2, 2}}, 224, 224, 55, 55},
+		{layers.Window{KH: 3, KW: 3, SH: 2, SW: 2}, 55, 55, 27, 27},
+		{layers.Window{KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}, 224, 224, 112, 112},
+		{layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}, 112, 112, 56, 56},
+		{layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}, 7, 5, 4, 3},
+		{layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Ceil: true}, 7, 5, 4, 3},
+		{layers.Window{KH: 2, KW: 2, SH: 2, SW: 2}, 7, 5, 3, 2},
+		{layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}, Ceil: true}, 6, 6, 4, 4},
+	} {
+		oh, ow, _, err := c.win.Out(c.h, c.w)
+		if err != nil || oh != c.oh || ow != c.ow {
+			t.Errorf("%v on %dx%d: got %dx%d (%v), want %dx%d", c.win, c.h, c.w, oh, ow, err, c.oh, c.ow)
+		}
+	}
+	if _, _, _, err := (layers.Window{KH: 11, KW: 11, SH: 4, SW: 4}).Out(10, 30); err == nil {
+		t.Error("an 11x11 window on a 10-row input: no error")
+	}
+}
+
+// TestFoldBatchNorm compares a folded convolution with the convolution
+// followed by the batch normalisation, both on the CPU.
+func TestFoldBatchNorm(t *testing.T) {
+	rng := layertest.Seed(t)
+	c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}, 2, 9, 7, 5, 6)
+	conv := c.Op.(*layers.Conv)
+	gamma, beta := uniform(rng, 6, 0.5, 1.5), uniform(rng, 6, -0.5, 0.5)
+	mean, variance := uniform(rng, 6, -0.3, 0.3), uniform(rng, 6, 0.5, 2)
+	in := []layers.HostTensor{{Data: uniform(rng, c.In[0].Len(), -1, 1), Shape: c.In[0]}}
+	ctx := context.Background()
+	raw, err := conv.CPU(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(raw))
+	for i, v := range raw {
+		o := i % 6
+		want[i] = float32((float64(v)-float64(mean[o]))/math.Sqrt(float64(variance[o])+1e-5)*float64(gamma[o]) + float64(beta[o]))
+	}
+	folded := *conv
+	folded.W = append([]float32(nil), conv.W...)
+	folded.B = append([]float32(nil), conv.B...)
+	if err := folded.FoldBatchNorm(gamma, beta, mean, variance, 1e-5); err != nil {
+		t.Fatal(err)
+	}
+	got, err := folded.CPU(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layertest.Check(t, "folded batch norm", got, want, layertest.Tol{Atol: 1e-5, Rtol: 1e-5})
+}
+
+// TestPermuteCHW: an fc layer on a map flattened C,H,W (PyTorch) equals
+// the permuted layer on the same map flattened H,W,C (ours).
+func TestPermuteCHW(t *testing.T) {
+	rng := layertest.Seed(t)
+	c, h, w, out := 5, 3, 2, 4
+	x := uniform(rng, h*w*c, -1, 1) // NHWC
+	wt := uniform(rng, c*h*w*out, -1, 1)
+	chw := make([]float32, len(x))
+	for y := 0; y < h; y++ {
+		for xx := 0; xx < w; xx++ {
+			for ci := 0; ci < c; ci++ {
+				chw[(ci*h+y)*w+xx] = x[(y*w+xx)*c+ci]
+			}
+		}
+	}
+	b := make([]float32, out)
+	want, _ := layers.FCCPU(chw, 1, c*h*w, wt, b, out, false)
+	pw, err := layers.PermuteCHW(wt, c, h, w, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := layers.FCCPU(x, 1, c*h*w, pw, b, out, false)
+	layertest.Check(t, "permuted fc", got, want, layertest.Tol{Atol: 1e-5, Rtol: 1e-5})
+}
+
+// TestCPUCancel: a long CPU layer returns the context's error.
+func TestCPUCancel(t *testing.T) {
+	rng := layertest.Seed(t)
+	c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 64, 64, 64, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Op.CPU(ctx, []layers.HostTensor{{Data: make([]float32, c.In[0].Len()), Shape: c.In[0]}})
+	if err != context.Canceled {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestOpTableSize(t *testing.T) {
+	t.Logf("%d cases", len(opTable(layertest.Seed(t))))
+}

@@ -1,0 +1,133 @@
+#version 450
+// conv: KHxKW convolution with any stride and zero padding, bias and
+// optional ReLU, NHWC, as an implicit GEMM (the general form of
+// conv3x3.comp, which stays the kernel of 3x3 stride-1 layers):
+//   out[n, oy, ox, co] = act(bias[co] + sum_{ky, kx, ci}
+//       in[n, oy*sh - padT + ky, ox*sw - padL + kx, ci] * w[ky, kx, ci, co])
+// with input pixels outside the image read as zeros. The M = n*oh*ow
+// output pixels are the rows of the GEMM and the HWIO weights a
+// [kh*kw*cin, cout] matrix. A workgroup computes a BM x BN tile (pixels x
+// output channels); K runs tap by tap and, within a tap, over BK input
+// channels at a time. The A tile (an im2col slice) and the B tile (weights)
+// are staged in shared memory; each invocation accumulates TM pixels x TN
+// channels in registers (pixels ty + i*TY, channels tx + j*TX).
+// Bindings: 0 in [n,h,w,cin] (readonly), 1 w [kh*kw*cin, cout] (readonly),
+//           2 bias [cout] (readonly), 3 out [n,oh,ow,cout] (writeonly).
+// Push: n, h, w, cin, cout, relu (0/1), inBase, outBase, oh, ow, kh, kw,
+//       sh, sw, padT, padL.
+// Spec: 0 workgroup size = (BM/TM)*(BN/TN), 1 BM, 2 BN, 3 BK, 4 TM, 5 TN.
+// Dispatch: x = ceil(cout / BN), y = ceil(n*oh*ow / BM).
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint BM = 64;
+layout(constant_id = 2) const uint BN = 64;
+layout(constant_id = 3) const uint BK = 8;
+layout(constant_id = 4) const uint TM = 4;
+layout(constant_id = 5) const uint TN = 4;
+const uint WG = gl_WorkGroupSize.x;
+const uint TX = BN / TN;
+const uint TY = BM / TM;
+const uint ASLOTS = (BM * BK + WG - 1) / WG;
+const uint BSLOTS = (BK * BN + WG - 1) / WG;
+
+layout(std430, binding = 0) readonly buffer In { float inp[]; };
+layout(std430, binding = 1) readonly buffer Wt { float wt[]; };
+layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, binding = 3) writeonly buffer Out { float outp[]; };
+layout(push_constant) uniform Push {
+    uint n, h, w, cin, cout, relu, inBase, outBase;
+    uint oh, ow, kh, kw, sh, sw;
+    int padT, padL;
+} p;
+
+shared float As[BK * BM];
+shared float Bs[BK * BN];
+
+void main() {
+    uint lid = gl_LocalInvocationID.x;
+    uint tx = lid % TX, ty = lid / TX;
+    uint c0 = gl_WorkGroupID.x * BN;
+    uint p0 = gl_WorkGroupID.y * BM;
+    uint npix = p.n * p.oh * p.ow;
+
+    // The output pixel each A slot of this invocation loads for is the
+    // same for every K step: decode its window origin once.
+    int ay[ASLOTS], ax[ASLOTS];
+    uint aimg[ASLOTS];
+    for (uint r = 0u; r < ASLOTS; r++) {
+        uint e = lid + r * WG;
+        uint pix = p0 + e / BK;
+        if (e < BM * BK && pix < npix) {
+            uint ox = pix % p.ow;
+            uint t = pix / p.ow;
+            ay[r] = int(t % p.oh) * int(p.sh) - p.padT;
+            ax[r] = int(ox) * int(p.sw) - p.padL;
+            aimg[r] = p.inBase + (t / p.oh) * p.h * p.w * p.cin;
+        } else {
+            ay[r] = -1000000; // never inside the image
+            ax[r] = 0;
+            aimg[r] = 0u;
+        }
+    }
+
+    float acc[TM][TN];
+    for (uint i = 0u; i < TM; i++) {
+        for (uint j = 0u; j < TN; j++) {
+            acc[i][j] = 0.0;
+        }
+    }
+
+    uint taps = p.kh * p.kw;
+    for (uint tap = 0u; tap < taps; tap++) {
+        int dy = int(tap / p.kw), dx = int(tap % p.kw);
+        for (uint ci0 = 0u; ci0 < p.cin; ci0 += BK) {
+            for (uint r = 0u; r < ASLOTS; r++) {
+                uint e = lid + r * WG;
+                if (e < BM * BK) {
+                    uint kk = e % BK;
+                    uint ci = ci0 + kk;
+                    int iy = ay[r] + dy, ix = ax[r] + dx;
+                    bool ok = ci < p.cin && iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
+                    As[kk * BM + e / BK] = ok ? inp[aimg[r] + (uint(iy) * p.w + uint(ix)) * p.cin + ci] : 0.0;
+                }
+            }
+            for (uint r = 0u; r < BSLOTS; r++) {
+                uint e = lid + r * WG;
+                if (e < BK * BN) {
+                    uint kk = e / BN, c = e % BN;
+                    uint ci = ci0 + kk, co = c0 + c;
+                    Bs[e] = (ci < p.cin && co < p.cout) ? wt[(tap * p.cin + ci) * p.cout + co] : 0.0;
+                }
+            }
+            barrier();
+            for (uint kk = 0u; kk < BK; kk++) {
+                float a[TM], b[TN];
+                for (uint i = 0u; i < TM; i++) {
+                    a[i] = As[kk * BM + ty + i * TY];
+                }
+                for (uint j = 0u; j < TN; j++) {
+                    b[j] = Bs[kk * BN + tx + j * TX];
+                }
+                for (uint i = 0u; i < TM; i++) {
+                    for (uint j = 0u; j < TN; j++) {
+                        acc[i][j] = fma(a[i], b[j], acc[i][j]);
+                    }
+                }
+            }
+            barrier();
+        }
+    }
+
+    for (uint i = 0u; i < TM; i++) {
+        uint pix = p0 + ty + i * TY;
+        if (pix >= npix) {
+            continue;
+        }
+        for (uint j = 0u; j < TN; j++) {
+            uint co = c0 + tx + j * TX;
+            if (co < p.cout) {
+                float v = acc[i][j] + bias[co];
+                outp[p.outBase + pix * p.cout + co] = p.relu != 0u ? max(v, 0.0) : v;
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+#version 450
+// conv_cpu: the convolution of conv.comp (any kernel size, stride and
+// padding; same bindings, push constants and result) register-blocked for
+// CPU Vulkan devices such as lavapipe, as conv3x3_cpu.comp is for 3x3
+// stride-1 layers: input and weights are read as vec4 texel buffers and
+// each invocation keeps TM pixels x 4*TN4 output channels in registers.
+// Requires cin, cout, inBase, outBase to be multiples of 4 (vec4 loads);
+// the host pads narrower inputs or falls back to conv.comp.
+// Bindings: 0 in [n,h,w,cin] (texel buffer), 1 w [kh*kw*cin, cout] (texel buffer),
+//           2 bias [cout] (readonly), 3 out [n,oh,ow,cout] (writeonly).
+// Push: n, h, w, cin, cout, relu (0/1), inBase, outBase, oh, ow, kh, kw,
+//       sh, sw, padT, padL.
+// Spec: 0 workgroup size WG, 1 TM, 2 TN4.
+// Dispatch: x = ceil(n*oh*ow / TM), y = ceil(cout / (4*TN4*WG)).
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TM = 8;
+layout(constant_id = 2) const uint TN4 = 2;
+
+layout(binding = 0) uniform samplerBuffer inp;
+layout(binding = 1) uniform samplerBuffer wt;
+layout(std430, binding = 2) readonly buffer Bias { vec4 bias[]; };
+layout(std430, binding = 3) writeonly buffer Out { vec4 outp[]; };
+layout(push_constant) uniform Push {
+    uint n, h, w, cin, cout, relu, inBase, outBase;
+    uint oh, ow, kh, kw, sh, sw;
+    int padT, padL;
+} p;
+
+void main() {
+    uint cg0 = (gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN4; // first vec4 channel group
+    uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
+    if (cg0 >= cout4) {
+        return;
+    }
+    uint p0 = gl_WorkGroupID.x * TM;
+    uint npix = p.n * p.oh * p.ow;
+    int py[TM], px[TM];
+    uint img[TM];
+    for (uint i = 0u; i < TM; i++) {
+        uint pix = min(p0 + i, npix - 1u); // tail pixels repeat the last
+        uint t = pix / p.ow;
+        px[i] = int(pix % p.ow) * int(p.sw) - p.padL;
+        py[i] = int(t % p.oh) * int(p.sh) - p.padT;
+        img[i] = (t / p.oh) * p.h * p.w;
+    }
+    vec4 acc[TM][TN4];
+    for (uint j = 0u; j < TN4; j++) {
+        uint cg = min(cg0 + j, cout4 - 1u);
+        for (uint i = 0u; i < TM; i++) {
+            acc[i][j] = bias[cg];
+        }
+    }
+    uint taps = p.kh * p.kw;
+    for (uint tap = 0u; tap < taps; tap++) {
+        int dy = int(tap / p.kw), dx = int(tap % p.kw);
+        uint src[TM];
+        bool ok[TM];
+        for (uint i = 0u; i < TM; i++) {
+            int iy = py[i] + dy, ix = px[i] + dx;
+            ok[i] = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
+            // Padding pixels fetch the image's first pixel and select
+            // zero instead, keeping the loop free of branches.
+            src[i] = (p.inBase / 4u) + (img[i] + (ok[i] ? uint(iy) * p.w + uint(ix) : 0u)) * cin4;
+        }
+        uint wrow = tap * p.cin * cout4; // vec4 index of row (tap, ci=0)
+        for (uint c4 = 0u; c4 < cin4; c4++) {
+            vec4 b[4][TN4];
+            for (uint q = 0u; q < 4u; q++) {
+                for (uint j = 0u; j < TN4; j++) {
+                    b[q][j] = texelFetch(wt, int(wrow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)));
+                }
+            }
+            for (uint i = 0u; i < TM; i++) {
+                vec4 a = mix(vec4(0.0), texelFetch(inp, int(src[i] + c4)), bvec4(ok[i]));
+                for (uint j = 0u; j < TN4; j++) {
+                    acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
+                    acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
+                    acc[i][j] = fma(vec4(a.z), b[2][j], acc[i][j]);
+                    acc[i][j] = fma(vec4(a.w), b[3][j], acc[i][j]);
+                }
+            }
+        }
+    }
+    for (uint i = 0u; i < TM; i++) {
+        uint pix = p0 + i;
+        if (pix >= npix) {
+            break;
+        }
+        for (uint j = 0u; j < TN4; j++) {
+            uint cg = cg0 + j;
+            if (cg < cout4) {
+                vec4 v = acc[i][j];
+                outp[p.outBase / 4u + pix * cout4 + cg] = p.relu != 0u ? max(v, vec4(0.0)) : v;
+            }
+        }
+    }
+}
