@@ -72,7 +72,15 @@ func NewCPU(g *Graph) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	return &Net{g: g}, nil
+	return &Net{g: g.clone()}, nil
+}
+
+// clone copies the graph's structure (not its ops), so that a Net can
+// add pooling nodes of its own.
+func (g *Graph) clone() *Graph {
+	c := *g
+	c.Nodes = append([]Node(nil), g.Nodes...)
+	return &c
 }
 
 // NewOn uploads g's parameters to dev, which the caller keeps owning.
@@ -83,7 +91,7 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Net{g: g, dev: dev, kit: layers.NewKit(dev)}
+	n := &Net{g: g.clone(), dev: dev, kit: layers.NewKit(dev)}
 	for _, nd := range g.Nodes {
 		k, err := nd.Op.Upload(n.kit)
 		if err != nil {
@@ -182,8 +190,11 @@ func checkBatch(b Batch) error {
 }
 
 // Plan reports the memory a run of b (only its size matters) returning
-// names would plan, without running it.
+// names would plan, without running it; it also checks the names and the
+// size.
 func (n *Net) Plan(b Batch, names ...string) (PlanInfo, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusable)
 	if err != nil {
 		return PlanInfo{}, err
@@ -204,12 +215,54 @@ func (n *Net) fusable(i int) bool {
 	return ok
 }
 
+// Pooling reduces requested maps over height and width (RunPooled).
+type Pooling int
+
+// The poolings: none, the mean, the maximum.
+const (
+	NoPooling Pooling = iota
+	AvgPooling
+	MaxPooling
+)
+
+// ParsePooling reads "", "none", "avg" or "max".
+func ParsePooling(s string) (Pooling, error) {
+	switch s {
+	case "", "none":
+		return NoPooling, nil
+	case "avg", "mean":
+		return AvgPooling, nil
+	case "max":
+		return MaxPooling, nil
+	}
+	return 0, fmt.Errorf("graph: pooling %q: want avg, max or none", s)
+}
+
 // Run computes the network on a batch, up to the deepest layer named, and
 // returns the named features (and nothing else: other tensors are never
 // copied to the host). Names and the input are checked before any work.
 func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error) {
+	return n.RunPooled(ctx, b, NoPooling, names...)
+}
+
+// RunPooled is Run with every requested map reduced over height and
+// width on the device before readback, as Keras's pooling='avg' does: a
+// map [N,H,W,C] comes back as [N,C]; vectors come back as they are.
+func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...string) (*Result, error) {
 	if err := checkBatch(b); err != nil {
 		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, ErrClosed
+	}
+	asked := names
+	if pool != NoPooling {
+		var err error
+		if names, err = n.pooled(b, pool, names); err != nil {
+			return nil, err
+		}
 	}
 	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusable)
 	if err != nil {
@@ -217,11 +270,6 @@ func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return nil, ErrClosed
 	}
 	var out map[int][]float32
 	if n.dev == nil {
@@ -234,10 +282,58 @@ func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error
 	}
 	r := &Result{features: map[string]Feature{}}
 	for _, k := range s.kept {
-		r.features[k.name] = Feature{Name: k.name, Shape: s.featureShape(k.node), Data: out[k.node]}
-		r.order = append(r.order, k.name)
+		name := k.name
+		for i, nm := range names {
+			if nm == k.name {
+				name = asked[i] // a pooled map keeps the name asked for
+				break
+			}
+		}
+		r.features[name] = Feature{Name: name, Shape: s.featureShape(k.node), Data: out[k.node]}
+		r.order = append(r.order, name)
 	}
 	return r, nil
+}
+
+// pooled returns the names of pooling nodes over the requested maps,
+// adding them to the Net's graph (and uploading them) the first time.
+func (n *Net) pooled(b Batch, pool Pooling, names []string) ([]string, error) {
+	idx := n.g.index()
+	out := make([]string, len(names))
+	for i, name := range names {
+		node, err := n.g.resolve(idx, name)
+		if err != nil {
+			return nil, err
+		}
+		_, vec, err := n.g.shapes(layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, node)
+		if err != nil {
+			return nil, err
+		}
+		if vec[node] {
+			out[i] = name
+			continue
+		}
+		suffix := "@avg"
+		if pool == MaxPooling {
+			suffix = "@max"
+		}
+		pn := n.g.Nodes[node].Name + suffix
+		out[i] = pn
+		if _, ok := idx[pn]; ok {
+			continue
+		}
+		op := &layers.Pool{Avg: pool == AvgPooling, Adaptive: true, OH: 1, OW: 1, Flat: true}
+		if n.dev != nil {
+			k, err := op.Upload(n.kit)
+			if err != nil {
+				return nil, err
+			}
+			n.kernels = append(n.kernels, k)
+		}
+		n.g.Nodes = append(n.g.Nodes, Node{Name: pn, Op: op, Inputs: []string{n.g.Nodes[node].Name}})
+		idx[pn] = len(n.g.Nodes) - 1
+	}
+	return out, nil
 }
 
 // runCPU runs the schedule with the ops' CPU references, dropping each

@@ -156,6 +156,11 @@ func typeName(x any) string {
 			return "numpy.ndarray (never built)"
 		}
 		return fmt.Sprintf("numpy.ndarray %s of shape %v", x.dt.name(), x.shape)
+
+	case *torchStorage:
+		return fmt.Sprintf("torch storage %q of %d %s elements", clip(x.key), x.numel, x.typ.name)
+	case *torchTensor:
+		return fmt.Sprintf("torch tensor %s of shape %v", x.typ.name, x.shape)
 	}
 	return fmt.Sprintf("%T", x)
 }
@@ -491,6 +496,10 @@ type machine struct {
 	marks []int
 	memo  map[int64]any
 	proto int
+	// torch, when set, runs a torch.save pickle: it allows the torch
+	// globals, resolves persistent ids (BINPERSID) to storages and lets
+	// BUILD set attributes on dicts (an OrderedDict's _metadata).
+	torch *torchLoader
 }
 
 // unpickle runs the pickle that starts at off in r (size bytes in all) up to
@@ -999,6 +1008,19 @@ func (m *machine) step(op byte, name string) error {
 			return m.push(newDict())
 		}
 		return formatErr("pickle %s at offset %d: cannot create a %s (args %s)", name, m.s.pos-1, typeName(cls), typeName(args))
+	case 'Q': // BINPERSID
+		pid, err := m.pop(name)
+		if err != nil {
+			return err
+		}
+		if m.torch == nil {
+			return formatErr("pickle BINPERSID at offset %d: persistent ids are not supported here", m.s.pos-1)
+		}
+		x, err := m.torch.persistentLoad(pid)
+		if err != nil {
+			return wrap(err, "pickle BINPERSID at offset %d", m.s.pos-1)
+		}
+		return m.push(x)
 	case 'b': // BUILD
 		state, err := m.pop(name)
 		if err != nil {
@@ -1062,9 +1084,15 @@ var allowedGlobals = map[string]bool{
 
 func (m *machine) global(mod, name string) error {
 	full := mod + "." + name
+	if m.torch != nil && torchGlobal(full) {
+		return m.push(pyGlobal{module: mod, name: name})
+	}
 	if !allowedGlobals[full] {
-		return formatErr("pickle at offset %d uses global %s, which is not allowed (only numpy arrays and dtypes, bytes and dicts are)",
-			m.s.pos-1, clip(full))
+		allowed := "only numpy arrays and dtypes, bytes and dicts are"
+		if m.torch != nil {
+			allowed = "only tensors, storages, dtypes and dicts are"
+		}
+		return formatErr("pickle at offset %d uses global %s, which is not allowed (%s)", m.s.pos-1, clip(full), allowed)
 	}
 	return m.push(pyGlobal{module: mod, name: name})
 }
@@ -1137,6 +1165,11 @@ func (m *machine) call(fn any, args pyTuple) (any, error) {
 			}
 		}
 		return nil, formatErr("OrderedDict of %s is not supported", typeName(args))
+	}
+	if m.torch != nil {
+		if x, ok, err := m.torchCall(g, args); ok {
+			return x, err
+		}
 	}
 	return nil, formatErr("cannot call %s", typeName(g))
 }
@@ -1308,7 +1341,9 @@ func (m *machine) build(x, state any) error {
 		if _, none := state.(pyNone); none {
 			return nil
 		}
-		if d, ok := state.(*pyDict); ok && len(d.keys) == 0 {
+		if d, ok := state.(*pyDict); ok && (len(d.keys) == 0 || m.torch != nil) {
+			// Attributes, as torch's state dicts carry _metadata: the
+			// dict's items are what is read.
 			return nil
 		}
 		return formatErr("dict state %s is not supported", typeName(state))

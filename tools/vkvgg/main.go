@@ -1,18 +1,23 @@
-// Command vkvgg runs pretrained VGG16/VGG19 networks (tensorflow-vgg
-// weight files) on any Vulkan device, or on the CPU reference.
+// Command vkvgg runs pretrained networks (tensorflow-vgg VGG16/VGG19
+// weight files, torchvision VGG, AlexNet and ResNet state dicts) on any
+// Vulkan device, or on the pure-Go CPU reference.
 //
 // Usage:
 //
 //	vkvgg devices
+//	vkvgg layers   --weights W [--size S] [--fcn]
 //	vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
 //	vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz
-//	                [--size S] [--device D] [--batch B]
+//	                [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
+//	vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
 //	vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 //
-// W is a .npy or .npz weight file, or random:vgg16 / random:vgg19 for
-// built-in random weights (results then mean nothing; vkvgg says so).
-// D is cpu, a device index from "vkvgg devices", or a name substring;
-// the default is the best Vulkan device (or $VKVGG_DEVICE).
+// W is a .npy/.npz (tensorflow-vgg) or .pth (torchvision) weight file, or
+// random:NAME for built-in random weights (results then mean nothing;
+// vkvgg says so). D is cpu, a device index from "vkvgg devices", or a
+// name substring; the default is the best Vulkan device (or
+// $VKVGG_DEVICE), and the CPU reference, with a warning, where there is
+// none.
 package main
 
 import (
@@ -21,22 +26,36 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/images"
+	"github.com/vkvgg/vkvgg/models"
 	"github.com/vkvgg/vkvgg/npy"
 	"github.com/vkvgg/vkvgg/synset"
-	"github.com/vkvgg/vkvgg/vgg"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	// SIGINT and SIGTERM cancel the run: the network stops between
+	// submissions, temporary files are removed, and the exit status is
+	// the shell's usual 128 + signal.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "vkvgg: interrupted")
+			os.Exit(130)
+		}
 		fmt.Fprintln(os.Stderr, "vkvgg:", err)
 		os.Exit(1)
 	}
@@ -44,13 +63,18 @@ func main() {
 
 const usage = `usage:
   vkvgg devices
+  vkvgg layers   --weights W [--size S] [--fcn]
   vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
-  vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--size S] [--device D] [--batch B]
+  vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
+  vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
   vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
-W: a tensorflow-vgg .npy/.npz file, or random:vgg16 / random:vgg19
-D: cpu, a device index or name substring (default: the best Vulkan device)`
+W: a tensorflow-vgg .npy/.npz file, a torchvision .pth state dict, or random:NAME
+   (random:vgg16, random:vgg19, random:alexnet, random:resnet18 ... random:resnet152,
+   random:torchvision-vgg16)
+D: cpu, a device index or name substring (default: the best Vulkan device, else the CPU)
+vkvgg COMMAND -h lists a command's flags`
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
@@ -58,16 +82,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "devices":
 		return devices(stdout)
 	case "classify":
-		return classify(args[1:], stdout, stderr)
+		return classify(ctx, args[1:], stdout, stderr)
 	case "features":
-		return features(args[1:], stdout, stderr)
+		return features(ctx, args[1:], stdout, stderr)
+	case "layers":
+		return layersCmd(args[1:], stdout, stderr)
+	case "validate":
+		return validate(ctx, args[1:], stdout, stderr)
 	case "bench":
-		return bench(args[1:], stdout, stderr)
+		return bench(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (commands: devices, classify, features, bench; vkvgg help for usage)", args[0])
+	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, validate, bench; vkvgg help for usage)", args[0])
 }
 
 func devices(w io.Writer) error {
@@ -103,53 +131,84 @@ type netFlags struct {
 	weights string
 	device  string
 	batch   int
+	fcn     bool
 }
 
 func (f *netFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.weights, "weights", "", "weight file (.npy/.npz) or random:vgg16 / random:vgg19")
-	fs.StringVar(&f.device, "device", "", "cpu, a device index or a name substring (default: best Vulkan device)")
+	fs.StringVar(&f.weights, "weights", "", "weight file (.npy/.npz tensorflow-vgg, .pth torchvision) or random:NAME")
+	fs.StringVar(&f.device, "device", "", "cpu, a device index or a name substring (default: the best Vulkan device, else the CPU)")
 	fs.IntVar(&f.batch, "batch", 8, "images per run")
+	fs.BoolVar(&f.fcn, "fcn", false, "tensorflow-vgg: run fc6-fc8 as convolutions (score maps for inputs larger than 224)")
 }
 
-func (f *netFlags) open(stderr io.Writer) (*vgg.Net, error) {
+func (f *netFlags) check() error {
 	if f.weights == "" {
-		return nil, errors.New("--weights is required (a .npy/.npz file, or random:vgg16)")
+		return errors.New("--weights is required (a .npy/.npz/.pth file, or random:vgg16)")
 	}
 	if f.batch < 1 {
-		return nil, fmt.Errorf("--batch %d: must be at least 1", f.batch)
+		return fmt.Errorf("--batch %d: must be at least 1", f.batch)
+	}
+	return nil
+}
+
+func (f *netFlags) open(stderr io.Writer) (*models.Net, error) {
+	if err := f.check(); err != nil {
+		return nil, err
 	}
 	start := time.Now()
-	net, err := vgg.Load(f.weights, vgg.Options{Device: f.device})
+	opts := models.Options{Device: f.device, FCN: f.fcn}
+	net, err := models.Load(f.weights, opts)
+	if f.device == "" && (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) {
+		fmt.Fprintf(stderr, "vkvgg: WARNING: %v; running on the CPU reference instead (slow). Install a Vulkan driver (Debian: mesa-vulkan-drivers runs Vulkan on the CPU, faster than the reference) or pass --device cpu to silence this.\n", err)
+		opts.Device = models.DeviceCPU
+		net, err = models.Load(f.weights, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
-	w := net.Weights()
-	if w.Random {
+	if net.Random {
 		fmt.Fprintf(stderr, "vkvgg: WARNING: %s: the weights are RANDOM, so classes and features mean nothing\n", f.weights)
 	}
 	where := "CPU reference"
 	if d := net.Device(); d != nil {
 		where = d.Info().Name
 	}
-	fmt.Fprintf(stderr, "vkvgg: %v, %d classes, on %s (loaded in %.2f s)\n", w.Arch, w.Classes(), where, time.Since(start).Seconds())
+	fmt.Fprintf(stderr, "vkvgg: %s, %d classes, on %s (loaded in %.2f s)\n", net.Name, net.Classes, where, time.Since(start).Seconds())
 	return net, nil
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+// errHelp ends a command that printed its flags for -h.
+var errHelp = errors.New("help printed")
+
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s: %v (vkvgg help for usage)", fs.Name(), err)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintf(stdout, "usage of vkvgg %s:\n", fs.Name())
+			fs.PrintDefaults()
+			return errHelp
+		}
+		return fmt.Errorf("%s: %v (vkvgg %s -h lists its flags)", fs.Name(), err, fs.Name())
 	}
 	return nil
 }
 
-func classify(args []string, stdout, stderr io.Writer) error {
+// helped turns errHelp into success.
+func helped(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func classify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
 	var nf netFlags
 	nf.register(fs)
 	top := fs.Int("top", 5, "classes to print per image")
-	if err := parse(fs, args); err != nil {
-		return err
+	if err := parse(fs, args, stdout); err != nil {
+		return helped(err)
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -173,18 +232,29 @@ func classify(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err := net.Run(context.Background(), b, "prob")
+		res, err := net.Run(ctx, b, "prob")
 		if err != nil {
 			return err
 		}
 		prob, _ := res.Feature("prob")
+		if len(prob.Shape) != 2 {
+			return fmt.Errorf("classify: prob has shape %v (a score map): classify takes images of the network's own size; use features for score maps", prob.Shape)
+		}
 		classes := prob.Shape[1]
 		for k := range j - i {
-			preds, err := synset.TopK(prob.Data[k*classes:(k+1)*classes], *top)
+			p := prob.Data[k*classes : (k+1)*classes]
+			fmt.Fprintf(stdout, "%s:\n", paths[i+k])
+			if classes != synset.Count() {
+				// A fine-tuned network: its classes have no ImageNet names.
+				for _, c := range topK(p, *top) {
+					fmt.Fprintf(stdout, "  %.4f  class %d\n", p[c], c)
+				}
+				continue
+			}
+			preds, err := synset.TopK(p, *top)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s:\n", paths[i+k])
 			for _, p := range preds {
 				fmt.Fprintf(stdout, "  %.4f  %-10s %s\n", p.Prob, p.WNID, p.Name)
 			}
@@ -211,15 +281,25 @@ func loadImages(paths []string, size int) ([]images.RGB, error) {
 	return out, nil
 }
 
-func batchOf(imgs []images.RGB) (vgg.Batch, error) {
+func batchOf(imgs []images.RGB) (graph.Batch, error) {
 	shape, data, err := images.Batch(imgs)
 	if err != nil {
-		return vgg.Batch{}, err
+		return graph.Batch{}, err
 	}
-	return vgg.Batch{N: shape[0], H: shape[1], W: shape[2], Data: data}, nil
+	return graph.Batch{N: shape[0], H: shape[1], W: shape[2], Data: data}, nil
 }
 
-func features(args []string, stdout, stderr io.Writer) error {
+// topK returns the indices of the k largest values.
+func topK(p []float32, k int) []int {
+	idx := make([]int, len(p))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	return idx[:min(k, len(idx))]
+}
+
+func features(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("features", flag.ContinueOnError)
 	var nf netFlags
 	nf.register(fs)
@@ -227,18 +307,26 @@ func features(args []string, stdout, stderr io.Writer) error {
 	layerList := fs.String("layers", "", "comma-separated layer names, e.g. pool5,fc7")
 	out := fs.String("out", "", "the .npz to write")
 	size := fs.Int("size", 224, "images: centre-crop and resize to SIZE x SIZE; 0 keeps their own size")
-	if err := parse(fs, args); err != nil {
-		return err
+	poolFlag := fs.String("pool", "", "avg or max: return each map pooled over height and width, [N,C]")
+	if err := parse(fs, args, stdout); err != nil {
+		return helped(err)
+	}
+	pool, err := graph.ParsePooling(*poolFlag)
+	if err != nil {
+		return fmt.Errorf("--pool: %w", err)
 	}
 	if *out == "" {
 		return errors.New("features: --out is required")
 	}
 	if *layerList == "" {
-		return errors.New("features: --layers is required (e.g. --layers pool5,fc7)")
+		return errors.New("features: --layers is required (e.g. --layers pool5,fc7; vkvgg layers lists them)")
 	}
 	names, err := layerNames(*layerList)
 	if err != nil {
 		return err
+	}
+	if st, err := os.Stat(*out); err == nil && st.IsDir() {
+		return fmt.Errorf("features: --out %s is a directory", *out)
 	}
 	if (*input == "") == (len(fs.Args()) == 0) {
 		return errors.New("features: give either --input X.npy or image files")
@@ -246,27 +334,9 @@ func features(args []string, stdout, stderr io.Writer) error {
 	if *size < 0 {
 		return fmt.Errorf("--size %d: must be 0 or positive", *size)
 	}
-	var all vgg.Batch
-	if *input != "" {
-		a, err := npy.ReadNPYFile(*input)
-		if err != nil {
-			return err
-		}
-		if len(a.Shape) != 4 || a.Shape[3] != 3 {
-			return fmt.Errorf("%s: shape %v, want [N,H,W,3] (RGB in [0,1], as tensorflow-vgg's build takes)", *input, a.Shape)
-		}
-		all = vgg.Batch{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], Data: a.Data}
-	} else {
-		imgs, err := loadImages(fs.Args(), *size)
-		if err != nil {
-			return err
-		}
-		if all, err = batchOf(imgs); err != nil {
-			return fmt.Errorf("%w (with --size 0 every image must have the same size)", err)
-		}
-	}
-	if all.N < 1 {
-		return errors.New("features: the input holds no image")
+	all, err := readInput(*input, fs.Args(), *size)
+	if err != nil {
+		return err
 	}
 	// Check that the output can be written before the work, without
 	// touching an existing file: the result goes to a temporary file in
@@ -282,6 +352,10 @@ func features(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer net.Close()
+	// Names and sizes are checked before any image is run.
+	if _, err := net.Plan(graph.Batch{N: min(nf.batch, all.N), H: all.H, W: all.W}, names...); err != nil {
+		return err
+	}
 	collected := map[string][]float32{}
 	shapes := map[string][]int{}
 	var order []string
@@ -289,8 +363,8 @@ func features(args []string, stdout, stderr io.Writer) error {
 	img := all.H * all.W * 3
 	for i := 0; i < all.N; i += nf.batch {
 		j := min(all.N, i+nf.batch)
-		b := vgg.Batch{N: j - i, H: all.H, W: all.W, Data: all.Data[i*img : j*img]}
-		res, err := net.Run(context.Background(), b, names...)
+		b := graph.Batch{N: j - i, H: all.H, W: all.W, Data: all.Data[i*img : j*img]}
+		res, err := net.RunPooled(ctx, b, pool, names...)
 		if err != nil {
 			return err
 		}
@@ -324,21 +398,47 @@ func features(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// layerNames splits a --layers list and catches typos before anything is
-// loaded; the network checks again for its own architecture (conv3_4,
-// conv4_4, conv5_4 exist in VGG19 only).
+// layerNames splits a --layers list; the network checks the names
+// before any work.
 func layerNames(list string) ([]string, error) {
-	names := strings.Split(list, ",")
-	known := vgg.VGG19.LayerNames()
-	for _, name := range names {
-		if !slices.Contains(known, name) {
-			return nil, fmt.Errorf("unknown layer %q (layers: %s)", name, strings.Join(known, ", "))
+	var names []string
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			return nil, fmt.Errorf("--layers %q: an empty name", list)
 		}
+		names = append(names, name)
 	}
 	return names, nil
 }
 
-func bench(args []string, stdout, stderr io.Writer) error {
+// readInput reads a float32 [N,H,W,3] .npy, or decodes images (size > 0
+// centre-crops and resizes them, 0 keeps their own size).
+func readInput(input string, paths []string, size int) (graph.Batch, error) {
+	if input != "" {
+		a, err := npy.ReadNPYFile(input)
+		if err != nil {
+			return graph.Batch{}, err
+		}
+		if len(a.Shape) != 4 || a.Shape[3] != 3 {
+			return graph.Batch{}, fmt.Errorf("%s: shape %v, want [N,H,W,3] (RGB in [0,1], as tensorflow-vgg's build takes)", input, a.Shape)
+		}
+		if a.Shape[0] < 1 {
+			return graph.Batch{}, fmt.Errorf("%s: the input holds no image", input)
+		}
+		return graph.Batch{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], Data: a.Data}, nil
+	}
+	imgs, err := loadImages(paths, size)
+	if err != nil {
+		return graph.Batch{}, err
+	}
+	b, err := batchOf(imgs)
+	if err != nil {
+		return graph.Batch{}, fmt.Errorf("%w (with --size 0 every image must have the same size)", err)
+	}
+	return b, nil
+}
+
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var nf netFlags
 	nf.register(fs)
@@ -347,8 +447,8 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	size := fs.Int("size", 224, "input size")
 	layerList := fs.String("layers", "prob", "layers to read back")
 	profile := fs.Bool("profile", false, "print the GPU time of every dispatch of the last run")
-	if err := parse(fs, args); err != nil {
-		return err
+	if err := parse(fs, args, stdout); err != nil {
+		return helped(err)
 	}
 	if *iters < 0 || *size < 1 {
 		return errors.New("bench: --iters must be at least 0 and --size at least 1")
@@ -373,20 +473,23 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer net.Close()
+	if _, err := net.Plan(graph.Batch{N: sizes[0], H: *size, W: *size}, names...); err != nil {
+		return err
+	}
 	if *iters == 0 {
 		return nil
 	}
 	for _, n := range sizes {
-		b := vgg.Batch{N: n, H: *size, W: *size, Data: make([]float32, n**size**size*3)}
+		b := graph.Batch{N: n, H: *size, W: *size, Data: make([]float32, n**size**size*3)}
 		for i := range b.Data {
 			b.Data[i] = float32(i%251) / 250
 		}
-		if _, err := net.Run(context.Background(), b, names...); err != nil {
+		if _, err := net.Run(ctx, b, names...); err != nil {
 			return err
 		}
 		start := time.Now()
 		for range *iters {
-			if _, err := net.Run(context.Background(), b, names...); err != nil {
+			if _, err := net.Run(ctx, b, names...); err != nil {
 				return err
 			}
 		}
@@ -394,7 +497,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "batch %d: %.1f ms per image (%.1f images/s)\n", n, per, 1000/per)
 		if *profile {
 			net.SetProfile(true)
-			if _, err := net.Run(context.Background(), b, names...); err != nil {
+			if _, err := net.Run(ctx, b, names...); err != nil {
 				return err
 			}
 			ts, err := net.Timings()
@@ -407,5 +510,136 @@ func bench(args []string, stdout, stderr io.Writer) error {
 			net.SetProfile(false)
 		}
 	}
+	return nil
+}
+
+// layersCmd lists every layer name of a network with its shape.
+func layersCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("layers", flag.ContinueOnError)
+	var nf netFlags
+	nf.register(fs)
+	size := fs.Int("size", 224, "input size (height and width)")
+	height := fs.Int("height", 0, "input height (default --size)")
+	width := fs.Int("width", 0, "input width (default --size)")
+	if err := parse(fs, args, stdout); err != nil {
+		return helped(err)
+	}
+	h, w := *size, *size
+	if *height > 0 {
+		h = *height
+	}
+	if *width > 0 {
+		w = *width
+	}
+	if h < 1 || w < 1 {
+		return fmt.Errorf("layers: input %dx%d: sizes must be positive", h, w)
+	}
+	nf.device = models.DeviceCPU // shapes only: no device needed
+	net, err := nf.open(stderr)
+	if err != nil {
+		return err
+	}
+	defer net.Close()
+	infos, err := net.Graph().Layers(1, h, w)
+	fmt.Fprintf(stdout, "%s, input %dx%d:\n", net.Name, h, w)
+	for _, l := range infos {
+		fmt.Fprintf(stdout, "  %-28s %-22s %v\n", l.Name, l.Kind, l.Shape[1:])
+	}
+	return err
+}
+
+// validate runs the same graph on the chosen device and on the CPU
+// reference and prints, per layer, the normalised and largest absolute
+// error, naming the first layer beyond tolerance (an error then).
+func validate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	var nf netFlags
+	nf.register(fs)
+	input := fs.String("input", "", "a float32 [N,H,W,3] .npy of RGB values in [0,1]")
+	layerList := fs.String("layers", "", "comma-separated layer names (default: every layer)")
+	size := fs.Int("size", 224, "images: centre-crop and resize to SIZE x SIZE; 0 keeps their own size")
+	tol := fs.Float64("tol", 1e-4, "largest normalised error accepted, ||device - cpu|| / ||cpu||")
+	if err := parse(fs, args, stdout); err != nil {
+		return helped(err)
+	}
+	if err := nf.check(); err != nil {
+		return err
+	}
+	if (*input == "") == (len(fs.Args()) == 0) {
+		return errors.New("validate: give either --input X.npy or image files")
+	}
+	if strings.EqualFold(nf.device, models.DeviceCPU) {
+		return errors.New("validate: compares a Vulkan device with the CPU reference: --device cpu compares nothing")
+	}
+	b, err := readInput(*input, fs.Args(), *size)
+	if err != nil {
+		return err
+	}
+	dev, err := nf.open(stderr)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	if dev.Device() == nil {
+		return errors.New("validate: no Vulkan device to validate")
+	}
+	nf.device = models.DeviceCPU
+	ref, err := nf.open(io.Discard)
+	if err != nil {
+		return err
+	}
+	defer ref.Close()
+	var names []string
+	if *layerList != "" {
+		if names, err = layerNames(*layerList); err != nil {
+			return err
+		}
+	} else {
+		infos, err := dev.Graph().Layers(b.N, b.H, b.W)
+		for _, l := range infos {
+			names = append(names, l.Name)
+		}
+		if len(names) == 0 {
+			return err
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "vkvgg: %v: checking the %d layers before it\n", err, len(names))
+		}
+	}
+	gr, err := dev.Run(ctx, b, names...)
+	if err != nil {
+		return err
+	}
+	cr, err := ref.Run(ctx, b, names...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s on %s against the CPU reference, %d image(s) of %dx%d:\n", dev.Name, dev.Device().Info().Name, b.N, b.H, b.W)
+	fmt.Fprintf(stdout, "  %-28s %-18s %12s %12s\n", "layer", "shape", "norm. error", "max |error|")
+	first := ""
+	for _, name := range gr.Names() {
+		g, _ := gr.Feature(name)
+		c, _ := cr.Feature(name)
+		var d, nrm, worst float64
+		for i := range c.Data {
+			e := float64(g.Data[i]) - float64(c.Data[i])
+			d += e * e
+			nrm += float64(c.Data[i]) * float64(c.Data[i])
+			worst = math.Max(worst, math.Abs(e))
+		}
+		ne := math.Sqrt(d / math.Max(nrm, 1e-300))
+		mark := ""
+		if !(ne <= *tol) {
+			mark = "  <- beyond tolerance"
+			if first == "" {
+				first = name
+			}
+		}
+		fmt.Fprintf(stdout, "  %-28s %-18v %12.3g %12.3g%s\n", name, g.Shape, ne, worst, mark)
+	}
+	if first != "" {
+		return fmt.Errorf("validate: layer %s is the first beyond the tolerance %g", first, *tol)
+	}
+	fmt.Fprintf(stdout, "every layer within %g\n", *tol)
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ const golden = "../../testdata/golden"
 func runCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err := run(args, &out, &errb)
+	err := run(context.Background(), args, &out, &errb)
 	return out.String(), errb.String(), err
 }
 
@@ -103,7 +104,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"classify", "--weights", w, bad}, "bad.jpg"},
 		{[]string{"classify", "--weights", w, filepath.Join(dir, "missing.png")}, "missing.png"},
 		{[]string{"classify", "--weights", "random:vgg17", "x.png"}, "x.png"},
-		{[]string{"features", "--device", "cpu", "--weights", "random:vgg17", "--input", in, "--layers", "pool1", "--out", filepath.Join(dir, "o.npz")}, `unknown architecture "vgg17"`},
+		{[]string{"features", "--device", "cpu", "--weights", "random:vgg17", "--input", in, "--layers", "pool1", "--out", filepath.Join(dir, "o.npz")}, `unknown network "random:vgg17"`},
 		{[]string{"features", "--device", "cpu", "--weights", w, "--input", nan, "--layers", "pool1", "--out", filepath.Join(dir, "o.npz")}, "finite"},
 		{[]string{"features", "--device", "cpu", "--weights", w, "--input", flat, "--layers", "pool1", "--out", filepath.Join(dir, "o.npz")}, "want [N,H,W,3]"},
 		{[]string{"features", "--device", "cpu", "--weights", w, "--input", in, "--layers", "pool1,conv6_1", "--out", filepath.Join(dir, "o.npz")}, `unknown layer "conv6_1"`},

@@ -1,0 +1,317 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers/layertest"
+	"github.com/vkvgg/vkvgg/torchvision"
+)
+
+func randomBatch(seed uint64, n, h, w int) graph.Batch {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	b := graph.Batch{N: n, H: h, W: w, Data: make([]float32, n*h*w*3)}
+	for i := range b.Data {
+		b.Data[i] = float32(rng.Float64())
+	}
+	return b
+}
+
+func model(t testing.TB, name string) *torchvision.Model {
+	t.Helper()
+	sd, err := torchvision.Random(name, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := torchvision.Build(sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func onDevice(t *testing.T, g *graph.Graph) *graph.Net {
+	t.Helper()
+	n, err := graph.NewOn(testdev.Open(t), g, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return n
+}
+
+// TestResNet50Memory: the liveness planner's activation memory for
+// ResNet-50 at 224x224, batch 8, against the sum of all its tensors.
+func TestResNet50Memory(t *testing.T) {
+	m := model(t, "resnet50")
+	n, err := graph.NewCPU(m.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := n.Plan(graph.Batch{N: 8, H: 224, W: 224}, "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratio := float64(info.ActivationBytes) / float64(info.TensorBytes)
+	t.Logf("resnet50 224x224 batch 8: %d MiB of activations in %d buffers for %d MiB of tensors (%.1f%%), %d ops in %d submissions",
+		info.ActivationBytes>>20, info.Buffers, info.TensorBytes>>20, 100*ratio, info.Nodes, info.Segments)
+	if ratio >= 0.4 {
+		t.Errorf("planned %.1f%% of the sum of tensors, want below 40%%", 100*ratio)
+	}
+}
+
+// TestKeptNeverOverwritten asks for many tensors at once, including ones
+// whose memory a liveness planner would reuse, and compares each with a
+// run that asks for it alone, and with the CPU reference.
+func TestKeptNeverOverwritten(t *testing.T) {
+	m := model(t, "resnet18")
+	dev := onDevice(t, m.Graph)
+	cpu, _ := graph.NewCPU(m.Graph)
+	names := []string{"conv1", "relu", "maxpool", "layer1.0.relu", "layer1.0.add", "layer1.0", "layer2.0.downsample", "layer3", "avgpool", "fc", "prob"}
+	b := randomBatch(1, 2, 67, 45)
+	ctx := context.Background()
+	all, err := dev.Run(ctx, b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := cpu.Run(ctx, b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := all.Names(); !slices.Equal(got, names) {
+		t.Errorf("names %v, want %v in network order", got, names)
+	}
+	for _, name := range names {
+		one, err := dev.Run(ctx, b, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f1, _ := all.Feature(name)
+		f2, _ := one.Feature(name)
+		if e := layertest.NormErr(f1.Data, f2.Data); e != 0 {
+			t.Errorf("%s differs when asked alone: normalised error %g", name, e)
+		}
+		fc, _ := ref.Feature(name)
+		if e := layertest.NormErr(f1.Data, fc.Data); !(e < 1e-4) {
+			t.Errorf("%s: device against CPU %.3g", name, e)
+		}
+	}
+	// layer1.0.add is the sum before its ReLU: asking for it keeps the
+	// ReLU from being fused, and the two must differ.
+	add, _ := all.Feature("layer1.0.add")
+	out, _ := all.Feature("layer1.0")
+	if slices.Equal(add.Data, out.Data) {
+		t.Error("layer1.0.add equals its ReLU'd output: negative sums expected")
+	}
+}
+
+// TestConcurrentRuns shares one Net between 8 goroutines, each running
+// its own inputs and names; every result must equal the sequential one
+// bit for bit.
+func TestConcurrentRuns(t *testing.T) {
+	m := model(t, "resnet18")
+	for _, where := range []string{"device", "cpu"} {
+		t.Run(where, func(t *testing.T) {
+			var n *graph.Net
+			if where == "device" {
+				n = onDevice(t, m.Graph)
+			} else {
+				n, _ = graph.NewCPU(m.Graph)
+			}
+			ctx := context.Background()
+			type job struct {
+				b     graph.Batch
+				names []string
+			}
+			var jobs []job
+			for i := range 8 {
+				names := []string{"layer2", "prob"}
+				if i%2 == 1 {
+					names = []string{"maxpool", "layer3.1"}
+				}
+				jobs = append(jobs, job{randomBatch(uint64(i), 1+i%2, 40+i, 33), names})
+			}
+			want := make([]*graph.Result, len(jobs))
+			for i, j := range jobs {
+				r, err := n.Run(ctx, j.b, j.names...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want[i] = r
+			}
+			// The CPU reference is slow: there each goroutine runs 2 jobs.
+			rounds := len(jobs)
+			if where == "cpu" {
+				rounds = 2
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8*len(jobs))
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for k := range rounds {
+						i := (k + g) % len(jobs)
+						r, err := n.Run(ctx, jobs[i].b, jobs[i].names...)
+						if err != nil {
+							errs <- err
+							return
+						}
+						for _, name := range jobs[i].names {
+							got, _ := r.Feature(name)
+							exp, _ := want[i].Feature(name)
+							if !slices.Equal(got.Data, exp.Data) {
+								errs <- fmt.Errorf("goroutine %d job %d %s: differs from the sequential run", g, i, name)
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestCancel cancels a large run after it has started and expects
+// context.Canceled well before the run would have finished, then uses
+// the Net again.
+func TestCancel(t *testing.T) {
+	m := model(t, "resnet18")
+	for _, where := range []string{"device", "cpu"} {
+		t.Run(where, func(t *testing.T) {
+			var n *graph.Net
+			if where == "device" {
+				n = onDevice(t, m.Graph)
+			} else {
+				n, _ = graph.NewCPU(m.Graph)
+			}
+			big := randomBatch(3, 4, 224, 224)
+			if where == "cpu" {
+				big = randomBatch(3, 2, 160, 160)
+			}
+			small := randomBatch(4, 1, 64, 64)
+			ctx := context.Background()
+			want, err := n.Run(ctx, small, "prob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A full run, to know how long one takes (the device also
+			// records its plan here).
+			start := time.Now()
+			if _, err := n.Run(ctx, big, "prob"); err != nil {
+				t.Fatal(err)
+			}
+			full := time.Since(start)
+			cctx, cancel := context.WithCancel(ctx)
+			time.AfterFunc(full/10, cancel)
+			start = time.Now()
+			_, err = n.Run(cctx, big, "prob")
+			took := time.Since(start)
+			t.Logf("full run %v; cancelled after %v, returned after %v", full, full/10, took)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("got %v, want context.Canceled", err)
+			}
+			if took > full*6/10 {
+				t.Errorf("cancelled run took %v of a %v run", took, full)
+			}
+			got, err := n.Run(ctx, small, "prob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, _ := got.Feature("prob")
+			w, _ := want.Feature("prob")
+			if !slices.Equal(g.Data, w.Data) {
+				t.Error("the Net gives other results after a cancelled run")
+			}
+		})
+	}
+}
+
+// TestPooled checks RunPooled against pooling the maps on the host.
+func TestPooled(t *testing.T) {
+	m := model(t, "resnet18")
+	dev := onDevice(t, m.Graph)
+	b := randomBatch(5, 3, 50, 41)
+	ctx := context.Background()
+	maps, err := dev.Run(ctx, b, "layer2", "layer4", "fc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []graph.Pooling{graph.AvgPooling, graph.MaxPooling} {
+		res, err := dev.RunPooled(ctx, b, p, "layer2", "layer4", "fc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"layer2", "layer4", "fc"} {
+			got, _ := res.Feature(name)
+			f, _ := maps.Feature(name)
+			if name == "fc" {
+				if !slices.Equal(got.Data, f.Data) {
+					t.Errorf("%s: a vector changed under pooling", name)
+				}
+				continue
+			}
+			nn, hw, c := f.Shape[0], f.Shape[1]*f.Shape[2], f.Shape[3]
+			if want := []int{nn, c}; !slices.Equal(got.Shape, want) {
+				t.Fatalf("%s pooled: shape %v, want %v", name, got.Shape, want)
+			}
+			want := make([]float32, nn*c)
+			for i := range nn {
+				for ch := range c {
+					acc := math.Inf(-1)
+					if p == graph.AvgPooling {
+						acc = 0
+					}
+					for px := range hw {
+						v := float64(f.Data[(i*hw+px)*c+ch])
+						if p == graph.AvgPooling {
+							acc += v / float64(hw)
+						} else {
+							acc = math.Max(acc, v)
+						}
+					}
+					want[i*c+ch] = float32(acc)
+				}
+			}
+			layertest.Check(t, name, got.Data, want, layertest.Tol{Atol: 1e-5, Rtol: 1e-5})
+		}
+	}
+}
+
+// TestErrors: names and sizes are checked before any work, with typed
+// errors.
+func TestErrors(t *testing.T) {
+	m := model(t, "alexnet")
+	n, _ := graph.NewCPU(m.Graph)
+	ctx := context.Background()
+	if _, err := n.Run(ctx, randomBatch(1, 1, 64, 64), "features.99"); !errors.Is(err, graph.ErrUnknownLayer) {
+		t.Errorf("unknown layer: got %v", err)
+	}
+	if _, err := n.Run(ctx, randomBatch(1, 1, 40, 40), "prob"); !errors.Is(err, graph.ErrShape) {
+		t.Errorf("40x40 AlexNet: got %v, want ErrShape", err)
+	}
+	if _, err := n.Run(ctx, graph.Batch{N: 1, H: 2, W: 2, Data: make([]float32, 11)}, "prob"); !errors.Is(err, graph.ErrInput) {
+		t.Errorf("short input: got %v, want ErrInput", err)
+	}
+	bad := &graph.Graph{Name: "bad", Nodes: []graph.Node{{Name: "a", Op: m.Graph.Nodes[0].Op, Inputs: []string{"b"}}}}
+	if _, err := graph.NewCPU(bad); err == nil {
+		t.Error("a graph reading an undefined node was accepted")
+	}
+}

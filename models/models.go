@@ -1,0 +1,194 @@
+// Package models opens any network vkvgg knows from a weight file or a
+// built-in random source, on a Vulkan device or the CPU reference:
+//
+//   - tensorflow-vgg VGG16/VGG19 (.npy/.npz, see package vgg);
+//   - torchvision's vgg11 ... vgg19(_bn), alexnet and resnet18 ... resnet152
+//     from a torch.save'd state dict (.pth, see package torchvision);
+//   - random:vgg16 and random:vgg19 (tensorflow-vgg), random:alexnet,
+//     random:resnet18 ... random:resnet152 and random:torchvision-vgg16
+//     (and -vgg11, -vgg13, -vgg19): deterministic random weights of the
+//     real shapes, whose outputs mean nothing.
+package models
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/npy"
+	"github.com/vkvgg/vkvgg/torchvision"
+	"github.com/vkvgg/vkvgg/vgg"
+)
+
+// DeviceCPU selects the pure-Go CPU reference.
+const DeviceCPU = "cpu"
+
+// Options configure Load.
+type Options struct {
+	// Device is "cpu" for the CPU reference, or a Vulkan device: "" for
+	// the best one, an index from gpu.Devices, or a name substring.
+	Device string
+	// Validation turns on the Khronos validation layer.
+	Validation bool
+	// FCN runs a tensorflow-vgg network fully convolutionally (see
+	// vgg.Options.FCN).
+	FCN bool
+}
+
+// Net is an opened network.
+type Net struct {
+	*graph.Net
+	// Name is the network and its family: "resnet50 (torchvision)".
+	Name string
+	// Classes is the number of outputs of the last layer.
+	Classes int
+	// Random says the weights are generated: results mean nothing.
+	Random bool
+	// Source is the file or random: name.
+	Source string
+	// Output is the name of the class probabilities ("prob").
+	Output string
+}
+
+// RandomNames lists the random: sources.
+func RandomNames() []string {
+	out := []string{"random:vgg16", "random:vgg19"}
+	for _, n := range torchvision.Names() {
+		if strings.HasPrefix(n, "vgg") {
+			n = "torchvision-" + n
+		}
+		out = append(out, vgg.RandomPrefix+n)
+	}
+	return out
+}
+
+// Load reads a weight file (or makes random weights, see RandomNames),
+// recognises the network, and opens it on the device opts selects. The
+// device is opened first, so that a missing device fails before the
+// weights are read; on a device the host copy of each layer's weights is
+// dropped once uploaded.
+func Load(path string, opts Options) (*Net, error) {
+	var dev *gpu.Device
+	if !strings.EqualFold(opts.Device, DeviceCPU) {
+		var err error
+		if dev, err = gpu.Open(gpu.Options{Device: opts.Device, Validation: opts.Validation}); err != nil {
+			return nil, err
+		}
+	}
+	n, err := load(path, opts, dev)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	n.Source = path
+	n.Output = "prob"
+	if dev != nil {
+		n.Own()
+	}
+	return n, nil
+}
+
+func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
+	g, name, classes, random, err := describe(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	var gn *graph.Net
+	if dev == nil {
+		gn, err = graph.NewCPU(g)
+	} else {
+		gn, err = graph.NewOn(dev, g, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Net{Net: gn, Name: name, Classes: classes, Random: random}, nil
+}
+
+// describe reads the weights and builds the graph.
+func describe(path string, opts Options) (g *graph.Graph, name string, classes int, random bool, err error) {
+	if rest, ok := strings.CutPrefix(path, vgg.RandomPrefix); ok {
+		rest = strings.ToLower(rest)
+		if rest == "vgg16" || rest == "vgg19" {
+			w, err := vgg.LoadWeights(path)
+			if err != nil {
+				return nil, "", 0, false, err
+			}
+			g, err := vgg.Graph(w, opts.FCN)
+			if err != nil {
+				return nil, "", 0, false, err
+			}
+			return g, g.Name, w.Classes(), true, nil
+		}
+		if opts.FCN {
+			return nil, "", 0, false, errors.New("models: the fully convolutional mode is for tensorflow-vgg networks")
+		}
+		known := false
+		for _, n := range RandomNames() {
+			known = known || n == vgg.RandomPrefix+rest
+		}
+		if !known {
+			return nil, "", 0, false, fmt.Errorf("models: unknown network %q (known: %s)", path, strings.Join(RandomNames(), ", "))
+		}
+		sd, err := torchvision.Random(strings.TrimPrefix(rest, "torchvision-"), 1)
+		if err != nil {
+			return nil, "", 0, false, err
+		}
+		m, err := torchvision.Build(sd)
+		if err != nil {
+			return nil, "", 0, false, err
+		}
+		return m.Graph, m.Graph.Name, m.Classes, true, nil
+	}
+	torch, err := isTorch(path)
+	if err != nil {
+		return nil, "", 0, false, err
+	}
+	if !torch {
+		w, err := vgg.LoadWeights(path)
+		if err != nil {
+			return nil, "", 0, false, err
+		}
+		g, err := vgg.Graph(w, opts.FCN)
+		if err != nil {
+			return nil, "", 0, false, err
+		}
+		// The graph's ops hold the arrays; drop the Weights' references
+		// so that each is freed once uploaded.
+		for _, p := range w.Params {
+			p.W, p.B = nil, nil
+		}
+		return g, g.Name, w.Classes(), false, nil
+	}
+	if opts.FCN {
+		return nil, "", 0, false, errors.New("models: the fully convolutional mode is for tensorflow-vgg networks")
+	}
+	entries, err := npy.ReadTorch(path)
+	if err != nil {
+		return nil, "", 0, false, err
+	}
+	m, err := torchvision.Build(torchvision.FromEntries(entries))
+	if err != nil {
+		return nil, "", 0, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return m.Graph, m.Graph.Name, m.Classes, false, nil
+}
+
+// isTorch tells a torch.save file from a tensorflow-vgg one.
+func isTorch(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("models: reading %s: %w", path, err)
+	}
+	return npy.IsTorch(head[:n]), nil
+}
