@@ -150,8 +150,8 @@ func TestKernelErrors(t *testing.T) {
 	if _, err := dev.NewKernel(gpu.KernelSpec{Name: "junk", SPIRV: []byte{1, 2, 3, 4}, Bindings: 1}); !errors.Is(err, gpu.ErrInvalid) {
 		t.Errorf("junk SPIR-V: got %v, want ErrInvalid", err)
 	}
-	code := shaders.MustSPIRV("maxpool2x2")
-	k, err := dev.NewKernel(gpu.KernelSpec{Name: "maxpool2x2", SPIRV: code, Bindings: 2, PushWords: 8, Spec: []uint32{64}})
+	code := shaders.MustSPIRV("padc")
+	k, err := dev.NewKernel(gpu.KernelSpec{Name: "padc", SPIRV: code, Bindings: 2, PushWords: 5, Spec: []uint32{64}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestKernelErrors(t *testing.T) {
 	defer buf.Close()
 	seq, _ := dev.NewSequence(gpu.SequenceOptions{})
 	defer seq.Close()
-	push := make([]uint32, 8)
+	push := make([]uint32, 5)
 	for _, c := range []struct {
 		name string
 		err  error
@@ -193,5 +193,67 @@ func TestCloseReportsLeaks(t *testing.T) {
 	}
 	if err := dev.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestStartWait queues two sequences, the second reading what the first
+// writes (AfterPrevious orders them), and waits for both.
+func TestStartWait(t *testing.T) {
+	dev := testdev.Open(t)
+	a, _ := dev.NewBuffer(1024)
+	defer a.Close()
+	b, _ := dev.NewBuffer(1024)
+	defer b.Close()
+	first, err := dev.NewSequence(gpu.SequenceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := dev.NewSequence(gpu.SequenceOptions{AfterPrevious: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	for round := range 3 {
+		word := math.Float32bits(float32(round) + 0.5)
+		if err := first.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Fill(a.All(), word); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Copy(b.All(), a.All()); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Start(); !errors.Is(err, gpu.ErrInvalid) {
+			t.Errorf("Start of a running sequence: got %v, want ErrInvalid", err)
+		}
+		if err := second.Reset(); !errors.Is(err, gpu.ErrInvalid) {
+			t.Errorf("Reset of a running sequence: got %v, want ErrInvalid", err)
+		}
+		if err := first.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, 256)
+		if err := b.Download(0, got); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range got {
+			if v != float32(round)+0.5 {
+				t.Fatalf("round %d: element %d is %v", round, i, v)
+			}
+		}
 	}
 }

@@ -251,15 +251,17 @@ func newTorchLoader(legacy bool) *torchLoader {
 // the pre-1.6 format.
 func (l *torchLoader) persistentLoad(pid any) (any, error) {
 	t, ok := pid.(pyTuple)
-	want := 5
+	want, form := 5, "('storage', class, key, location, numel)"
 	if l.legacy {
-		want = 6
+		want, form = 6, "('storage', class, key, location, numel, view)"
 	}
 	if !ok || len(t) != want {
-		return nil, formatErr("persistent id is %s, want ('storage', class, key, location, numel%s)",
-			aType(pid), map[bool]string{true: ", view", false: ""}[l.legacy])
+		return nil, formatErr("persistent id is %s, want %s", aType(pid), form)
 	}
-	if s, _ := text(t[0]); s != "storage" {
+	if s, ok := text(t[0]); !ok || s != "storage" {
+		if ok {
+			return nil, formatErr("persistent id of type %q, want 'storage'", clip(s))
+		}
 		return nil, formatErr("persistent id of type %s, want 'storage'", typeName(t[0]))
 	}
 	cls, ok := t[1].(pyGlobal)

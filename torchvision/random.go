@@ -180,5 +180,9 @@ func shapes(name string) ([]spec, error) {
 			cin = out
 		}
 	}
-	return append(s, lin("fc", 1000, cin)), nil
+	// Global average pooling shrinks the spread between images: a larger
+	// fc gain gives logits of a trained network's scale.
+	fc := lin("fc", 1000, cin)
+	fc.gain = 6
+	return append(s, fc), nil
 }

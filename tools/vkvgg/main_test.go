@@ -163,3 +163,69 @@ func TestFeaturesKeepsOutputOnFailure(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// TestFeaturesTorchvision runs `vkvgg features` on torchvision state
+// dicts and compares the .npz with torchvision's own float64 outputs.
+func TestFeaturesTorchvision(t *testing.T) {
+	const tv = "../../testdata/tv"
+	for _, c := range []struct{ model, layers string }{
+		{"resnet18", "layer1,layer2.0.downsample.1,avgpool,prob"},
+		{"alexnet", "features.2,avgpool,classifier.2,prob"},
+	} {
+		for _, dev := range []string{"cpu", device(t)} {
+			out := filepath.Join(t.TempDir(), "f.npz")
+			_, stderr, err := runCmd(t, "features", "--device", dev, "--batch", "2",
+				"--weights", filepath.Join(tv, c.model+".pth"),
+				"--input", filepath.Join(tv, c.model+"_odd_input.npy"),
+				"--layers", c.layers, "--out", out)
+			if err != nil {
+				t.Fatalf("%s device %q: %v\n%s", c.model, dev, err, stderr)
+			}
+			got := readNPZ(t, out)
+			want := readNPZ(t, filepath.Join(tv, c.model+"_odd_expected.npz"))
+			for _, name := range strings.Split(c.layers, ",") {
+				g, w := got[name], want[name]
+				if len(g.Data) != len(w.Data) || len(g.Data) == 0 {
+					t.Fatalf("%s %s: %d values, want %d", c.model, name, len(g.Data), len(w.Data))
+				}
+				if e := layertest.NormErr(g.Data, w.Data); !(e < 1e-4) {
+					t.Errorf("%s device %q %s: normalised error %.3g", c.model, dev, name, e)
+				}
+			}
+		}
+	}
+}
+
+// TestLayersValidateHelp covers the listing, the device check and -h.
+func TestLayersValidateHelp(t *testing.T) {
+	stdout, _, err := runCmd(t, "layers", "--weights", "../../testdata/tv/resnet50.pth", "--height", "65", "--width", "97")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"resnet50 (torchvision), input 65x97", "layer1.0.downsample.1", "[3 4 256]", "avgpool", "prob"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("layers output lacks %q:\n%s", want, stdout)
+		}
+	}
+	dev := device(t)
+	stdout, stderr, err := runCmd(t, "validate", "--device", dev, "--weights", "../../testdata/tv/resnet18.pth",
+		"--input", "../../testdata/tv/resnet18_odd_input.npy")
+	if err != nil {
+		t.Fatalf("validate: %v\n%s%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "layer4.1.relu_1") || !strings.Contains(stdout, "every layer within 0.0001") {
+		t.Errorf("validate output:\n%s", stdout)
+	}
+	// A tolerance nothing meets names the first layer.
+	_, _, err = runCmd(t, "validate", "--device", dev, "--weights", "../../testdata/tv/resnet18.pth",
+		"--input", "../../testdata/tv/resnet18_odd_input.npy", "--layers", "maxpool,layer1", "--tol", "1e-30")
+	if err == nil || !strings.Contains(err.Error(), "layer maxpool is the first") {
+		t.Errorf("validate --tol 1e-30: got %v", err)
+	}
+	for _, cmd := range []string{"classify", "features", "bench", "layers", "validate"} {
+		stdout, _, err := runCmd(t, cmd, "-h")
+		if err != nil || !strings.Contains(stdout, "-weights") {
+			t.Errorf("vkvgg %s -h: %v\n%s", cmd, err, stdout)
+		}
+	}
+}
