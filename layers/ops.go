@@ -617,7 +617,11 @@ func (pk *poolKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 	if pk.op.CountPad {
 		flags |= 4
 	}
-	kern, err := pk.kit.kernel("pool", 2, 17, uint32(pk.kit.ewg()))
+	kh, kw := pk.op.KH, pk.op.KW
+	if pk.op.Adaptive {
+		kh, kw = 0, 0
+	}
+	kern, err := pk.kit.kernel("pool", 2, 17, uint32(pk.kit.ewg()), flags, uint32(kh), uint32(kw))
 	if err != nil {
 		return err
 	}

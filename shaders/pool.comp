@@ -13,9 +13,15 @@
 // Bindings: 0 in [n,h,w,c] (readonly), 1 out [n,oh,ow,c] (writeonly).
 // Push: n, h, w, c, oh, ow, inBase, outBase, kh, kw, sh, sw, padT, padL,
 //       padB, padR, flags (bit 0 average, bit 1 adaptive, bit 2 count padding).
-// Spec: 0 workgroup size. Dispatch: ceil(n*oh*ow*c / wg) workgroups, 2D grid.
+// Spec: 0 workgroup size, 1 FLAGS (the push constant flags, so that the
+// compiler drops the branches), 2 KH, 3 KW (fixed windows: the loops
+// unroll; 0 for adaptive windows).
+// Dispatch: ceil(n*oh*ow*c / wg) workgroups, 2D grid.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint FLAGS = 0;
+layout(constant_id = 2) const uint KH = 2;
+layout(constant_id = 3) const uint KW = 2;
 layout(std430, binding = 0) readonly buffer In { float x[]; };
 layout(std430, binding = 1) writeonly buffer Out { float y[]; };
 layout(push_constant) uniform Push {
@@ -36,35 +42,42 @@ void main() {
     t /= p.ow;
     uint oy = t % p.oh;
     uint img = t / p.oh;
-    bool avg = (p.flags & 1u) != 0u;
+    const bool avg = (FLAGS & 1u) != 0u;
     int y0, y1, x0, x1;
     float count;
-    if ((p.flags & 2u) != 0u) {
+    uint base = p.inBase + img * p.h * p.w * p.c + ch;
+    float m = avg ? 0.0 : uintBitsToFloat(0xff800000u); // -inf
+    if ((FLAGS & 2u) != 0u) {
         y0 = int((oy * p.h) / p.oh);
         y1 = int(((oy + 1u) * p.h + p.oh - 1u) / p.oh);
         x0 = int((ox * p.w) / p.ow);
         x1 = int(((ox + 1u) * p.w + p.ow - 1u) / p.ow);
         count = float((y1 - y0) * (x1 - x0));
+        for (int yy = y0; yy < y1; yy++) {
+            for (int xx = x0; xx < x1; xx++) {
+                float v = x[base + (uint(yy) * p.w + uint(xx)) * p.c];
+                m = avg ? m + v : max(m, v);
+            }
+        }
     } else {
+        // A fixed window, unrolled: taps outside the image are skipped.
         y0 = int(oy * p.sh) - p.padT;
         x0 = int(ox * p.sw) - p.padL;
-        y1 = y0 + int(p.kh);
-        x1 = x0 + int(p.kw);
+        y1 = y0 + int(KH);
+        x1 = x0 + int(KW);
         count = float((min(y1, int(p.h) + p.padB) - y0) * (min(x1, int(p.w) + p.padR) - x0));
-        y0 = max(y0, 0);
-        x0 = max(x0, 0);
-        y1 = min(y1, int(p.h));
-        x1 = min(x1, int(p.w));
-        if ((p.flags & 4u) == 0u) {
-            count = float((y1 - y0) * (x1 - x0));
+        if ((FLAGS & 4u) == 0u) {
+            count = float((min(y1, int(p.h)) - max(y0, 0)) * (min(x1, int(p.w)) - max(x0, 0)));
         }
-    }
-    uint base = p.inBase + img * p.h * p.w * p.c + ch;
-    float m = avg ? 0.0 : uintBitsToFloat(0xff800000u); // -inf
-    for (int yy = y0; yy < y1; yy++) {
-        for (int xx = x0; xx < x1; xx++) {
-            float v = x[base + (uint(yy) * p.w + uint(xx)) * p.c];
-            m = avg ? m + v : max(m, v);
+        for (uint ky = 0u; ky < KH; ky++) {
+            int yy = y0 + int(ky);
+            for (uint kx = 0u; kx < KW; kx++) {
+                int xx = x0 + int(kx);
+                if (yy >= 0 && yy < int(p.h) && xx >= 0 && xx < int(p.w)) {
+                    float v = x[base + (uint(yy) * p.w + uint(xx)) * p.c];
+                    m = avg ? m + v : max(m, v);
+                }
+            }
         }
     }
     y[p.outBase + i] = avg ? m / count : m;
