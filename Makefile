@@ -6,21 +6,36 @@ GO ?= go
 WEIGHTS ?= random:vgg16
 IMAGES := testdata/images/chelsea.jpg testdata/images/coffee_rgba.png testdata/images/rocket_gray.jpg
 
-.PHONY: all build demo test test-short vet shaders bench fuzz clean
+.PHONY: all build deps deps-test demo test test-short test-nocgo vet shaders bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build ./...
 
-demo:
+# Installs the missing Debian packages (apt-get; sudo when not root).
+deps:
+	@.ci/deps
+
+deps-test:
+	@.ci/deps test
+
+demo: deps
 	$(GO) run ./tools/vkvgg classify --weights $(WEIGHTS) $(IMAGES)
 	$(GO) run ./tools/vkvgg features --weights $(WEIGHTS) --layers pool5,fc7 --out demo_features.npz $(IMAGES)
 
 # VKVGG_REQUIRE_GPU=1 makes a missing Vulkan device or validation layer a
 # failure instead of a skip.
-test: vet
+test: deps-test vet
 	VKVGG_REQUIRE_GPU=1 $(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) test-nocgo
+
+# The build without cgo or Vulkan headers: everything but the Vulkan
+# backend builds, the CPU tests run, and the command works on the CPU.
+test-nocgo:
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 $(GO) test -short -count=1 ./...
+	CGO_ENABLED=0 $(GO) run ./tools/vkvgg classify --device cpu --weights random:resnet18 --top 1 testdata/images/chelsea.jpg
 
 test-short: vet
 	$(GO) test -short ./...
@@ -32,6 +47,7 @@ vet:
 # Regenerates the SPIR-V (needs glslc and spirv-val); the tests fail when
 # it is stale.
 shaders:
+	@.ci/deps shaders
 	$(GO) generate ./shaders
 
 bench:
@@ -42,6 +58,7 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeWeights -fuzztime 5m ./npy/
 	$(GO) test -run '^$$' -fuzz FuzzReadNPY -fuzztime 5m ./npy/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeTorch -fuzztime 5m ./npy/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 2m ./images/
 
 clean:

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package gpu
 
 import (
@@ -112,9 +114,6 @@ func (b *Buffer) destroy() {
 	vk.FreeMemory(b.dev.handle, b.memory, nil)
 }
 
-// Size is the buffer's size in bytes.
-func (b *Buffer) Size() int64 { return b.size }
-
 // Close frees the buffer. It is idempotent and nil-safe. The caller must
 // not close a buffer that a submitted sequence still uses.
 func (b *Buffer) Close() error {
@@ -127,24 +126,6 @@ func (b *Buffer) Close() error {
 		b.dev.untrack(b)
 	}
 	return nil
-}
-
-// View is a byte range of a buffer, what a kernel binds.
-type View struct {
-	Buf    *Buffer
-	Offset int64 // bytes
-	Size   int64 // bytes
-}
-
-// All is a view of the whole buffer.
-func (b *Buffer) All() View { return View{Buf: b, Size: b.size} }
-
-// Slice is a view of size bytes from offset.
-func (b *Buffer) Slice(offset, size int64) View { return View{Buf: b, Offset: offset, Size: size} }
-
-// Floats is a view of n float32 elements starting at element off.
-func (b *Buffer) Floats(off, n int) View {
-	return View{Buf: b, Offset: int64(off) * 4, Size: int64(n) * 4}
 }
 
 func (v View) check() error {

@@ -44,4 +44,17 @@
 // Options.Validation or VKVGG_VALIDATION=1 enables the Khronos validation
 // layer; its messages are collected by Device.ValidationMessages, and the
 // project's tests fail on any.
+//
+// # Building without cgo
+//
+// The Vulkan backend needs cgo and the Vulkan headers (Debian:
+// libvulkan-dev), and its files carry the cgo build constraint. Built with
+// CGO_ENABLED=0, the package keeps the same API, so every package above
+// it still builds, but Open and Devices return an error wrapping
+// ErrNoVulkan that says the program was built without cgo; there is no
+// Device, so no Buffer, Kernel or Sequence either. The CPU reference
+// (device "cpu" in the vkvgg command) does not use this package's backend
+// and works in such a build, and vkvgg falls back to it with a warning
+// when no device was asked for. Tests that need a device skip, as they do
+// on a machine without Vulkan.
 package gpu

@@ -1,16 +1,13 @@
 package gpu
 
-import (
-	"errors"
-	"fmt"
-
-	vk "github.com/vulkan-go/vulkan"
-)
+import "errors"
 
 // Errors returned by this package, usable with errors.Is. Vulkan failures
 // are wrapped with the name of the call that failed.
 var (
-	// ErrNoVulkan means the Vulkan loader could not be found or initialised.
+	// ErrNoVulkan means the Vulkan loader could not be found or
+	// initialised, or the program was built without cgo (CGO_ENABLED=0),
+	// which leaves out the Vulkan backend.
 	ErrNoVulkan = errors.New("gpu: no Vulkan loader")
 	// ErrNoDevice means no Vulkan device with a compute queue matched the request.
 	ErrNoDevice = errors.New("gpu: no Vulkan compute device")
@@ -37,32 +34,3 @@ var (
 	// ErrLeak means Device.Close found objects that were still open.
 	ErrLeak = errors.New("gpu: objects still open at Device.Close")
 )
-
-// vkErr maps a Vulkan result to nil or to one of the exported errors,
-// wrapped with the name of the call.
-func vkErr(call string, r vk.Result) error {
-	var base error
-	switch r {
-	case vk.Success:
-		return nil
-	case vk.ErrorDeviceLost:
-		base = ErrDeviceLost
-	case vk.ErrorOutOfDeviceMemory:
-		base = ErrOutOfDeviceMemory
-	case vk.ErrorOutOfHostMemory:
-		base = ErrOutOfHostMemory
-	case vk.ErrorInitializationFailed:
-		base = ErrInitFailed
-	case vk.ErrorLayerNotPresent:
-		base = ErrLayerNotPresent
-	case vk.ErrorExtensionNotPresent:
-		base = ErrExtensionNotPresent
-	case vk.ErrorIncompatibleDriver:
-		base = ErrNoDevice
-	case vk.Timeout:
-		base = ErrTimeout
-	default:
-		return fmt.Errorf("vulkan: %s: %w (VkResult %d)", call, ErrVulkan, int32(r))
-	}
-	return fmt.Errorf("vulkan: %s: %w", call, base)
-}

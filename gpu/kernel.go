@@ -1,3 +1,5 @@
+//go:build cgo
+
 package gpu
 
 import (
@@ -7,19 +9,6 @@ import (
 
 	vk "github.com/vulkan-go/vulkan"
 )
-
-// KernelSpec describes a compute shader to build into a Kernel.
-type KernelSpec struct {
-	Name     string // for errors and timings
-	SPIRV    []byte // the module; entry point "main"
-	Bindings int    // buffers at bindings 0..Bindings-1 of set 0
-	// Texels marks (bit i for binding i) the bindings that are uniform
-	// texel buffers of vec4 float (samplerBuffer in GLSL, bound with
-	// gpu.Texels) instead of storage buffers.
-	Texels    uint32
-	PushWords int      // 32-bit push constant words
-	Spec      []uint32 // specialization constants by constant_id 0..len-1
-}
 
 // Kernel is a compute pipeline with its layouts.
 type Kernel struct {

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package gpu
 
 import (
@@ -7,57 +9,6 @@ import (
 
 	vk "github.com/vulkan-go/vulkan"
 )
-
-// Access says how a dispatch uses a bound view; the sequence derives its
-// memory barriers from it.
-type Access int
-
-// Access modes.
-const (
-	Read Access = iota
-	Write
-	ReadWrite
-)
-
-// Arg binds a view to the next binding of a kernel.
-type Arg struct {
-	View
-	Access Access
-	Texels bool // a read-only texel buffer of vec4 float
-}
-
-// Texels binds v for reading as a uniform texel buffer of vec4 float
-// (GLSL samplerBuffer, read with texelFetch). On CPU devices such as
-// lavapipe, texel fetches are vectorised gathers while storage-buffer
-// loads go lane by lane.
-func Texels(v View) Arg { return Arg{v, Read, true} }
-
-// R binds v for reading.
-func R(v View) Arg { return Arg{v, Read, false} }
-
-// W binds v for writing.
-func W(v View) Arg { return Arg{v, Write, false} }
-
-// RW binds v for reading and writing.
-func RW(v View) Arg { return Arg{v, ReadWrite, false} }
-
-// SequenceOptions configure a Sequence.
-type SequenceOptions struct {
-	// Timestamps records GPU timestamps around every dispatch where the
-	// device supports them (see Sequence.Timings).
-	Timestamps bool
-	// AfterPrevious starts the recording with a barrier that makes the
-	// writes of every command submitted earlier on the queue visible to
-	// this sequence (and orders its writes after their reads), for a
-	// computation split into several sequences submitted in order.
-	AfterPrevious bool
-}
-
-// Timing is the GPU time of one dispatch.
-type Timing struct {
-	Label    string
-	Duration time.Duration
-}
 
 // Sequence records dispatches and copies into one command buffer, with the
 // barriers their accesses require, and submits them at once. It may be

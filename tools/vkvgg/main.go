@@ -159,7 +159,11 @@ func (f *netFlags) open(stderr io.Writer) (*models.Net, error) {
 	opts := models.Options{Device: f.device, FCN: f.fcn}
 	net, err := models.Load(f.weights, opts)
 	if f.device == "" && (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) {
-		fmt.Fprintf(stderr, "vkvgg: WARNING: %v; running on the CPU reference instead (slow). Install a Vulkan driver (Debian: mesa-vulkan-drivers runs Vulkan on the CPU, faster than the reference) or pass --device cpu to silence this.\n", err)
+		hint := "pass --device cpu to silence this"
+		if errors.Is(err, gpu.ErrNoDevice) {
+			hint = "install a Vulkan driver (Debian: mesa-vulkan-drivers runs Vulkan on the CPU, faster than the reference) or " + hint
+		}
+		fmt.Fprintf(stderr, "vkvgg: WARNING: %v; running on the CPU reference instead (slow): %s\n", err, hint)
 		opts.Device = models.DeviceCPU
 		net, err = models.Load(f.weights, opts)
 	}

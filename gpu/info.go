@@ -1,0 +1,116 @@
+package gpu
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Environment variables read by Open and Devices.
+const (
+	// EnvDevice selects the device when Options.Device is empty: an index
+	// from Devices or a case-insensitive substring of the device name.
+	EnvDevice = "VKVGG_DEVICE"
+	// EnvValidation turns on the Khronos validation layer when set to 1.
+	EnvValidation = "VKVGG_VALIDATION"
+)
+
+// DeviceType is the kind of a physical device, in order of preference.
+type DeviceType int
+
+// Device types, most preferred first.
+const (
+	Discrete DeviceType = iota
+	Integrated
+	Virtual
+	CPU
+	Other
+)
+
+func (t DeviceType) String() string {
+	switch t {
+	case Discrete:
+		return "discrete GPU"
+	case Integrated:
+		return "integrated GPU"
+	case Virtual:
+		return "virtual GPU"
+	case CPU:
+		return "CPU"
+	}
+	return "other"
+}
+
+// DeviceInfo describes a Vulkan device with a compute queue.
+type DeviceInfo struct {
+	Index                 int    // position in the list returned by Devices
+	Name                  string // VkPhysicalDeviceProperties.deviceName
+	Type                  DeviceType
+	VendorID, DeviceID    uint32
+	Driver                string // driver name and info where the device reports them (Vulkan 1.2)
+	APIVersion            string // e.g. "1.3.230"
+	DeviceLocalBytes      uint64 // size of the largest device-local heap
+	MaxStorageBufferRange uint64 // largest storage buffer one binding may cover
+	MaxAllocationBytes    uint64 // maxMemoryAllocationSize (Vulkan 1.1), else 0
+	MinStorageAlignment   uint64 // minStorageBufferOffsetAlignment
+	MinTexelAlignment     uint64 // minTexelBufferOffsetAlignment
+	MaxTexelElements      uint64 // maxTexelBufferElements
+	MaxSharedMemory       uint32 // maxComputeSharedMemorySize in bytes
+	MaxWorkgroupSize      uint32 // maxComputeWorkGroupInvocations
+	SubgroupSize          uint32
+	FP16                  bool    // shaderFloat16
+	Storage16Bit          bool    // storageBuffer16BitAccess
+	TimestampPeriodNS     float32 // nanoseconds per timestamp tick; 0 when compute timestamps are unsupported
+	UnifiedMemory         bool    // a device-local memory type is host visible and the device is not discrete
+	QueueFamily           uint32
+	devicePriv            // what the Vulkan backend keeps; empty without cgo
+}
+
+func (d DeviceInfo) String() string {
+	return fmt.Sprintf("%d: %s (%s, Vulkan %s)", d.Index, d.Name, d.Type, d.APIVersion)
+}
+
+// Options configure Open.
+type Options struct {
+	// Device selects the device: "" (the VKVGG_DEVICE variable, else the
+	// best: discrete > integrated > virtual > CPU), an index, or a
+	// case-insensitive name substring.
+	Device string
+	// Validation enables the Khronos validation layer and records every
+	// message it reports (see Device.ValidationMessages). VKVGG_VALIDATION=1
+	// turns it on too.
+	Validation bool
+}
+
+// choose picks a device by the selector ("" for the best one).
+func choose(devs []DeviceInfo, sel string) (DeviceInfo, error) {
+	if len(devs) == 0 {
+		return DeviceInfo{}, fmt.Errorf("%w: Vulkan reports no device with a compute queue (install a driver such as mesa-vulkan-drivers)", ErrNoDevice)
+	}
+	if sel == "" {
+		best := append([]DeviceInfo(nil), devs...)
+		sort.SliceStable(best, func(i, j int) bool { return best[i].Type < best[j].Type })
+		return best[0], nil
+	}
+	if i, err := strconv.Atoi(sel); err == nil {
+		if i < 0 || i >= len(devs) {
+			return DeviceInfo{}, fmt.Errorf("%w: device index %d out of range (%d devices: %s)", ErrNoDevice, i, len(devs), names(devs))
+		}
+		return devs[i], nil
+	}
+	for _, d := range devs {
+		if strings.Contains(strings.ToLower(d.Name), strings.ToLower(sel)) {
+			return d, nil
+		}
+	}
+	return DeviceInfo{}, fmt.Errorf("%w: no device name contains %q (devices: %s)", ErrNoDevice, sel, names(devs))
+}
+
+func names(devs []DeviceInfo) string {
+	s := make([]string, len(devs))
+	for i, d := range devs {
+		s[i] = d.String()
+	}
+	return strings.Join(s, "; ")
+}
