@@ -129,8 +129,9 @@ type OpCase struct {
 }
 
 // CheckOp runs c on kit's device and on the CPU reference and compares
-// them: inputs are fresh random values placed at an odd element offset
-// of their buffers (so every kernel meets unaligned bases), the output
+// them: inputs are fresh random values placed at element 0 of their
+// buffers and again at an odd element offset (so that every kernel meets
+// both the vectorised paths aligned bases allow and unaligned ones), the output
 // is poisoned with NaN first (so an element the kernel never writes
 // shows), and an op that can fuse a ReLU is checked with it too. Any
 // kernel variant a kit selects gets the whole table by running CheckOp
@@ -161,6 +162,13 @@ func CheckOp(t *testing.T, kit *layers.Kit, rng *rand.Rand, c OpCase) {
 		}
 	}
 	dev := kit.Device()
+	for _, off := range []int{0, 5} {
+		checkAt(t, kit, dev, c, k, host, want, variants, off)
+	}
+}
+
+func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.Kernel, host []layers.HostTensor, want layers.Shape, variants []bool, off int) {
+	t.Helper()
 	for _, relu := range variants {
 		op := c.Op
 		if relu {
@@ -173,7 +181,6 @@ func CheckOp(t *testing.T, kit *layers.Kit, rng *rand.Rand, c OpCase) {
 		var ins []layers.Tensor
 		var bufs []*gpu.Buffer
 		place := func(s layers.Shape, data []float32) layers.Tensor {
-			const off = 5
 			buf, err := dev.NewBuffer(int64(off+s.Len()+3) * 4)
 			if err != nil {
 				t.Fatal(err)
@@ -210,7 +217,7 @@ func CheckOp(t *testing.T, kit *layers.Kit, rng *rand.Rand, c OpCase) {
 		if err := out.Buf.Download(out.Off, got); err != nil {
 			t.Fatal(err)
 		}
-		name := c.Name
+		name := fmt.Sprintf("%s at element %d", c.Name, off)
 		if relu {
 			name += " +relu"
 		}
