@@ -56,8 +56,11 @@ func newInstance(validation bool) (*instance, error) {
 	}
 	var h vk.Instance
 	if err := vkErr("vkCreateInstance", vk.CreateInstance(info, nil, &h)); err != nil {
-		if validation {
+		if validation && (errors.Is(err, ErrLayerNotPresent) || errors.Is(err, ErrExtensionNotPresent)) {
 			return nil, fmt.Errorf("%w (validation needs VK_LAYER_KHRONOS_validation: Debian package vulkan-validationlayers)", err)
+		}
+		if errors.Is(err, ErrNoDevice) || errors.Is(err, ErrInitFailed) {
+			return nil, fmt.Errorf("%w: no Vulkan driver answered (Debian: mesa-vulkan-drivers runs Vulkan on the CPU; the CPU reference, device \"cpu\", needs none)", err)
 		}
 		return nil, err
 	}

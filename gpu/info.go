@@ -86,7 +86,7 @@ type Options struct {
 // choose picks a device by the selector ("" for the best one).
 func choose(devs []DeviceInfo, sel string) (DeviceInfo, error) {
 	if len(devs) == 0 {
-		return DeviceInfo{}, fmt.Errorf("%w: Vulkan reports no device with a compute queue (install a driver such as mesa-vulkan-drivers)", ErrNoDevice)
+		return DeviceInfo{}, fmt.Errorf("%w: Vulkan reports no device with a compute queue (install a driver: Debian's mesa-vulkan-drivers runs Vulkan on the CPU; the CPU reference, device \"cpu\", needs none)", ErrNoDevice)
 	}
 	if sel == "" {
 		best := append([]DeviceInfo(nil), devs...)

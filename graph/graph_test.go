@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -313,5 +314,59 @@ func TestErrors(t *testing.T) {
 	bad := &graph.Graph{Name: "bad", Nodes: []graph.Node{{Name: "a", Op: m.Graph.Nodes[0].Op, Inputs: []string{"b"}}}}
 	if _, err := graph.NewCPU(bad); err == nil {
 		t.Error("a graph reading an undefined node was accepted")
+	}
+}
+
+// TestMemoryLimit: a plan over the memory limit is refused before any
+// work with the largest batch that fits, on the CPU and on a device.
+func TestMemoryLimit(t *testing.T) {
+	m := model(t, "resnet18")
+	for _, where := range []string{"device", "cpu"} {
+		t.Run(where, func(t *testing.T) {
+			var n *graph.Net
+			if where == "device" {
+				n = onDevice(t, m.Graph)
+			} else {
+				n, _ = graph.NewCPU(m.Graph)
+			}
+			b := randomBatch(8, 5, 64, 64)
+			three, err := n.Plan(graph.Batch{N: 3, H: 64, W: 64}, "prob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.SetMemoryLimit(three.ActivationBytes)
+			_, err = n.Run(context.Background(), b, "prob")
+			var me *graph.MemoryError
+			if !errors.As(err, &me) || !errors.Is(err, graph.ErrMemory) {
+				t.Fatalf("got %v, want a MemoryError", err)
+			}
+			t.Log(err)
+			if me.MaxBatch != 3 {
+				t.Errorf("largest batch that fits: %d, want 3", me.MaxBatch)
+			}
+			if _, err := n.Run(context.Background(), randomBatch(8, 3, 64, 64), "prob"); err != nil {
+				t.Errorf("a batch that fits: %v", err)
+			}
+			n.SetMemoryLimit(0)
+			if _, err := n.Run(context.Background(), b, "prob"); err != nil {
+				t.Errorf("default limit: %v", err)
+			}
+		})
+	}
+}
+
+// TestInputRange: values far outside [0,1] (0-255 pixels, float32
+// overflow) are refused before any work.
+func TestInputRange(t *testing.T) {
+	b := randomBatch(9, 1, 8, 8)
+	b.Data[7] = 255
+	if err := graph.CheckBatch(b); !errors.Is(err, graph.ErrInput) || !strings.Contains(err.Error(), "divided by 255") {
+		t.Errorf("a 0-255 value: got %v", err)
+	}
+	b.Data[7] = 3e38
+	m := model(t, "alexnet")
+	n, _ := graph.NewCPU(m.Graph)
+	if _, err := n.Run(context.Background(), b, "features.0"); !errors.Is(err, graph.ErrInput) {
+		t.Errorf("3e38: got %v", err)
 	}
 }

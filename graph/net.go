@@ -60,11 +60,14 @@ type Net struct {
 	kit     *layers.Kit
 	kernels []layers.Kernel
 
-	mu      sync.Mutex // guards everything below, and every run
-	plans   []*gpuPlan // most recently used last
-	last    *gpuPlan
-	profile bool
-	closed  bool
+	paramBytes int64 // uploaded weights
+
+	mu       sync.Mutex // guards everything below, and every run
+	plans    []*gpuPlan // most recently used last
+	last     *gpuPlan
+	profile  bool
+	memLimit int64
+	closed   bool
 }
 
 // NewCPU returns a Net that runs g with the CPU reference.
@@ -99,6 +102,9 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 			return nil, fmt.Errorf("graph: uploading %s (%s): %w", nd.Name, nd.Op.Kind(), err)
 		}
 		n.kernels = append(n.kernels, k)
+		for _, p := range nd.Op.Params() {
+			n.paramBytes += 4 * int64(len(p.Data))
+		}
 		if r, ok := nd.Op.(layers.Releaser); ok && release {
 			big := 0
 			for _, p := range nd.Op.Params() {
@@ -173,8 +179,20 @@ func (n *Net) Timings() ([]gpu.Timing, error) {
 	return n.last.timings()
 }
 
-// check validates a batch before any work.
-func checkBatch(b Batch) error {
+// Input values must lie in [MinInput, MaxInput]: the networks take RGB
+// in [0,1], and a little slack admits the ringing of a resize. A batch of
+// 0-255 pixel values is the usual mistake this catches; values far
+// outside also overflow float32 arithmetic inside the network, where the
+// CPU reference and a GPU would disagree on NaN and infinity.
+const (
+	MinInput = -1
+	MaxInput = 2
+)
+
+// CheckBatch validates a batch: sizes, length and values (finite, within
+// [MinInput, MaxInput]). Run calls it before any work; a program may call
+// it before loading weights.
+func CheckBatch(b Batch) error {
 	if b.N < 1 || b.H < 1 || b.W < 1 {
 		return fmt.Errorf("%w: [%d,%d,%d,3]: every dimension must be at least 1", ErrInput, b.N, b.H, b.W)
 	}
@@ -185,8 +203,98 @@ func checkBatch(b Batch) error {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("%w: value %d is %v: inputs must be finite", ErrInput, i, v)
 		}
+		if v < MinInput || v > MaxInput {
+			return fmt.Errorf("%w: value %d is %v: inputs are RGB in [0,1] (values in [%d,%d] are accepted; 0-255 pixels must be divided by 255)", ErrInput, i, v, MinInput, MaxInput)
+		}
 	}
 	return nil
+}
+
+// CheckRun checks names and an input size against the graph, as a Run
+// of n images of h x w would, without any work.
+func (g *Graph) CheckRun(n, h, w int, names ...string) error {
+	if n < 1 || h < 1 || w < 1 {
+		return fmt.Errorf("%w: [%d,%d,%d,3]: every dimension must be at least 1", ErrInput, n, h, w)
+	}
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	_, err := newSchedule(g, layers.Shape{N: n, H: h, W: w, C: 3}, names, func(int) bool { return false })
+	return err
+}
+
+// MemoryError is a plan larger than the memory available: Need bytes of
+// activations against Have; MaxBatch images of the same size would fit
+// (0 when not even one does). It wraps ErrMemory.
+type MemoryError struct {
+	Need, Have int64
+	MaxBatch   int
+	What       string // "the device" or "the CPU limit"
+	Input      [3]int // N, H, W
+}
+
+func (e *MemoryError) Error() string {
+	fit := "not even one image fits"
+	if e.MaxBatch > 0 {
+		fit = fmt.Sprintf("batches of at most %d images fit", e.MaxBatch)
+	}
+	return fmt.Sprintf("%v: a batch of %d images of %dx%d needs %s of activations, %s has %s: %s",
+		ErrMemory, e.Input[0], e.Input[1], e.Input[2], mib(e.Need), e.What, mib(e.Have), fit)
+}
+
+// mib formats a byte count in MiB with one decimal.
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func (e *MemoryError) Unwrap() error { return ErrMemory }
+
+// SetMemoryLimit bounds the activation memory of a run (bytes; 0 restores
+// the default). On the CPU the default is half of the machine's memory; on
+// a device it is the device's memory less the weights.
+func (n *Net) SetMemoryLimit(bytes int64) {
+	n.mu.Lock()
+	n.memLimit = bytes
+	n.mu.Unlock()
+}
+
+// memoryLimit is the bound that applies and what it is.
+func (n *Net) memoryLimit() (int64, string) {
+	if n.memLimit > 0 {
+		return n.memLimit, "the memory limit"
+	}
+	if n.dev == nil {
+		return hostMemory() / 2, "the CPU limit (half the machine's memory)"
+	}
+	have := int64(n.dev.Info().DeviceLocalBytes) - n.paramBytes
+	return have, "the device (less its weights)"
+}
+
+// checkMemory compares a plan's activations with the memory limit. The
+// largest batch that fits is found by planning smaller ones.
+func (n *Net) checkMemory(s *schedule) error {
+	have, what := n.memoryLimit()
+	need := s.info().ActivationBytes
+	if have <= 0 || need <= have {
+		return nil
+	}
+	e := &MemoryError{Need: need, Have: have, What: what, Input: [3]int{s.in.N, s.in.H, s.in.W}}
+	names := make([]string, len(s.kept))
+	for i, k := range s.kept {
+		names[i] = k.name
+	}
+	lo, hi := 0, s.in.N // lo fits (0 trivially), hi does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		in := s.in
+		in.N = mid
+		t, err := newSchedule(n.g, in, names, n.fusable)
+		if err != nil || t.info().ActivationBytes > have {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	e.MaxBatch = lo
+	return e
 }
 
 // Plan reports the memory a run of b (only its size matters) returning
@@ -249,7 +357,7 @@ func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error
 // width on the device before readback, as Keras's pooling='avg' does: a
 // map [N,H,W,C] comes back as [N,C]; vectors come back as they are.
 func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...string) (*Result, error) {
-	if err := checkBatch(b); err != nil {
+	if err := CheckBatch(b); err != nil {
 		return nil, err
 	}
 	n.mu.Lock()
@@ -273,6 +381,9 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 	}
 	var out map[int][]float32
 	if n.dev == nil {
+		if err := n.checkMemory(s); err != nil {
+			return nil, err
+		}
 		out, err = n.runCPU(ctx, s, b)
 	} else {
 		out, err = n.runGPU(ctx, s, b)
@@ -432,14 +543,3 @@ func (n *Net) planFor(s *schedule) (*gpuPlan, error) {
 	return p, nil
 }
 
-// checkMemory compares a plan's activations with the device's memory.
-func (n *Net) checkMemory(s *schedule) error {
-	info := n.dev.Info()
-	need := s.info().ActivationBytes
-	if have := int64(info.DeviceLocalBytes); have > 0 && need > have {
-		per := need / int64(s.in.N)
-		return fmt.Errorf("%w: a batch of %d images of %dx%d needs %d MiB of activations, the device has %d MiB (at most about %d images fit)",
-			ErrMemory, s.in.N, s.in.H, s.in.W, need>>20, have>>20, max(have/max(per, 1), 0))
-	}
-	return nil
-}

@@ -37,6 +37,11 @@ type Options struct {
 	// FCN runs a tensorflow-vgg network fully convolutionally (see
 	// vgg.Options.FCN).
 	FCN bool
+	// Check, when set, is called with the network's graph once the file
+	// is read and before anything is uploaded, so that a program can
+	// refuse layer names or input sizes (graph.Graph.CheckRun) before the
+	// expensive part.
+	Check func(g *graph.Graph) error
 }
 
 // Net is an opened network.
@@ -96,6 +101,11 @@ func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
 	g, name, classes, random, err := describe(path, opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Check != nil {
+		if err := opts.Check(g); err != nil {
+			return nil, err
+		}
 	}
 	var gn *graph.Net
 	if dev == nil {

@@ -42,13 +42,17 @@ type fileError struct {
 func (e *fileError) Error() string { return "npy: " + e.msg }
 
 func (e *fileError) Unwrap() []error {
+	var errs []error
 	switch {
 	case e.kind == ErrTruncated:
-		return []error{ErrTruncated, ErrFormat}
+		errs = []error{ErrTruncated, ErrFormat}
 	case e.kind != nil:
-		return []error{e.kind}
+		errs = []error{e.kind}
 	}
-	return []error{e.cause}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
 }
 
 func formatErr(format string, args ...any) error {
@@ -61,6 +65,12 @@ func truncErr(format string, args ...any) error {
 
 func dtypeErr(format string, args ...any) error {
 	return &fileError{kind: ErrDType, msg: fmt.Sprintf(format, args...)}
+}
+
+// refused is the ErrFormat error for a shape that a caller's check
+// refused: it matches ErrFormat and the check's own error.
+func refused(err error, format string, args ...any) error {
+	return &fileError{kind: ErrFormat, msg: fmt.Sprintf(format, args...) + ": " + err.Error(), cause: err}
 }
 
 // wrap prefixes err's text with context ("layer \"fc6\" W"), keeping what

@@ -151,24 +151,30 @@ func (f *netFlags) check() error {
 	return nil
 }
 
-func (f *netFlags) open(stderr io.Writer) (*models.Net, error) {
+// open loads the network; check, when not nil, runs on its graph before
+// the weights go to the device (names and input sizes).
+func (f *netFlags) open(stderr io.Writer, check func(g *graph.Graph) error) (*models.Net, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	opts := models.Options{Device: f.device, FCN: f.fcn}
+	opts := models.Options{Device: f.device, FCN: f.fcn, Check: check}
 	net, err := models.Load(f.weights, opts)
 	if f.device == "" && (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) {
-		hint := "pass --device cpu to silence this"
-		if errors.Is(err, gpu.ErrNoDevice) {
-			hint = "install a Vulkan driver (Debian: mesa-vulkan-drivers runs Vulkan on the CPU, faster than the reference) or " + hint
-		}
-		fmt.Fprintf(stderr, "vkvgg: WARNING: %v; running on the CPU reference instead (slow): %s\n", err, hint)
+		fmt.Fprintf(stderr, "vkvgg: WARNING: %v; running on the CPU reference instead (slow; --device cpu says so and silences this)\n", err)
 		opts.Device = models.DeviceCPU
 		net, err = models.Load(f.weights, opts)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if lim := os.Getenv(EnvMemoryLimit); lim != "" {
+		bytes, err := parseBytes(lim)
+		if err != nil {
+			net.Close()
+			return nil, fmt.Errorf("%s=%q: %w", EnvMemoryLimit, lim, err)
+		}
+		net.SetMemoryLimit(bytes)
 	}
 	if net.Random {
 		fmt.Fprintf(stderr, "vkvgg: WARNING: %s: the weights are RANDOM, so classes and features mean nothing\n", f.weights)
@@ -179,6 +185,29 @@ func (f *netFlags) open(stderr io.Writer) (*models.Net, error) {
 	}
 	fmt.Fprintf(stderr, "vkvgg: %s, %d classes, on %s (loaded in %.2f s)\n", net.Name, net.Classes, where, time.Since(start).Seconds())
 	return net, nil
+}
+
+// EnvMemoryLimit bounds the activation memory of a run, in bytes with an
+// optional K, M or G suffix (powers of 1024); a batch that needs more is
+// split into batches that fit.
+const EnvMemoryLimit = "VKVGG_MEMORY_LIMIT"
+
+// parseBytes reads "512M", "2G", "1048576".
+func parseBytes(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 1 || v > (1<<62)/mult {
+		return 0, errors.New("want a positive number of bytes, with an optional K, M or G suffix")
+	}
+	return v * mult, nil
 }
 
 // errHelp ends a command that printed its flags for -h.
@@ -225,7 +254,7 @@ func classify(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	net, err := nf.open(stderr)
+	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(1, 224, 224, "prob") })
 	if err != nil {
 		return err
 	}
@@ -351,37 +380,32 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	net, err := nf.open(stderr)
+	// Names and sizes are checked once the file is read, before the
+	// weights go to the device.
+	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(min(nf.batch, all.N), all.H, all.W, names...) })
 	if err != nil {
 		return err
 	}
 	defer net.Close()
-	// Names and sizes are checked before any image is run.
-	if _, err := net.Plan(graph.Batch{N: min(nf.batch, all.N), H: all.H, W: all.W}, names...); err != nil {
-		return err
-	}
 	collected := map[string][]float32{}
 	shapes := map[string][]int{}
 	var order []string
 	start := time.Now()
-	img := all.H * all.W * 3
-	for i := 0; i < all.N; i += nf.batch {
-		j := min(all.N, i+nf.batch)
-		b := graph.Batch{N: j - i, H: all.H, W: all.W, Data: all.Data[i*img : j*img]}
-		res, err := net.RunPooled(ctx, b, pool, names...)
-		if err != nil {
-			return err
-		}
+	batch, err := runAll(ctx, net, all, nf.batch, pool, names, stderr, func(_ int, res *graph.Result) error {
 		order = res.Names()
 		for _, name := range order {
 			ft, _ := res.Feature(name)
 			collected[name] = append(collected[name], ft.Data...)
 			shapes[name] = append([]int{all.N}, ft.Shape[1:]...)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	el := time.Since(start)
 	fmt.Fprintf(stderr, "vkvgg: %d images of %dx%d in %.1f ms (%.1f ms per image, batch %d)\n",
-		all.N, all.H, all.W, float64(el.Microseconds())/1000, float64(el.Microseconds())/1000/float64(all.N), nf.batch)
+		all.N, all.H, all.W, float64(el.Microseconds())/1000, float64(el.Microseconds())/1000/float64(all.N), batch)
 	arrays := make([]npy.Array, len(order))
 	for i, name := range order {
 		arrays[i] = npy.Array{Shape: shapes[name], Data: collected[name]}
@@ -400,6 +424,35 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "%s %v\n", name, arrays[i].Shape)
 	}
 	return nil
+}
+
+// runAll runs all in chunks of at most batch images, calling each with
+// the first image of the chunk and its result, and returns the batch size
+// it ended with: a chunk that needs more memory than there is (a
+// graph.MemoryError) is split into the largest batches that fit, with a
+// note on stderr.
+func runAll(ctx context.Context, net *models.Net, all graph.Batch, batch int, pool graph.Pooling, names []string, stderr io.Writer,
+	each func(i0 int, res *graph.Result) error) (int, error) {
+	img := all.H * all.W * 3
+	for i := 0; i < all.N; {
+		j := min(all.N, i+batch)
+		b := graph.Batch{N: j - i, H: all.H, W: all.W, Data: all.Data[i*img : j*img]}
+		res, err := net.RunPooled(ctx, b, pool, names...)
+		var me *graph.MemoryError
+		if errors.As(err, &me) && me.MaxBatch >= 1 && me.MaxBatch < b.N {
+			fmt.Fprintf(stderr, "vkvgg: %v; running batches of %d\n", err, me.MaxBatch)
+			batch = me.MaxBatch
+			continue
+		}
+		if err != nil {
+			return batch, err
+		}
+		if err := each(i, res); err != nil {
+			return batch, err
+		}
+		i = j
+	}
+	return batch, nil
 }
 
 // layerNames splits a --layers list; the network checks the names
@@ -429,7 +482,12 @@ func readInput(input string, paths []string, size int) (graph.Batch, error) {
 		if a.Shape[0] < 1 {
 			return graph.Batch{}, fmt.Errorf("%s: the input holds no image", input)
 		}
-		return graph.Batch{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], Data: a.Data}, nil
+		b := graph.Batch{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], Data: a.Data}
+		// Values are checked before any weights are read.
+		if err := graph.CheckBatch(b); err != nil {
+			return graph.Batch{}, fmt.Errorf("%s: %w", input, err)
+		}
+		return b, nil
 	}
 	imgs, err := loadImages(paths, size)
 	if err != nil {
@@ -472,14 +530,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sizes = append(sizes, n)
 	}
-	net, err := nf.open(stderr)
+	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(sizes[0], *size, *size, names...) })
 	if err != nil {
 		return err
 	}
 	defer net.Close()
-	if _, err := net.Plan(graph.Batch{N: sizes[0], H: *size, W: *size}, names...); err != nil {
-		return err
-	}
 	if *iters == 0 {
 		return nil
 	}
@@ -539,7 +594,7 @@ func layersCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("layers: input %dx%d: sizes must be positive", h, w)
 	}
 	nf.device = models.DeviceCPU // shapes only: no device needed
-	net, err := nf.open(stderr)
+	net, err := nf.open(stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -579,7 +634,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	dev, err := nf.open(stderr)
+	dev, err := nf.open(stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -588,7 +643,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("validate: no Vulkan device to validate")
 	}
 	nf.device = models.DeviceCPU
-	ref, err := nf.open(io.Discard)
+	ref, err := nf.open(io.Discard, nil)
 	if err != nil {
 		return err
 	}

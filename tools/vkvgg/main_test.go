@@ -3,14 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
 	"github.com/vkvgg/vkvgg/layers/layertest"
+	"github.com/vkvgg/vkvgg/models"
 	"github.com/vkvgg/vkvgg/npy"
 )
 
@@ -228,4 +235,135 @@ func TestLayersValidateHelp(t *testing.T) {
 			t.Errorf("vkvgg %s -h: %v\n%s", cmd, err, stdout)
 		}
 	}
+}
+
+// TestNoDriverFallsBack: with no Vulkan driver the default device falls
+// back to the CPU reference with a warning that says how to silence it.
+func TestNoDriverFallsBack(t *testing.T) {
+	t.Setenv("VK_ICD_FILENAMES", filepath.Join(t.TempDir(), "no-driver.json"))
+	stdout, stderr, err := runCmd(t, "classify", "--weights", "random:resnet18", "--top", "1", "../../testdata/images/chelsea.jpg")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "running on the CPU reference instead") || !strings.Contains(stderr, "--device cpu") ||
+		!strings.Contains(stderr, "mesa-vulkan-drivers") || !strings.Contains(stdout, "chelsea.jpg:") {
+		t.Errorf("no driver:\nstdout %s\nstderr %s", stdout, stderr)
+	}
+	_, _, err = runCmd(t, "classify", "--device", "0", "--weights", "random:resnet18", "../../testdata/images/chelsea.jpg")
+	if err == nil || !strings.Contains(err.Error(), "mesa-vulkan-drivers") || strings.Contains(err.Error(), "validation") {
+		t.Errorf("--device 0 without a driver: got %v, want an error naming the driver package", err)
+	}
+}
+
+// TestMemoryLimitSplitsBatches: a batch that needs more memory than the
+// limit is split into batches that fit, with a note, and the features
+// are unchanged; a limit no image fits is an error naming the sizes.
+func TestMemoryLimitSplitsBatches(t *testing.T) {
+	const tv = "../../testdata/tv"
+	args := func(out string) []string {
+		return []string{"features", "--device", "cpu", "--batch", "3", "--weights", filepath.Join(tv, "resnet18.pth"),
+			"--input", filepath.Join(tv, "resnet18_odd_input.npy"), "--layers", "layer1,prob", "--out", out}
+	}
+	// A limit between what one and three 65x97 images plan.
+	net, err := models.Load(filepath.Join(tv, "resnet18.pth"), models.Options{Device: models.DeviceCPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := net.Plan(graph.Batch{N: 1, H: 65, W: 97}, "layer1", "prob")
+	three, _ := net.Plan(graph.Batch{N: 3, H: 65, W: 97}, "layer1", "prob")
+	net.Close()
+	t.Logf("planned activations: %d bytes for one image, %d for three", one.ActivationBytes, three.ActivationBytes)
+	t.Setenv(EnvMemoryLimit, strconv.FormatInt((one.ActivationBytes+three.ActivationBytes)/2, 10))
+	out := filepath.Join(t.TempDir(), "f.npz")
+	_, stderr, err := runCmd(t, args(out)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "running batches of") || !strings.Contains(stderr, "not enough memory") {
+		t.Errorf("no note about splitting the batch:\n%s", stderr)
+	}
+	got := readNPZ(t, out)
+	want := readNPZ(t, filepath.Join(tv, "resnet18_odd_expected.npz"))
+	for _, name := range []string{"layer1", "prob"} {
+		if e := layertest.NormErr(got[name].Data, want[name].Data); !(e < 1e-4) || len(got[name].Data) != len(want[name].Data) {
+			t.Errorf("%s after splitting: normalised error %.3g", name, e)
+		}
+	}
+	t.Setenv(EnvMemoryLimit, strconv.FormatInt(one.ActivationBytes/2, 10))
+	_, _, err = runCmd(t, args(filepath.Join(t.TempDir(), "g.npz"))...)
+	if err == nil || !strings.Contains(err.Error(), "not even one image fits") {
+		t.Errorf("a limit of 10K: got %v", err)
+	}
+}
+
+// TestOutIsDirectory: an --out that is a directory fails before any work.
+func TestOutIsDirectory(t *testing.T) {
+	_, _, err := runCmd(t, "features", "--device", "cpu", "--weights", "random:vgg16", "--input",
+		filepath.Join(golden, "vgg16_input.npy"), "--layers", "pool1", "--out", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("got %v, want an error saying --out is a directory", err)
+	}
+}
+
+// TestInterrupt sends SIGINT to a long `vkvgg features` run: it must stop
+// within seconds with status 130, leaving no temporary file and no --out.
+func TestInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "vkvgg")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	in := filepath.Join(dir, "x.npy")
+	writeNPY(t, in, []int{4, 224, 224, 3}, func(i int) float32 { return float32(i%255) / 255 })
+	out := filepath.Join(dir, "out", "f.npz")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	// The CPU reference takes tens of seconds per VGG16 image.
+	cmd := exec.Command(bin, "features", "--device", "cpu", "--weights", "random:vgg16", "--input", in, "--layers", "fc7", "--batch", "1", "--out", out)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the network runs (loading random weights takes seconds).
+	for i := 0; i < 300 && !strings.Contains(stderr.String(), "loaded in"); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	took := time.Since(start)
+	t.Logf("exited %v after SIGINT in %v; stderr:\n%s", err, took, stderr.String())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit: %v, want status 130", err)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v to stop", took)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*"))
+	if len(left) > 0 {
+		t.Errorf("files left in the output folder: %v", left)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
