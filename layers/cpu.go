@@ -44,31 +44,6 @@ func checkLen(what, name string, got, want int) error {
 	return nil
 }
 
-// PoolShape is the output shape of MaxPool2x2 with SAME padding.
-func PoolShape(s Shape) Shape { return Shape{s.N, (s.H + 1) / 2, (s.W + 1) / 2, s.C} }
-
-// PreprocessCPU is tensorflow-vgg's input transform: rgb [N,H,W,3] in
-// [0,1] becomes BGR scaled by 255 minus Mean.
-func PreprocessCPU(rgb []float32, s Shape) ([]float32, error) {
-	if err := s.check("preprocess"); err != nil {
-		return nil, err
-	}
-	if s.C != 3 {
-		return nil, fmt.Errorf("layers: preprocess: input has %d channels, want 3 (RGB)", s.C)
-	}
-	if err := checkLen("preprocess", "input", len(rgb), s.Len()); err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(rgb))
-	for i := 0; i < len(rgb); i += 3 {
-		r, g, b := float64(rgb[i]), float64(rgb[i+1]), float64(rgb[i+2])
-		out[i] = float32(b*255 - Mean[0])
-		out[i+1] = float32(g*255 - Mean[1])
-		out[i+2] = float32(r*255 - Mean[2])
-	}
-	return out, nil
-}
-
 // parallel runs f(i) for i in [0, n) on all CPUs.
 func parallel(n int, f func(i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
@@ -90,129 +65,10 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// Conv3x3CPU is a 3x3 convolution, stride 1, SAME padding, with bias and
-// optional ReLU. in is [N,H,W,Cin] (s), w is HWIO [3,3,Cin,Cout], b is
-// [Cout]; the result is [N,H,W,Cout]. Sums are accumulated in float64.
-func Conv3x3CPU(in []float32, s Shape, w, b []float32, cout int, relu bool) ([]float32, error) {
-	if err := s.check("conv3x3"); err != nil {
-		return nil, err
-	}
-	if cout < 1 {
-		return nil, fmt.Errorf("layers: conv3x3: %d output channels", cout)
-	}
-	if err := checkLen("conv3x3", "input", len(in), s.Len()); err != nil {
-		return nil, err
-	}
-	if err := checkLen("conv3x3", "weights", len(w), 9*s.C*cout); err != nil {
-		return nil, err
-	}
-	if err := checkLen("conv3x3", "bias", len(b), cout); err != nil {
-		return nil, err
-	}
-	cin := s.C
-	out := make([]float32, s.N*s.H*s.W*cout)
-	parallel(s.N*s.H, func(row int) {
-		n, y := row/s.H, row%s.H
-		acc := make([]float64, cout)
-		for x := 0; x < s.W; x++ {
-			for co := range acc {
-				acc[co] = float64(b[co])
-			}
-			for ky := 0; ky < 3; ky++ {
-				iy := y + ky - 1
-				if iy < 0 || iy >= s.H {
-					continue
-				}
-				for kx := 0; kx < 3; kx++ {
-					ix := x + kx - 1
-					if ix < 0 || ix >= s.W {
-						continue
-					}
-					px := in[((n*s.H+iy)*s.W+ix)*cin:][:cin]
-					for ci, v := range px {
-						wr := w[((ky*3+kx)*cin+ci)*cout:][:cout]
-						for co, wv := range wr {
-							acc[co] += float64(v) * float64(wv)
-						}
-					}
-				}
-			}
-			o := out[((n*s.H+y)*s.W+x)*cout:][:cout]
-			for co, v := range acc {
-				if relu && v < 0 {
-					v = 0
-				}
-				o[co] = float32(v)
-			}
-		}
-	})
-	return out, nil
-}
-
-// MaxPool2x2CPU is 2x2 max pooling, stride 2, TensorFlow SAME padding:
-// the output is ceil(H/2) x ceil(W/2) and an odd size is padded at the
-// bottom/right with values that never win.
-func MaxPool2x2CPU(in []float32, s Shape) ([]float32, Shape, error) {
-	if err := s.check("maxpool2x2"); err != nil {
-		return nil, Shape{}, err
-	}
-	if err := checkLen("maxpool2x2", "input", len(in), s.Len()); err != nil {
-		return nil, Shape{}, err
-	}
-	os := PoolShape(s)
-	out := make([]float32, os.Len())
-	for n := 0; n < s.N; n++ {
-		for oy := 0; oy < os.H; oy++ {
-			for ox := 0; ox < os.W; ox++ {
-				for c := 0; c < s.C; c++ {
-					m := float32(math.Inf(-1))
-					for y := 2 * oy; y < min(2*oy+2, s.H); y++ {
-						for x := 2 * ox; x < min(2*ox+2, s.W); x++ {
-							m = max(m, in[((n*s.H+y)*s.W+x)*s.C+c])
-						}
-					}
-					out[((n*os.H+oy)*os.W+ox)*s.C+c] = m
-				}
-			}
-		}
-	}
-	return out, os, nil
-}
-
 // FCCPU is a fully connected layer: x [rows, k] times w [k, m] plus b [m],
 // with optional ReLU, accumulated in float64.
 func FCCPU(x []float32, rows, k int, w, b []float32, m int, relu bool) ([]float32, error) {
-	if rows < 1 || k < 1 || m < 1 {
-		return nil, fmt.Errorf("layers: fc: sizes rows=%d k=%d m=%d must be positive", rows, k, m)
-	}
-	if err := checkLen("fc", "input", len(x), rows*k); err != nil {
-		return nil, err
-	}
-	if err := checkLen("fc", "weights", len(w), k*m); err != nil {
-		return nil, err
-	}
-	if err := checkLen("fc", "bias", len(b), m); err != nil {
-		return nil, err
-	}
-	out := make([]float32, rows*m)
-	parallel(rows, func(r int) {
-		acc := make([]float64, m)
-		for j := range acc {
-			acc[j] = float64(b[j])
-		}
-		for i, v := range x[r*k : (r+1)*k] {
-			for j, wv := range w[i*m : (i+1)*m] {
-				acc[j] += float64(v) * float64(wv)
-			}
-		}
-		for j, v := range acc {
-			if relu && v < 0 {
-				v = 0
-			}
-			out[r*m+j] = float32(v)
-		}
-	})
-	return out, nil
+	return FCCPUContext(context.Background(), x, rows, k, w, b, m, relu)
 }
 
 // ReLUCPU returns max(x, 0) elementwise.

@@ -1,31 +1,52 @@
-// Package layers implements each VGG operation twice: a plain pure-Go CPU
-// reference (float64 accumulation, obviously right: the specification)
-// and a GPU kernel that records into a gpu.Sequence and never submits on
-// its own.
+// Package layers implements the operations of a network, each as a
+// layers.Op: a plain pure-Go CPU reference (float64 accumulation,
+// obviously right: the specification) and GPU kernels that record into a
+// gpu.Sequence and never submit on their own. Package graph runs graphs
+// of Ops; nothing outside an Op's own code switches on its kind.
+//
+// # The Op interface
+//
+// An Op gives its output shape for its input shapes, lists its parameters,
+// computes itself on the CPU (checking a context inside long loops), and
+// uploads itself to a Kit's device as a Kernel. Optional interfaces tell a
+// planner more: ReLUFuser and ReLUKernel (a following ReLU costs nothing),
+// Activation (this op is a ReLU), Viewer (the output is the input's memory),
+// Vectorer (the output is a vector per image), Releaser (host parameters
+// can go once uploaded), Coster (estimated FLOPs). layertest.CheckOp is the
+// conformance suite every Op and kernel variant runs.
 //
 // # Layout
 //
 // Activations are NHWC ([N,H,W,C], channels fastest) on the GPU as on the
-// host: a 3x3 convolution is then an implicit GEMM whose K dimension
-// (tap, input channel) and whose output channels are contiguous, HWIO
-// weights are used as stored in tensorflow-vgg files, fc6 reads pool5
-// flattened in H,W,C order with no reordering, and feature maps go back
-// to users without a transpose.
+// host: a convolution is then an implicit GEMM whose K dimension (tap,
+// input channel) and whose output channels are contiguous, HWIO weights are
+// used as stored in tensorflow-vgg files, an fc layer reads a map flattened
+// in H,W,C order with no reordering (PermuteCHW reorders weights trained on
+// PyTorch's C,H,W order once, at load time), and feature maps go back to
+// users without a transpose. Vectors are Shape{N, 1, 1, F}.
 //
-// # Kernels
+// # Ops
 //
-//   - Preprocess: RGB in [0,1] to BGR*255 minus the mean.
-//   - Conv3x3: stride 1, SAME padding, bias, optional ReLU. On GPUs a
-//     shared-memory tiled implicit GEMM (tile sizes are specialization
-//     constants); on CPU devices such as lavapipe a register-blocked kernel
-//     reading vec4 texel buffers, where loads from storage buffers and
-//     shared memory cost a loop over SIMD lanes.
-//   - MaxPool2x2: stride 2, TensorFlow SAME padding at the bottom/right.
-//   - FC: [N,K] x [K,M] + bias with the output before and/or after the
-//     ReLU; weights are stored as column blocks that each fit one binding,
-//     so matrices beyond maxStorageBufferRange (fc6: 411 MB) just work.
-//   - Softmax over the last axis, numerically stable.
+//   - Preprocess: per-channel affine input transform (VGGInput: BGR*255
+//     minus the mean; TorchInput: RGB normalised by mean and std).
+//   - Conv: any KHxKW window, stride and padding (explicit or TensorFlow
+//     SAME), bias, optional ReLU; FoldBatchNorm folds an inference batch
+//     norm into it. 3x3 stride-1 layers use the Conv3x3 kernels, others
+//     GConv. Each has two families: on GPUs a shared-memory tiled implicit
+//     GEMM (tile sizes are specialization constants); on CPU devices such as
+//     lavapipe a register-blocked kernel reading vec4 texel buffers, where
+//     loads from storage buffers and shared memory cost a loop over SIMD
+//     lanes (a 3-channel input is padded to 4 for it, a small copy).
+//   - Pool: max or average, fixed windows (SAME, explicit, ceil mode) or
+//     adaptive ones (global pooling is adaptive 1x1, optionally flat).
+//   - FC: [N,K] x [K,M] + bias, optional ReLU; weights are stored as column
+//     blocks that each fit one binding, so matrices beyond
+//     maxStorageBufferRange (fc6: 411 MB) just work.
+//   - Add (optional ReLU), ReLU: element-wise, four at a time where the
+//     bases align.
+//   - Softmax over each image's vector, or over the channels of each pixel.
+//   - Flatten: a view.
 //
 // Batches whose activations exceed one binding are split into chunks of
-// images automatically (by rows for fc; a softmax must fit one binding).
+// images automatically (by rows for fc and softmax).
 package layers

@@ -1,6 +1,7 @@
 package layers_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -96,7 +97,7 @@ func (h *harness) run(rec func(s *gpu.Sequence) error, outs ...layers.Tensor) []
 var spatial = [][2]int{{1, 1}, {2, 7}, {7, 13}, {13, 14}, {14, 1}, {31, 7}, {56, 56}}
 
 func TestPreprocessCPUValues(t *testing.T) {
-	got, err := layers.PreprocessCPU([]float32{1, 0.5, 0}, layers.Shape{1, 1, 1, 3})
+	got, err := layers.VGGInput().CPU(context.Background(), []layers.HostTensor{{Data: []float32{1, 0.5, 0}, Shape: layers.Shape{1, 1, 1, 3}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func checkConv(t *testing.T, h *harness, rng interface{ Float64() float64 }, s l
 	scale := math.Sqrt(3.0 / float64(k)) // sum|x*w| stays O(1)
 	w := uniform(rng, k*cout, -scale, scale)
 	b := uniform(rng, cout, -0.5, 0.5)
-	want, err := layers.Conv3x3CPU(x, s, w, b, cout, relu)
+	want, err := layers.ConvCPU(context.Background(), x, s, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, w, b, cout, relu)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestBadArguments(t *testing.T) {
 		{"conv zero channels", errOf(h.kit.NewConv3x3(0, 4, nil, nil, true)), "must be positive"},
 		{"conv short weights", errOf(h.kit.NewConv3x3(3, 4, make([]float32, 10), make([]float32, 4), true)), "weights has 10 elements"},
 		{"fc short bias", errOf(h.kit.NewFC(2, 3, make([]float32, 6), make([]float32, 2))), "bias has 2 elements"},
-		{"cpu conv negative", errOf(layers.Conv3x3CPU(nil, layers.Shape{1, -1, 2, 3}, nil, nil, 2, true)), "below 1"},
+		{"cpu conv negative", errOf(layers.ConvCPU(context.Background(), nil, layers.Shape{1, -1, 2, 3}, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, nil, nil, 2, true)), "below 1"},
 		{"cpu fc mismatch", errOf(layers.FCCPU(make([]float32, 3), 1, 4, nil, nil, 1, true)), "input has 3 elements"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
