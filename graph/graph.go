@@ -135,12 +135,13 @@ func (g *Graph) someNames() string {
 }
 
 // shapes computes every node's output shape and form (vector or map) for
-// an input shape, up to node last.
+// an input shape, up to node last. On an error it returns the nodes
+// before the one that failed.
 func (g *Graph) shapes(in layers.Shape, last int) ([]layers.Shape, []bool, error) {
 	idx := g.index()
-	shapes := make([]layers.Shape, last+1)
-	vec := make([]bool, last+1)
-	for i, n := range g.Nodes[:last+1] {
+	shapes := make([]layers.Shape, 0, last+1)
+	vec := make([]bool, 0, last+1)
+	for _, n := range g.Nodes[:last+1] {
 		ins := make([]layers.Shape, len(n.Inputs))
 		inv := make([]bool, len(n.Inputs))
 		for j, name := range n.Inputs {
@@ -156,9 +157,9 @@ func (g *Graph) shapes(in layers.Shape, last int) ([]layers.Shape, []bool, error
 			if g.SizeHint != nil {
 				err = g.SizeHint(in, n.Name, err)
 			}
-			return nil, nil, err
+			return shapes, vec, err
 		}
-		shapes[i], vec[i] = s, layers.IsVector(n.Op, inv)
+		shapes, vec = append(shapes, s), append(vec, layers.IsVector(n.Op, inv))
 	}
 	return shapes, vec, nil
 }
@@ -177,34 +178,14 @@ func (g *Graph) Layers(n, h, w int) ([]LayerInfo, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	in := layers.Shape{N: n, H: h, W: w, C: 3}
 	byTarget := map[string][]string{}
 	for a, t := range g.Aliases {
 		byTarget[t] = append(byTarget[t], a)
 	}
+	shapes, vec, err := g.shapes(layers.Shape{N: n, H: h, W: w, C: 3}, len(g.Nodes)-1)
 	var out []LayerInfo
-	idx := g.index()
-	shapes := make([]layers.Shape, len(g.Nodes))
-	vec := make([]bool, len(g.Nodes))
-	for i, nd := range g.Nodes {
-		ins := make([]layers.Shape, len(nd.Inputs))
-		inv := make([]bool, len(nd.Inputs))
-		for j, name := range nd.Inputs {
-			if name == Input {
-				ins[j] = in
-				continue
-			}
-			ins[j], inv[j] = shapes[idx[name]], vec[idx[name]]
-		}
-		s, err := nd.Op.OutShape(ins)
-		if err != nil {
-			err = fmt.Errorf("%w: layer %s (%s) for an input of %dx%d: %w", ErrShape, nd.Name, nd.Op.Kind(), h, w, err)
-			if g.SizeHint != nil {
-				err = g.SizeHint(in, nd.Name, err)
-			}
-			return out, err
-		}
-		shapes[i], vec[i] = s, layers.IsVector(nd.Op, inv)
+	for i, s := range shapes {
+		nd := g.Nodes[i]
 		sh := featureShape(s, vec[i])
 		out = append(out, LayerInfo{Name: nd.Name, Kind: nd.Op.Kind(), Shape: sh})
 		al := byTarget[nd.Name]
@@ -213,7 +194,7 @@ func (g *Graph) Layers(n, h, w int) ([]LayerInfo, error) {
 			out = append(out, LayerInfo{Name: a, Kind: "= " + nd.Name, Shape: sh})
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // featureShape is the shape a user sees.

@@ -54,6 +54,19 @@ func onDevice(t *testing.T, g *graph.Graph) *graph.Net {
 	return n
 }
 
+// netOn opens g on the test device ("device") or the CPU reference.
+func netOn(t *testing.T, where string, g *graph.Graph) *graph.Net {
+	t.Helper()
+	if where == "device" {
+		return onDevice(t, g)
+	}
+	n, err := graph.NewCPU(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestResNet50Memory: the liveness planner's activation memory for
 // ResNet-50 at 224x224, batch 8, against the sum of all its tensors.
 func TestResNet50Memory(t *testing.T) {
@@ -126,12 +139,7 @@ func TestConcurrentRuns(t *testing.T) {
 	m := model(t, "resnet18")
 	for _, where := range []string{"device", "cpu"} {
 		t.Run(where, func(t *testing.T) {
-			var n *graph.Net
-			if where == "device" {
-				n = onDevice(t, m.Graph)
-			} else {
-				n, _ = graph.NewCPU(m.Graph)
-			}
+			n := netOn(t, where, m.Graph)
 			ctx := context.Background()
 			type job struct {
 				b     graph.Batch
@@ -197,12 +205,7 @@ func TestCancel(t *testing.T) {
 	m := model(t, "resnet18")
 	for _, where := range []string{"device", "cpu"} {
 		t.Run(where, func(t *testing.T) {
-			var n *graph.Net
-			if where == "device" {
-				n = onDevice(t, m.Graph)
-			} else {
-				n, _ = graph.NewCPU(m.Graph)
-			}
+			n := netOn(t, where, m.Graph)
 			big := randomBatch(3, 4, 224, 224)
 			if where == "cpu" {
 				big = randomBatch(3, 2, 160, 160)
@@ -323,12 +326,7 @@ func TestMemoryLimit(t *testing.T) {
 	m := model(t, "resnet18")
 	for _, where := range []string{"device", "cpu"} {
 		t.Run(where, func(t *testing.T) {
-			var n *graph.Net
-			if where == "device" {
-				n = onDevice(t, m.Graph)
-			} else {
-				n, _ = graph.NewCPU(m.Graph)
-			}
+			n := netOn(t, where, m.Graph)
 			b := randomBatch(8, 5, 64, 64)
 			three, err := n.Plan(graph.Batch{N: 3, H: 64, W: 64}, "prob")
 			if err != nil {

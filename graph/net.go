@@ -542,4 +542,3 @@ func (n *Net) planFor(s *schedule) (*gpuPlan, error) {
 	n.plans = append(n.plans, p)
 	return p, nil
 }
-

@@ -89,32 +89,41 @@ func (c *Conv3x3) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 	if withReLU {
 		relu = 1
 	}
-	hw := is.H * is.W
 	k, err := c.kernelFor(in, out)
 	if err != nil {
 		return err
 	}
-	maxImgs := max(1, 65535*k.pixTile/hw)
-	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, hw * c.Cout}, maxImgs, k.lim)
+	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, func(n int, ib, ob uint32) []uint32 {
+		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
+	})
+}
+
+// dispatchConv records a convolution kernel over chunks of images that
+// fit its bindings, with the push constants push gives for each chunk (n
+// images, element bases of the input and output windows).
+func (kit *Kit) dispatchConv(s *gpu.Sequence, what string, k convKernel, in, out Tensor, w, b *gpu.Buffer, push func(n int, ib, ob uint32) []uint32) error {
+	is, os := in.Shape, out.Shape
+	ihw, ohw := is.H*is.W, os.H*os.W
+	maxImgs := max(1, 65535*k.pixTile/ohw)
+	chunks, err := kit.batchChunks(what, is.N, []int{ihw * is.C, ohw * os.C}, maxImgs, k.lim)
 	if err != nil {
 		return err
 	}
-	if (hw+k.pixTile-1)/k.pixTile > 65535 {
-		return fmt.Errorf("layers: conv3x3: an image of %dx%d pixels is too large for one dispatch", is.H, is.W)
+	if (ohw+k.pixTile-1)/k.pixTile > 65535 {
+		return fmt.Errorf("layers: %s: an output of %dx%d pixels is too large for one dispatch", what, os.H, os.W)
 	}
 	for _, ch := range chunks {
 		n := ch[1] - ch[0]
-		iv, ib := c.kit.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
-		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*hw*c.Cout, n*hw*c.Cout)
-		pixGroups, chanGroups := (n*hw+k.pixTile-1)/k.pixTile, (c.Cout+k.chanTile-1)/k.chanTile
+		iv, ib := kit.window(in.Buf, in.Off+ch[0]*ihw*is.C, n*ihw*is.C)
+		ov, ob := kit.window(out.Buf, out.Off+ch[0]*ohw*os.C, n*ohw*os.C)
+		pixGroups, chanGroups := (n*ohw+k.pixTile-1)/k.pixTile, (os.C+k.chanTile-1)/k.chanTile
 		groups := [3]int{chanGroups, pixGroups, 1}
-		inArg, wArg := gpu.R(iv), gpu.R(c.w.All())
+		inArg, wArg := gpu.R(iv), gpu.R(w.All())
 		if k.register {
 			groups = [3]int{pixGroups, chanGroups, 1}
-			inArg, wArg = gpu.Texels(iv), gpu.Texels(c.w.All())
+			inArg, wArg = gpu.Texels(iv), gpu.Texels(w.All())
 		}
-		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
-		if err := s.Dispatch(k.kern, groups, push, inArg, wArg, gpu.R(c.b.All()), gpu.W(ov)); err != nil {
+		if err := s.Dispatch(k.kern, groups, push(n, ib, ob), inArg, wArg, gpu.R(b.All()), gpu.W(ov)); err != nil {
 			return err
 		}
 	}
@@ -230,46 +239,22 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {
 		return fmt.Errorf("layers: %s: %d x %d weights exceed one storage binding on this device", what, c.Cin, c.Cout)
 	}
-	var kern *gpu.Kernel
-	var pixTile, chanTile, lim int
+	var k convKernel
 	if cfg.Register {
 		tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
 		wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
-		kern, err = c.kit.kernelTexels("conv_cpu", 4, 0b11, 16, uint32(wg), uint32(cfg.TM), uint32(tn/4))
-		pixTile, chanTile, lim = cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
+		k.kern, err = c.kit.kernelTexels("conv_cpu", 4, 0b11, 16, uint32(wg), uint32(cfg.TM), uint32(tn/4))
+		k.register, k.pixTile, k.chanTile, k.lim = true, cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
 	} else {
-		kern, err = c.kit.kernel("conv", 4, 16, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
-		pixTile, chanTile, lim = cfg.BM, cfg.BN, c.kit.maxWindow()
+		k.kern, err = c.kit.kernel("conv", 4, 16, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+		k.pixTile, k.chanTile, k.lim = cfg.BM, cfg.BN, c.kit.maxWindow()
 	}
 	if err != nil {
 		return err
-	}
-	hw, ohw := is.H*is.W, oh*ow
-	maxImgs := max(1, 65535*pixTile/ohw)
-	chunks, err := c.kit.batchChunks(what, is.N, []int{hw * c.Cin, ohw * c.Cout}, maxImgs, lim)
-	if err != nil {
-		return err
-	}
-	if (ohw+pixTile-1)/pixTile > 65535 {
-		return fmt.Errorf("layers: %s: an output of %dx%d pixels is too large for one dispatch", what, oh, ow)
 	}
 	w := c.win
-	for _, ch := range chunks {
-		n := ch[1] - ch[0]
-		iv, ib := c.kit.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
-		ov, ob := c.kit.window(out.Buf, out.Off+ch[0]*ohw*c.Cout, n*ohw*c.Cout)
-		pixGroups, chanGroups := (n*ohw+pixTile-1)/pixTile, (c.Cout+chanTile-1)/chanTile
-		groups := [3]int{chanGroups, pixGroups, 1}
-		inArg, wArg := gpu.R(iv), gpu.R(c.w.All())
-		if cfg.Register {
-			groups = [3]int{pixGroups, chanGroups, 1}
-			inArg, wArg = gpu.Texels(iv), gpu.Texels(c.w.All())
-		}
-		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob,
+	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, func(n int, ib, ob uint32) []uint32 {
+		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob,
 			uint32(oh), uint32(ow), uint32(w.KH), uint32(w.KW), uint32(w.SH), uint32(w.SW), uint32(pad[0]), uint32(pad[1])}
-		if err := s.Dispatch(kern, groups, push, inArg, wArg, gpu.R(c.b.All()), gpu.W(ov)); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -98,107 +99,97 @@ func Load(path string, opts Options) (*Net, error) {
 }
 
 func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
-	g, name, classes, random, err := describe(path, opts)
+	d, err := describe(path, opts)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Check != nil {
-		if err := opts.Check(g); err != nil {
+		if err := opts.Check(d.g); err != nil {
 			return nil, err
 		}
 	}
 	var gn *graph.Net
 	if dev == nil {
-		gn, err = graph.NewCPU(g)
+		gn, err = graph.NewCPU(d.g)
 	} else {
-		gn, err = graph.NewOn(dev, g, true)
+		gn, err = graph.NewOn(dev, d.g, true)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Net{Net: gn, Name: name, Classes: classes, Random: random}, nil
+	return &Net{Net: gn, Name: d.g.Name, Classes: d.classes, Random: d.random}, nil
 }
+
+// described is a network read from a file or made at random.
+type described struct {
+	g       *graph.Graph
+	classes int
+	random  bool
+}
+
+var errFCN = errors.New("models: the fully convolutional mode is for tensorflow-vgg networks")
 
 // describe reads the weights and builds the graph.
-func describe(path string, opts Options) (g *graph.Graph, name string, classes int, random bool, err error) {
-	if rest, ok := strings.CutPrefix(path, vgg.RandomPrefix); ok {
-		rest = strings.ToLower(rest)
-		if rest == "vgg16" || rest == "vgg19" {
-			w, err := vgg.LoadWeights(path)
-			if err != nil {
-				return nil, "", 0, false, err
-			}
-			g, err := vgg.Graph(w, opts.FCN)
-			if err != nil {
-				return nil, "", 0, false, err
-			}
-			return g, g.Name, w.Classes(), true, nil
-		}
-		if opts.FCN {
-			return nil, "", 0, false, errors.New("models: the fully convolutional mode is for tensorflow-vgg networks")
-		}
-		known := false
-		for _, n := range RandomNames() {
-			known = known || n == vgg.RandomPrefix+rest
-		}
-		if !known {
-			return nil, "", 0, false, fmt.Errorf("models: unknown network %q (known: %s)", path, strings.Join(RandomNames(), ", "))
-		}
-		sd, err := torchvision.Random(strings.TrimPrefix(rest, "torchvision-"), 1)
-		if err != nil {
-			return nil, "", 0, false, err
-		}
-		m, err := torchvision.Build(sd)
-		if err != nil {
-			return nil, "", 0, false, err
-		}
-		return m.Graph, m.Graph.Name, m.Classes, true, nil
-	}
-	torch, err := isTorch(path)
-	if err != nil {
-		return nil, "", 0, false, err
-	}
-	if !torch {
-		w, err := vgg.LoadWeights(path)
-		if err != nil {
-			return nil, "", 0, false, err
-		}
-		g, err := vgg.Graph(w, opts.FCN)
-		if err != nil {
-			return nil, "", 0, false, err
-		}
-		// The graph's ops hold the arrays; drop the Weights' references
-		// so that each is freed once uploaded.
-		for _, p := range w.Params {
-			p.W, p.B = nil, nil
-		}
-		return g, g.Name, w.Classes(), false, nil
+func describe(path string, opts Options) (described, error) {
+	rest, random := strings.CutPrefix(path, vgg.RandomPrefix)
+	rest = strings.ToLower(rest)
+	if random && (rest == "vgg16" || rest == "vgg19") || !random && !isTorch(path) {
+		return describeVGG(path, opts.FCN)
 	}
 	if opts.FCN {
-		return nil, "", 0, false, errors.New("models: the fully convolutional mode is for tensorflow-vgg networks")
+		return described{}, errFCN
 	}
-	entries, err := npy.ReadTorch(path)
+	var sd torchvision.StateDict
+	if random {
+		if !slices.Contains(RandomNames(), vgg.RandomPrefix+rest) {
+			return described{}, fmt.Errorf("models: unknown network %q (known: %s)", path, strings.Join(RandomNames(), ", "))
+		}
+		var err error
+		if sd, err = torchvision.Random(strings.TrimPrefix(rest, "torchvision-"), 1); err != nil {
+			return described{}, err
+		}
+	} else {
+		entries, err := npy.ReadTorch(path)
+		if err != nil {
+			return described{}, err
+		}
+		sd = torchvision.FromEntries(entries)
+	}
+	m, err := torchvision.Build(sd)
 	if err != nil {
-		return nil, "", 0, false, err
+		return described{}, fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := torchvision.Build(torchvision.FromEntries(entries))
-	if err != nil {
-		return nil, "", 0, false, fmt.Errorf("%s: %w", path, err)
-	}
-	return m.Graph, m.Graph.Name, m.Classes, false, nil
+	return described{m.Graph, m.Classes, random}, nil
 }
 
-// isTorch tells a torch.save file from a tensorflow-vgg one.
-func isTorch(path string) (bool, error) {
+// describeVGG reads tensorflow-vgg weights (or makes random ones).
+func describeVGG(path string, fcn bool) (described, error) {
+	w, err := vgg.LoadWeights(path)
+	if err != nil {
+		return described{}, err
+	}
+	g, err := vgg.Graph(w, fcn)
+	if err != nil {
+		return described{}, err
+	}
+	// The graph's ops hold the arrays; drop the Weights' references so
+	// that each is freed once uploaded.
+	for _, p := range w.Params {
+		p.W, p.B = nil, nil
+	}
+	return described{g, w.Classes(), w.Random}, nil
+}
+
+// isTorch tells a torch.save file from a tensorflow-vgg one by its first
+// bytes; a file that cannot be read is left to the tensorflow-vgg reader,
+// whose error names it.
+func isTorch(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return false
 	}
 	defer f.Close()
 	head := make([]byte, 4096)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("models: reading %s: %w", path, err)
-	}
-	return npy.IsTorch(head[:n]), nil
+	n, _ := io.ReadFull(f, head)
+	return npy.IsTorch(head[:n])
 }
