@@ -25,9 +25,11 @@ demo: deps
 	$(GO) run ./tools/vkvgg features --weights $(WEIGHTS) --layers pool5,fc7 --out demo_features.npz $(IMAGES)
 
 # VKVGG_REQUIRE_GPU=1 makes a missing Vulkan device or validation layer a
-# failure instead of a skip.
+# failure instead of a skip. The race detector runs the tests that share a
+# Net between goroutines and cancel runs.
 test: deps-test vet
 	VKVGG_REQUIRE_GPU=1 $(GO) test -count=1 -timeout 30m ./...
+	VKVGG_REQUIRE_GPU=1 $(GO) test -race -count=1 -run 'TestConcurrentRuns|TestCancel' ./graph/
 	$(MAKE) test-nocgo
 
 # The build without cgo or Vulkan headers: everything but the Vulkan
