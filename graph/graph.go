@@ -138,6 +138,22 @@ func (g *Graph) someNames() string {
 // an input shape, up to node last. On an error it returns the nodes
 // before the one that failed.
 func (g *Graph) shapes(in layers.Shape, last int) ([]layers.Shape, []bool, error) {
+	shapes, vec, err := g.outShapes(in, last)
+	if err != nil {
+		n := g.Nodes[len(shapes)]
+		err = fmt.Errorf("%w: layer %s (%s) for an input of %dx%d: %w", ErrShape, n.Name, n.Op.Kind(), in.H, in.W, err)
+		if g.SizeHint != nil {
+			err = g.SizeHint(in, n.Name, err)
+		} else if m := g.minSquare(); m > 0 && (in.H < m || in.W < m) {
+			err = fmt.Errorf("%w (%s takes inputs of at least %dx%d)", err, g.Name, m, m)
+		}
+	}
+	return shapes, vec, err
+}
+
+// outShapes is shapes without the messages: the error is the op's own,
+// for node len(shapes).
+func (g *Graph) outShapes(in layers.Shape, last int) ([]layers.Shape, []bool, error) {
 	idx := g.index()
 	shapes := make([]layers.Shape, 0, last+1)
 	vec := make([]bool, 0, last+1)
@@ -153,15 +169,23 @@ func (g *Graph) shapes(in layers.Shape, last int) ([]layers.Shape, []bool, error
 		}
 		s, err := n.Op.OutShape(ins)
 		if err != nil {
-			err = fmt.Errorf("%w: layer %s (%s) for an input of %dx%d: %w", ErrShape, n.Name, n.Op.Kind(), in.H, in.W, err)
-			if g.SizeHint != nil {
-				err = g.SizeHint(in, n.Name, err)
-			}
 			return shapes, vec, err
 		}
 		shapes, vec = append(shapes, s), append(vec, layers.IsVector(n.Op, inv))
 	}
 	return shapes, vec, nil
+}
+
+// minSquare is the smallest square input every node takes (0 when none
+// up to 1024 does).
+func (g *Graph) minSquare() int {
+	last := len(g.Nodes) - 1
+	for s := 1; s <= 1024; s++ {
+		if _, _, err := g.outShapes(layers.Shape{N: 1, H: s, W: s, C: 3}, last); err == nil {
+			return s
+		}
+	}
+	return 0
 }
 
 // LayerInfo describes one layer name for an input size.
