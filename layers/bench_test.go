@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/internal/testdev"
 	"github.com/vkvgg/vkvgg/layers"
 )
 
@@ -24,15 +25,8 @@ var vgg16Convs = []struct {
 	{"conv5_1", 14, 512, 512},
 }
 
-// benchDevice opens the device without validation (it adds host overhead).
-func benchDevice(b *testing.B) *gpu.Device {
-	dev, err := gpu.Open(gpu.Options{})
-	if err != nil {
-		b.Skipf("no Vulkan device: %v", err)
-	}
-	b.Cleanup(func() { dev.Close() })
-	return dev
-}
+// benchDevice opens the device without validation.
+func benchDevice(b *testing.B) *gpu.Device { return testdev.OpenBench(b) }
 
 // benchConfig reads an optional tiling override: VKVGG_CONV=BM,BN,BK,TM,TN
 // for the shared-memory kernel or VKVGG_CONV=R,TM,TN,WG for the register one.

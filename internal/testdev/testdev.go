@@ -46,3 +46,15 @@ func Open(t testing.TB) *gpu.Device {
 	})
 	return dev
 }
+
+// OpenBench opens the default device without validation (it adds host
+// overhead) for benchmarks, skipping when none exists.
+func OpenBench(tb testing.TB) *gpu.Device {
+	tb.Helper()
+	dev, err := gpu.Open(gpu.Options{})
+	if err != nil {
+		tb.Skipf("no Vulkan device: %v", err)
+	}
+	tb.Cleanup(func() { dev.Close() })
+	return dev
+}
