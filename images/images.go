@@ -12,12 +12,16 @@ import (
 	_ "image/png"  // register PNG with image.Decode
 	"io"
 	"os"
+	"runtime"
 )
 
 // MaxPixels is the largest image, in pixels (width times height), that Decode
-// and Load accept: 100 megapixels. Decoding one that size takes about 1.6 GB:
-// the decoded image plus its float32 RGB copy.
+// and Load accept: 100 megapixels. The package documentation says how much
+// memory decoding one that size takes (section Memory).
 const MaxPixels = 100_000_000
+
+// rgbBytesPerPixel is the memory one pixel of an RGB takes: three float32.
+const rgbBytesPerPixel = 12
 
 // Errors wrapped by the errors of Decode and Load, for use with errors.Is.
 var (
@@ -81,41 +85,92 @@ func Load(path string) (RGB, error) {
 // decode is Decode with a pixel limit, so that the fuzz test can use a small
 // one. Its errors have no "images: " prefix.
 func decode(r io.Reader, maxPixels int64) (RGB, error) {
+	img, err := decodeImage(r, maxPixels)
+	if err != nil {
+		return RGB{}, err
+	}
+	if b := img.Bounds(); b.Dx()*b.Dy() >= gcPixels {
+		// Go's decoders can leave garbage larger than the image they
+		// return: the passes of an interlaced PNG (as large as it), the
+		// coefficients and planes of a progressive CMYK JPEG (five times
+		// it). Collect it before the float32 copy is allocated, so that
+		// the peak is the larger of the decoder's and the image plus the
+		// copy, not their sum; next to decoding an image this large, a
+		// collection costs little.
+		runtime.GC()
+	}
+	return toRGB(img), nil
+}
+
+// gcPixels is the size of image, in pixels, from which decode collects the
+// decoder's garbage before converting: 4 megapixels, for which the float32
+// copy is 50 MB.
+const gcPixels = 1 << 22
+
+// decodeImage decodes r with Go's decoders after checking the header's size
+// against maxPixels, so that no pixel memory is allocated for an image that
+// is refused. The image it returns is non-empty and within the limit.
+func decodeImage(r io.Reader, maxPixels int64) (image.Image, error) {
 	br := bufio.NewReader(r)
 	if _, err := br.Peek(1); err != nil {
 		if err == io.EOF {
-			return RGB{}, fmt.Errorf("%w: empty file", ErrUnreadable)
+			return nil, fmt.Errorf("%w: empty file", ErrUnreadable)
 		}
-		return RGB{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
-	// Read the header through a tee so that the bytes it consumed can be
-	// replayed to the decoder: r need not be seekable.
+	// The header is read twice, by DecodeConfig and by Decode. A seekable r
+	// (a file, a bytes.Reader) is wound back; any other is read through a
+	// tee that keeps the bytes DecodeConfig consumed, to replay them. A
+	// JPEG's header can be long (metadata comes before the frame header),
+	// and seeking keeps that copy out of memory.
+	var rs io.ReadSeeker
+	var start int64
+	if s, ok := r.(io.ReadSeeker); ok {
+		// Where r was when br first read from it: br holds what it read.
+		if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
+			rs, start = s, pos-int64(br.Buffered())
+		}
+	}
 	var head bytes.Buffer
-	cfg, format, err := image.DecodeConfig(io.TeeReader(br, &head))
+	cfgSrc := io.Reader(br)
+	if rs == nil {
+		cfgSrc = io.TeeReader(br, &head)
+	}
+	cfg, format, err := image.DecodeConfig(cfgSrc)
 	if err != nil {
-		return RGB{}, decodeErr(err)
+		return nil, decodeErr(err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return RGB{}, fmt.Errorf("%w: %s header says %dx%d", ErrEmpty, format, cfg.Width, cfg.Height)
+		return nil, fmt.Errorf("%w: %s header says %dx%d", ErrEmpty, format, cfg.Width, cfg.Height)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
-		return RGB{}, fmt.Errorf("%w: %s of %dx%d has %d pixels, more than the limit of %d",
+		return nil, fmt.Errorf("%w: %s of %dx%d has %d pixels, more than the limit of %d",
 			ErrTooLarge, format, cfg.Width, cfg.Height, px, maxPixels)
 	}
-	img, _, err := image.Decode(io.MultiReader(&head, br))
+	var src io.Reader
+	if rs != nil {
+		if _, err := rs.Seek(start, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
+		}
+		br.Reset(rs)
+		src = br
+	} else {
+		src = io.MultiReader(&head, br)
+	}
+	img, _, err := image.Decode(src)
 	if err != nil {
-		return RGB{}, decodeErr(err)
+		return nil, decodeErr(err)
 	}
 	b := img.Bounds()
 	if b.Empty() {
-		return RGB{}, fmt.Errorf("%w: %s of %dx%d", ErrEmpty, format, b.Dx(), b.Dy())
+		return nil, fmt.Errorf("%w: %s of %dx%d", ErrEmpty, format, b.Dx(), b.Dy())
 	}
 	// A GIF's first frame may differ from its header's screen size; never let
 	// it be larger than what was checked.
 	if px := int64(b.Dx()) * int64(b.Dy()); px > maxPixels {
-		return RGB{}, fmt.Errorf("%w: %s of %dx%d", ErrTooLarge, format, b.Dx(), b.Dy())
+		return nil, fmt.Errorf("%w: %s of %dx%d", ErrTooLarge, format, b.Dx(), b.Dy())
 	}
-	return toRGB(img), nil
+	return img, nil
 }
 
 // decodeErr maps the errors of image.DecodeConfig and image.Decode to this
@@ -130,83 +185,147 @@ func decodeErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnreadable, err)
 }
 
-// toRGB converts img to RGB, with fast paths for the types Go's JPEG, PNG and
-// GIF decoders return most often.
+// toRGB converts img to RGB. Only the result is allocated: img's rows are
+// converted straight into it.
 func toRGB(img image.Image) RGB {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	out := RGB{H: h, W: w, Pix: make([]float32, w*h*3)}
-	p := out.Pix
+	conv := rowConverter(img)
+	for y := range h {
+		conv(out.Pix[y*w*3:(y+1)*w*3], b.Min.X, b.Min.Y+y)
+	}
+	return out
+}
+
+// rowConverter returns a function that writes len(dst)/3 pixels of img's row
+// y, from column x on (image coordinates), to dst as float32 RGB, as the
+// package documentation describes. It has fast paths, which allocate
+// nothing per pixel, for every image type that Go's JPEG, PNG and GIF
+// decoders return.
+func rowConverter(img image.Image) func(dst []float32, x, y int) {
 	switch m := img.(type) {
 	case *image.YCbCr:
-		for y := range h {
-			for x := range w {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				o := (y*w + x) * 3
-				p[o], p[o+1], p[o+2] = unit8[r], unit8[g], unit8[bl]
+		return func(dst []float32, x0, y int) {
+			for i := range len(dst) / 3 {
+				yi, ci := m.YOffset(x0+i, y), m.COffset(x0+i, y)
+				r, g, b := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				dst[3*i], dst[3*i+1], dst[3*i+2] = unit8[r], unit8[g], unit8[b]
 			}
 		}
 	case *image.Gray:
-		for y := range h {
-			row := m.Pix[y*m.Stride : y*m.Stride+w]
-			for x, v := range row {
-				o := (y*w + x) * 3
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3]
+			for i, v := range row {
 				f := unit8[v]
-				p[o], p[o+1], p[o+2] = f, f, f
+				dst[3*i], dst[3*i+1], dst[3*i+2] = f, f, f
+			}
+		}
+	case *image.Gray16:
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3*2]
+			for i := range len(dst) / 3 {
+				f := unit16(uint16(row[2*i])<<8 | uint16(row[2*i+1]))
+				dst[3*i], dst[3*i+1], dst[3*i+2] = f, f, f
 			}
 		}
 	case *image.NRGBA:
-		for y := range h {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			for x := range w {
-				o := (y*w + x) * 3
-				p[o], p[o+1], p[o+2] = unit8[row[4*x]], unit8[row[4*x+1]], unit8[row[4*x+2]]
+		// Straight alpha: the colour as stored.
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3*4]
+			for i := range len(dst) / 3 {
+				p := row[4*i : 4*i+3]
+				dst[3*i], dst[3*i+1], dst[3*i+2] = unit8[p[0]], unit8[p[1]], unit8[p[2]]
+			}
+		}
+	case *image.NRGBA64:
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3*8]
+			for i := range len(dst) / 3 {
+				p := row[8*i : 8*i+6]
+				dst[3*i] = unit16(uint16(p[0])<<8 | uint16(p[1]))
+				dst[3*i+1] = unit16(uint16(p[2])<<8 | uint16(p[3]))
+				dst[3*i+2] = unit16(uint16(p[4])<<8 | uint16(p[5]))
+			}
+		}
+	case *image.RGBA:
+		// Premultiplied: un-premultiplied as color.NRGBAModel does.
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3*4]
+			for i := range len(dst) / 3 {
+				r, g, b := unpremul8(row[4*i], row[4*i+1], row[4*i+2], row[4*i+3])
+				dst[3*i], dst[3*i+1], dst[3*i+2] = unit8[r], unit8[g], unit8[b]
+			}
+		}
+	case *image.RGBA64:
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3*8]
+			for i := range len(dst) / 3 {
+				p := row[8*i : 8*i+8]
+				r, g, b := unpremul16(uint32(p[0])<<8|uint32(p[1]), uint32(p[2])<<8|uint32(p[3]),
+					uint32(p[4])<<8|uint32(p[5]), uint32(p[6])<<8|uint32(p[7]))
+				dst[3*i], dst[3*i+1], dst[3*i+2] = unit16(r), unit16(g), unit16(b)
+			}
+		}
+	case *image.CMYK:
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3*4]
+			for i := range len(dst) / 3 {
+				p := row[4*i : 4*i+4]
+				r, g, b, _ := color.CMYK{C: p[0], M: p[1], Y: p[2], K: p[3]}.RGBA()
+				dst[3*i], dst[3*i+1], dst[3*i+2] = unit16(uint16(r)), unit16(uint16(g)), unit16(uint16(b))
 			}
 		}
 	case *image.Paletted:
 		// Convert the palette once; entries may be premultiplied color.RGBA.
-		// An index past the palette stays black, as image.Paletted.At gives a
-		// zero colour there.
+		// An index past the palette, which Go's decoders never give (PNG's
+		// extends the palette, GIF's refuses the file), reads black.
 		var pal [256][3]float32
 		for i, c := range m.Palette[:min(len(m.Palette), 256)] {
 			n := color.NRGBAModel.Convert(c).(color.NRGBA)
 			pal[i] = [3]float32{unit8[n.R], unit8[n.G], unit8[n.B]}
 		}
-		for y := range h {
-			row := m.Pix[y*m.Stride : y*m.Stride+w]
-			for x, v := range row {
-				o := (y*w + x) * 3
-				c := pal[v]
-				p[o], p[o+1], p[o+2] = c[0], c[1], c[2]
-			}
-		}
-	case *image.RGBA:
-		for y := range h {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			for x := range w {
-				o := (y*w + x) * 3
-				c := color.RGBA{row[4*x], row[4*x+1], row[4*x+2], row[4*x+3]}
-				if c.A != 0xff {
-					n := color.NRGBAModel.Convert(c).(color.NRGBA)
-					c = color.RGBA{n.R, n.G, n.B, 0xff}
-				}
-				p[o], p[o+1], p[o+2] = unit8[c.R], unit8[c.G], unit8[c.B]
-			}
-		}
-	default:
-		// RGBA, 16-bit, CMYK and anything else: through NRGBA64, which
-		// un-premultiplies.
-		for y := range h {
-			for x := range w {
-				c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
-				o := (y*w + x) * 3
-				p[o], p[o+1], p[o+2] = unit16(c.R), unit16(c.G), unit16(c.B)
+		return func(dst []float32, x0, y int) {
+			row := m.Pix[m.PixOffset(x0, y):][:len(dst)/3]
+			for i, v := range row {
+				c := &pal[v]
+				dst[3*i], dst[3*i+1], dst[3*i+2] = c[0], c[1], c[2]
 			}
 		}
 	}
-	return out
+	// Anything else: through NRGBA64, which un-premultiplies.
+	return func(dst []float32, x0, y int) {
+		for i := range len(dst) / 3 {
+			c := color.NRGBA64Model.Convert(img.At(x0+i, y)).(color.NRGBA64)
+			dst[3*i], dst[3*i+1], dst[3*i+2] = unit16(c.R), unit16(c.G), unit16(c.B)
+		}
+	}
+}
+
+// unpremul8 returns the straight colour of a premultiplied 8-bit pixel, as
+// color.NRGBAModel computes it: black where alpha is 0.
+func unpremul8(r, g, b, a uint8) (uint8, uint8, uint8) {
+	switch a {
+	case 0xff:
+		return r, g, b
+	case 0:
+		return 0, 0, 0
+	}
+	a16 := uint32(a) * 0x101
+	f := func(v uint8) uint8 { return uint8((uint32(v) * 0x101 * 0xffff / a16) >> 8) }
+	return f(r), f(g), f(b)
+}
+
+// unpremul16 returns the straight colour of a premultiplied 16-bit pixel, as
+// color.NRGBA64Model computes it: black where alpha is 0.
+func unpremul16(r, g, b, a uint32) (uint16, uint16, uint16) {
+	switch a {
+	case 0xffff:
+		return uint16(r), uint16(g), uint16(b)
+	case 0:
+		return 0, 0, 0
+	}
+	return uint16(r * 0xffff / a), uint16(g * 0xffff / a), uint16(b * 0xffff / a)
 }
 
 // unit8[v] is v/255 rounded once to float32, as float64 v/255.0 stored as

@@ -3,7 +3,9 @@ package images
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
+	"os"
 	"slices"
 )
 
@@ -34,34 +36,75 @@ func Resize(img RGB, h, w int) (RGB, error) {
 	if err := img.check(); err != nil {
 		return RGB{}, fmt.Errorf("images: Resize: %w", err)
 	}
+	if err := checkSize(h, w); err != nil {
+		return RGB{}, fmt.Errorf("images: Resize to %dx%d: %w", w, h, err)
+	}
+	return resample(&rows{h: img.H, w: img.W, pix: img.Pix}, h, w), nil
+}
+
+// checkSize checks an output size for Resize and LoadVGG.
+func checkSize(h, w int) error {
 	if h <= 0 || w <= 0 {
-		return RGB{}, fmt.Errorf("images: Resize to %dx%d: %w", w, h, ErrEmpty)
+		return ErrEmpty
 	}
 	if int64(h)*int64(w) > MaxPixels {
-		return RGB{}, fmt.Errorf("images: Resize to %dx%d: %w", w, h, ErrTooLarge)
+		return ErrTooLarge
 	}
-	if h == img.H && w == img.W {
-		// Factor 1: no filter, and the sample points are the pixel centres.
-		return RGB{H: h, W: w, Pix: append([]float32(nil), img.Pix...)}, nil
-	}
+	return nil
+}
 
-	// float64 throughout, as scikit-image computes on the float64 image that
-	// load_image makes with img / 255.0.
-	lo32, hi32 := img.Pix[0], img.Pix[0]
-	for _, v := range img.Pix {
-		if v < lo32 {
-			lo32 = v
-		}
-		if v > hi32 {
-			hi32 = v
-		}
+// rows is the image that resample reads: either an RGB (conv is nil, pix
+// holds it all) or a decoded image that conv converts a row at a time into
+// a ring of k rows in pix, so that LoadVGG never holds the whole image as
+// float32.
+type rows struct {
+	h, w int
+	pix  []float32
+	k    int
+	conv func(dst []float32, y int)
+}
+
+// row returns row y, which for a converted image must be one of the last k
+// rows loaded.
+func (r *rows) row(y int) []float32 {
+	n := r.w * 3
+	if r.conv == nil {
+		return r.pix[y*n : (y+1)*n]
 	}
-	lo, hi := float64(lo32), float64(hi32)
+	return r.pix[(y%r.k)*n:][:n]
+}
+
+// load converts row y into the ring, where it replaces row y-k, and returns
+// it.
+func (r *rows) load(y int) []float32 {
+	row := r.row(y)
+	if r.conv != nil {
+		r.conv(row, y)
+	}
+	return row
+}
+
+// resample is Resize on checked arguments, reading src row by row in order.
+func resample(src *rows, h, w int) RGB {
+	H, W := src.h, src.w
+	if h == H && w == W {
+		// Factor 1: no filter, and the sample points are the pixel centres.
+		dst := RGB{H: h, W: w, Pix: make([]float32, h*w*3)}
+		for y := range h {
+			out := dst.Pix[y*w*3 : (y+1)*w*3]
+			if src.conv != nil {
+				src.conv(out, y)
+			} else {
+				copy(out, src.row(y))
+			}
+		}
+		return dst
+	}
 
 	// Anti-aliasing only if some axis shrinks; then each shrinking axis gets
 	// sigma = (factor-1)/2 and the others none (skimage's default
 	// anti_aliasing_sigma).
-	fy, fx := float64(img.H)/float64(h), float64(img.W)/float64(w)
+	fy, fx := float64(H)/float64(h), float64(W)/float64(w)
 	var ky, kx []float64
 	if fy > 1 || fx > 1 {
 		if fy > 1 {
@@ -71,69 +114,96 @@ func Resize(img RGB, h, w int) (RGB, error) {
 			kx = gaussKernel((fx - 1) / 2)
 		}
 	}
+	rad := len(ky) / 2 // 0 without a filter along y
+
+	// A filtered row r reads the source rows mirrorIndex(r-rad .. r+rad),
+	// which all lie in [max(0, r-rad), min(H-1, r+rad)]: a converted source
+	// needs a ring of at most 2*rad+1 rows, filled in order.
+	if src.conv != nil {
+		src.k = min(H, 2*rad+1)
+		src.pix = make([]float32, src.k*W*3)
+	}
 
 	// Bilinear interpolation reads at most two source rows per output row and
 	// two source columns per output column, so the Gaussian is evaluated only
 	// there: the cost stays proportional to the input's size whatever the
 	// factor. Filtering along y, then x, then interpolating is what skimage
 	// does to the whole image, restricted to the samples that are used.
-	ys, rows := linearTaps(img.H, h)
-	xs, cols := linearTaps(img.W, w)
+	ys, used := linearTaps(H, h)
+	xs, cols := linearTaps(W, w)
 
-	// Along y: one filtered full-width row per needed source row.
-	rowLen := img.W * 3
-	byRow := make([]float64, len(rows)*rowLen)
-	for s, r := range rows {
-		out := byRow[s*rowLen : (s+1)*rowLen]
-		if ky == nil {
-			for i, v := range img.Pix[r*rowLen : (r+1)*rowLen] {
-				out[i] = float64(v)
-			}
-			continue
-		}
-		rad := len(ky) / 2
-		for j, k := range ky {
-			in := img.Pix[mirrorIndex(r+j-rad, img.H)*rowLen:][:rowLen]
-			for i, v := range in {
-				out[i] += k * float64(v)
-			}
-		}
-	}
-
-	// Along x: only the needed columns of those rows. src[cs*len(kx)+j] is
-	// the (mirrored) source column under tap j of needed column cs.
+	// Along x: only the needed columns. srcCol[cs*len(kx)+j] is the
+	// (mirrored) source column under tap j of needed column cs.
 	nc := len(cols)
-	var src []int
+	var srcCol []int
 	if kx != nil {
 		rad := len(kx) / 2
-		src = make([]int, 0, nc*len(kx))
+		srcCol = make([]int, 0, nc*len(kx))
 		for _, c := range cols {
 			for j := range kx {
-				src = append(src, mirrorIndex(c+j-rad, img.W)*3)
+				srcCol = append(srcCol, mirrorIndex(c+j-rad, W)*3)
 			}
-		}
-	}
-	filt := make([]float64, len(rows)*nc*3)
-	for s := range rows {
-		in := byRow[s*rowLen : (s+1)*rowLen]
-		out := filt[s*nc*3 : (s+1)*nc*3]
-		for cs, c := range cols {
-			if kx == nil {
-				copy(out[cs*3:cs*3+3], in[c*3:c*3+3])
-				continue
-			}
-			var r, g, b float64
-			for j, o := range src[cs*len(kx) : (cs+1)*len(kx)] {
-				k, p := kx[j], in[o:o+3]
-				r, g, b = r+k*p[0], g+k*p[1], b+k*p[2]
-			}
-			out[cs*3], out[cs*3+1], out[cs*3+2] = r, g, b
 		}
 	}
 
-	// Interpolate along x, then y (taps index into rows and cols).
-	tmp := make([]float64, len(rows)*w*3)
-	for s := range rows {
+	// One pass over the source rows, in order: each is loaded once, counted
+	// for the output's range, and each needed row is filtered along y (into
+	// byRow, one full-width row) and then along x (into filt) as soon as the
+	// last source row it reads has been loaded.
+	rowLen := W * 3
+	byRow := make([]float64, rowLen)
+	filt := make([]float64, len(used)*nc*3)
+	var lo32, hi32 float32
+	s := 0 // the next needed row, an index into used
+	for y := range H {
+		in := src.load(y)
+		if y == 0 {
+			lo32, hi32 = in[0], in[0]
+		}
+		for _, v := range in {
+			if v < lo32 {
+				lo32 = v
+			}
+			if v > hi32 {
+				hi32 = v
+			}
+		}
+		for ; s < len(used) && y >= min(H-1, used[s]+rad); s++ {
+			sy := used[s]
+			if ky == nil {
+				for i, v := range src.row(sy) {
+					byRow[i] = float64(v)
+				}
+			} else {
+				clear(byRow)
+				for j, k := range ky {
+					for i, v := range src.row(mirrorIndex(sy+j-rad, H)) {
+						byRow[i] += k * float64(v)
+					}
+				}
+			}
+			out := filt[s*nc*3 : (s+1)*nc*3]
+			for cs, c := range cols {
+				if kx == nil {
+					copy(out[cs*3:cs*3+3], byRow[c*3:c*3+3])
+					continue
+				}
+				var r, g, b float64
+				for j, o := range srcCol[cs*len(kx) : (cs+1)*len(kx)] {
+					k, p := kx[j], byRow[o:o+3]
+					r, g, b = r+k*p[0], g+k*p[1], b+k*p[2]
+				}
+				out[cs*3], out[cs*3+1], out[cs*3+2] = r, g, b
+			}
+		}
+	}
+	// float64 from here on, as scikit-image computes on the float64 image
+	// that load_image makes with img / 255.0.
+	lo, hi := float64(lo32), float64(hi32)
+
+	// Interpolate along x, then y (taps index into used and cols).
+	tmp := make([]float64, len(used)*w*3)
+	for s := range used {
 		in := filt[s*nc*3 : (s+1)*nc*3]
 		out := tmp[s*w*3 : (s+1)*w*3]
 		for x, t := range xs {
@@ -153,7 +223,7 @@ func Resize(img RGB, h, w int) (RGB, error) {
 			out[i] = float32(min(max(a[i]*t.w0+b[i]*t.w1, lo), hi))
 		}
 	}
-	return dst, nil
+	return dst
 }
 
 // tap is one output sample of linear interpolation: w0*in[i0] + w1*in[i1],
@@ -244,20 +314,35 @@ func gaussKernel(sigma float64) []float64 {
 }
 
 // LoadVGG loads the image at path the way tensorflow-vgg's load_image does:
-// CenterCrop, then Resize to size x size (224 for VGG16 and VGG19).
+// CenterCrop, then Resize to size x size (224 for VGG16 and VGG19). The
+// result is the same as Resize(CenterCrop(m), size, size) for m from Load,
+// but the crop is resized straight from the decoded image, a few rows at a
+// time, so that the image is never held as float32 (see Memory in the
+// package documentation).
 func LoadVGG(path string, size int) (RGB, error) {
-	if size <= 0 {
-		return RGB{}, fmt.Errorf("images: LoadVGG %s: size %d, want > 0", path, size)
+	if err := checkSize(size, size); err != nil {
+		return RGB{}, fmt.Errorf("images: LoadVGG %s: size %d: %w", path, size, err)
 	}
-	m, err := Load(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return RGB{}, err
+		return RGB{}, fmt.Errorf("images: %w", err)
 	}
-	m, err = Resize(CenterCrop(m), size, size)
+	defer f.Close()
+	img, err := decodeImage(f, MaxPixels)
 	if err != nil {
-		return RGB{}, fmt.Errorf("images: LoadVGG %s: %w", path, err)
+		return RGB{}, fmt.Errorf("images: %s: %w", path, err)
 	}
-	return m, nil
+	return resample(centerRows(img), size, size), nil
+}
+
+// centerRows returns the centred square of img, as CenterCrop cuts it, as
+// rows that resample converts as it reads them.
+func centerRows(img image.Image) *rows {
+	b := img.Bounds()
+	side := min(b.Dx(), b.Dy())
+	x0, y0 := b.Min.X+(b.Dx()-side)/2, b.Min.Y+(b.Dy()-side)/2
+	conv := rowConverter(img)
+	return &rows{h: side, w: side, conv: func(dst []float32, y int) { conv(dst, x0, y0+y) }}
 }
 
 // Batch stacks imgs into one array of shape [N, H, W, 3], N = len(imgs),
