@@ -61,7 +61,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeWeights -fuzztime 5m ./npy/
 	$(GO) test -run '^$$' -fuzz FuzzReadNPY -fuzztime 5m ./npy/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTorch -fuzztime 5m ./npy/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 2m ./images/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 5m ./images/
 
 clean:
 	rm -f demo_features.npz
