@@ -61,6 +61,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeWeights -fuzztime 5m ./npy/
 	$(GO) test -run '^$$' -fuzz FuzzReadNPY -fuzztime 5m ./npy/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTorch -fuzztime 5m ./npy/
+	$(GO) test -timeout 0 -run '^$$' -fuzz FuzzLoadWeights -fuzztime 10m ./vgg/
+	$(GO) test -timeout 0 -run '^$$' -fuzz FuzzBuild -fuzztime 5m ./torchvision/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 5m ./images/
 
 clean:

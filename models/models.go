@@ -149,7 +149,7 @@ func describe(path string, opts Options) (described, error) {
 			return described{}, err
 		}
 	} else {
-		entries, err := npy.ReadTorch(path)
+		entries, err := npy.ReadTorchChecked(path, torchvision.CheckShape)
 		if err != nil {
 			return described{}, err
 		}

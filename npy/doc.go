@@ -24,6 +24,21 @@
 //     layer_b member, or per layer/0 and layer/1.
 //   - A bare pickle of the dict (starting with the PROTO opcode).
 //
+// ReadWeightsChecked and DecodeWeightsChecked take a ShapeCheck as well,
+// called with each array's layer, W or b, and declared shape before that
+// array's data is read or any memory is set aside for it, so that a caller
+// that knows the shapes it can use (vgg.LoadWeights does) refuses a file
+// declaring others at the cost of reading its headers:
+//
+//	layers, err := npy.ReadWeightsChecked(path, func(layer string, which int, shape []int) error {
+//		if len(shape) > 4 {
+//			return fmt.Errorf("layer %s: %d dimensions", layer, len(shape))
+//		}
+//		return nil
+//	})
+//
+// A refusal comes back wrapped, matching ErrFormat and the check's error.
+//
 // # PyTorch files
 //
 // ReadTorch and DecodeTorch read what torch.save(model.state_dict(), path)
@@ -52,6 +67,10 @@
 // sparse, quantized or meta tensors are refused with ErrFormat naming what
 // is not supported. CRC-32s are not checked (PyTorch 2.5 can write files
 // without them): the pickle and the lengths are.
+//
+// ReadTorchChecked and DecodeTorchChecked call a TorchShapeCheck with the
+// name and shape of every float tensor once the pickle is read, before any
+// storage is looked for or read.
 //
 // IsTorch tells a torch.save file by its first bytes, so that a caller can
 // choose between ReadTorch and ReadWeights.
@@ -90,8 +109,40 @@
 // overflow, and the unpickler's stack, mark depth and memo are bounded. The
 // output of a pickle may not exceed twice its input (float16 data doubles)
 // however it shares arrays; a torch state dict's tensors may not exceed four
-// times their input (tied weights share one storage). Every error wraps ErrFormat, ErrTruncated (which
-// also matches ErrFormat) or ErrDType and says what is wrong and where.
-// FuzzDecodeWeights, FuzzReadNPY and FuzzDecodeTorch exercise this; their
-// corpus is kept in testdata/fuzz at the repository root.
+// times their input (tied weights share one storage). Every error wraps
+// ErrFormat, ErrTruncated (which also matches ErrFormat) or ErrDType and
+// says what is wrong and where.
+//
+// A deflated .npz member is the one input that can hold more than its size,
+// up to 1032 times (deflate's longest match, 258 bytes, in two bits). Its
+// npy header is inflated first (at most 64 KB), and the size it declares,
+// header and data, must equal the zip's uncompressed size, fit in what the
+// compressed bytes can inflate to (else ErrTruncated), and keep the
+// archive's arrays within four times its size and 16 MiB as float32 (else
+// ErrFormat: a bomb, or data far more compressible than weights); a shape
+// check, if any, runs before these. The stream is then inflated for the
+// declared size and one byte more, never further, into storage that grows
+// as data arrives beyond what the compressed bytes plausibly hold, so a
+// stream that ends early (ErrTruncated) or goes on (ErrFormat) costs what
+// it delivered, and a lying zip size costs nothing. TestNPZBomb: a 1 MiB
+// member declaring [10^6,10^6] float32 and inflating to 1 GiB of zeros is
+// refused in under 10 ms with 0.06 MB allocated (before: 3 s, 2.1 GB
+// allocated, 2.2 GB resident); a 4 MB array with 1 GiB of stream behind it
+// costs 3.9 MB; 256 MiB of real zeros in 265 KB is refused as a bomb with
+// nothing inflated. TestTorchBomb: torch tensors declaring [10^6,10^6], by
+// a storage's size or by zero strides, are refused with 0.01 MB allocated.
+//
+// # Fuzzing
+//
+// FuzzDecodeWeights, FuzzReadNPY and FuzzDecodeTorch exercise the readers;
+// vgg's FuzzLoadWeights and torchvision's FuzzBuild run the whole path
+// from bytes to a graph's layer shapes, checking each input's allocation.
+// Their corpus is kept in testdata/fuzz at the repository root.
+//
+// Last runs (Go 1.26, -parallel 1 on two shared cores, with the checks
+// above): FuzzLoadWeights for 10 minutes, 1,059,098 inputs (374 new
+// coverage, a corpus of 481), and FuzzBuild for 4 minutes, 194,487 inputs
+// (153 new, a corpus of 169), with no failure: no panic, no input
+// allocating more than its bound (64 MiB and 8 times its size for
+// FuzzLoadWeights, 16 times for FuzzBuild).
 package npy

@@ -31,8 +31,9 @@ var (
 )
 
 // fileError is an error of this package. kind is ErrFormat, ErrTruncated,
-// ErrDType, or nil for an I/O error (cause); msg says what and where,
-// without the "npy: " prefix that Error adds.
+// ErrDType, or nil for an I/O error (cause); cause is also set, with kind
+// ErrFormat, to the error of a caller's shape check that refused an array.
+// msg says what and where, without the "npy: " prefix that Error adds.
 type fileError struct {
 	kind  error
 	msg   string

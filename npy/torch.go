@@ -22,6 +22,12 @@ type TorchEntry struct {
 	Array Array
 }
 
+// TorchShapeCheck judges a tensor of a torch.save file before its data is
+// read: name is its state dict key ("features.0.weight"), shape the shape
+// the pickle declares. An error refuses the file: ReadTorchChecked returns
+// it wrapped, matching both ErrFormat and the error itself.
+type TorchShapeCheck func(name string, shape []int) error
+
 // ReadTorch reads the file at path as torch.save(model.state_dict(), path)
 // writes it: the zip format of PyTorch 1.6 and later, or the older format
 // (_use_new_zipfile_serialization=False). It returns the float tensors
@@ -29,6 +35,15 @@ type TorchEntry struct {
 // integer and boolean tensors, such as batch norm's num_batches_tracked,
 // are left out.
 func ReadTorch(path string) ([]TorchEntry, error) {
+	return ReadTorchChecked(path, nil)
+}
+
+// ReadTorchChecked reads a torch.save file as ReadTorch does and calls
+// check, unless it is nil, with the name and shape of every float tensor
+// it would return (the tensors left out are not checked), once the pickle
+// has been read and before any tensor's data is read or any memory is set
+// aside for it.
+func ReadTorchChecked(path string, check TorchShapeCheck) ([]TorchEntry, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
@@ -38,7 +53,7 @@ func ReadTorch(path string) ([]TorchEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
-	entries, err := DecodeTorch(f, fi.Size())
+	entries, err := DecodeTorchChecked(f, fi.Size(), check)
 	if err != nil {
 		return nil, wrap(err, "%s", path)
 	}
@@ -50,6 +65,13 @@ func ReadTorch(path string) ([]TorchEntry, error) {
 // its layout allows, so the memory held at the end is about the float32
 // size of the tensors.
 func DecodeTorch(r io.ReaderAt, size int64) ([]TorchEntry, error) {
+	return DecodeTorchChecked(r, size, nil)
+}
+
+// DecodeTorchChecked reads the state dict of ReadTorchChecked from the size
+// bytes of r, checking every float tensor's shape with check (if not nil)
+// before any data is read.
+func DecodeTorchChecked(r io.ReaderAt, size int64, check TorchShapeCheck) ([]TorchEntry, error) {
 	if size < 0 {
 		return nil, formatErr("negative input size %d", size)
 	}
@@ -65,9 +87,9 @@ func DecodeTorch(r io.ReaderAt, size int64) ([]TorchEntry, error) {
 	h := head[:n]
 	switch {
 	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
-		return decodeTorchZip(r, size)
+		return decodeTorchZip(r, size, check)
 	case legacyMagicLen(h) > 0:
-		return decodeTorchLegacy(r, size)
+		return decodeTorchLegacy(r, size, check)
 	case n == 0:
 		return nil, truncErr("truncated: empty input")
 	}
@@ -520,6 +542,23 @@ func stateDict(obj any) ([]string, []*torchTensor, error) {
 	return names, tensors, nil
 }
 
+// checkTensors calls check with the name and shape of every float tensor of
+// a state dict.
+func checkTensors(names []string, tensors []*torchTensor, check TorchShapeCheck) error {
+	if check == nil {
+		return nil
+	}
+	for i, t := range tensors {
+		if t.typ.kind != 'f' {
+			continue
+		}
+		if err := check(names[i], append([]int(nil), t.shape...)); err != nil {
+			return refused(err, "tensor %q of shape %v refused", clip(names[i]), t.shape)
+		}
+	}
+	return nil
+}
+
 // readTensors reads the float tensors of a state dict whose storages have
 // been found.
 func readTensors(r io.ReaderAt, size int64, names []string, tensors []*torchTensor) ([]TorchEntry, error) {
@@ -651,7 +690,7 @@ func (t torchType) read(r io.ReaderAt, off int64, dst []float32, big bool) error
 
 // decodeTorchZip reads the zip format: <folder>/data.pkl, the pickle, and
 // <folder>/data/<key>, each storage's bytes, stored uncompressed.
-func decodeTorchZip(r io.ReaderAt, size int64) ([]TorchEntry, error) {
+func decodeTorchZip(r io.ReaderAt, size int64, check TorchShapeCheck) ([]TorchEntry, error) {
 	z, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -712,6 +751,9 @@ func decodeTorchZip(r io.ReaderAt, size int64) ([]TorchEntry, error) {
 	names, tensors, err := stateDict(obj)
 	if err != nil {
 		return nil, wrap(err, "%s", clip(pkl.Name))
+	}
+	if err := checkTensors(names, tensors, check); err != nil {
+		return nil, err
 	}
 	for _, t := range tensors {
 		st := t.st
@@ -793,7 +835,7 @@ const torchProtocolVersion = 1001
 // state dict, the list of storage keys) and then, for each key in that
 // order, the storage's element count as an 8-byte integer and its bytes,
 // both little-endian.
-func decodeTorchLegacy(r io.ReaderAt, size int64) ([]TorchEntry, error) {
+func decodeTorchLegacy(r io.ReaderAt, size int64, check TorchShapeCheck) ([]TorchEntry, error) {
 	var head [32]byte
 	n, _ := r.ReadAt(head[:min(int64(len(head)), size)], 0)
 	pos := int64(legacyMagicLen(head[:n]))
@@ -830,6 +872,9 @@ func decodeTorchLegacy(r io.ReaderAt, size int64) ([]TorchEntry, error) {
 	}
 	names, tensors, err := stateDict(obj)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTensors(names, tensors, check); err != nil {
 		return nil, err
 	}
 	keys, err := next("the storage keys", nil)

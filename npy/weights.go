@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -25,11 +26,30 @@ type Layer struct {
 	W, B Array
 }
 
+// ShapeCheck judges an array of a weight file before its data is read:
+// layer is the layer's name ("fc6"), which is 0 for the weights W and 1 for
+// the biases b, shape is the shape the file declares. An error refuses the
+// file: ReadWeightsChecked returns it wrapped, matching both ErrFormat and
+// the error itself.
+type ShapeCheck func(layer string, which int, shape []int) error
+
 // ReadWeights reads a tensorflow-vgg weight file: an .npy holding a pickled
 // dict of layers (vgg16.npy, vgg19.npy), or an .npz with one array per
 // layer_W / layer_b or layer/0 / layer/1 member. The format is detected from
 // the first bytes, not from the file name.
 func ReadWeights(path string) (map[string]Layer, error) {
+	return ReadWeightsChecked(path, nil)
+}
+
+// ReadWeightsChecked reads a weight file as ReadWeights does and calls
+// check, unless it is nil, with every array's declared shape before that
+// array's data is read or any memory is set aside for it: a caller that
+// knows what shapes it can use refuses a file that declares others at the
+// cost of reading its headers. In a pickled .npy every shape is checked
+// before any array is read; in an .npz each member's shape is checked once
+// its npy header has been read (and, if deflated, inflated), before its
+// data.
+func ReadWeightsChecked(path string, check ShapeCheck) (map[string]Layer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
@@ -39,7 +59,7 @@ func ReadWeights(path string) (map[string]Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
-	layers, err := DecodeWeights(f, fi.Size())
+	layers, err := DecodeWeightsChecked(f, fi.Size(), check)
 	if err != nil {
 		return nil, wrap(err, "%s", path)
 	}
@@ -50,14 +70,21 @@ func ReadWeights(path string) (map[string]Layer, error) {
 // r. Large arrays are read straight from r into their float32 storage, so the
 // memory held at the end is about the data's float32 size.
 func DecodeWeights(r io.ReaderAt, size int64) (map[string]Layer, error) {
-	layers, err := decodeWeights(r, size)
+	return DecodeWeightsChecked(r, size, nil)
+}
+
+// DecodeWeightsChecked reads the weight file of ReadWeightsChecked from the
+// size bytes of r, checking every declared shape with check (if not nil)
+// before the array's data is read.
+func DecodeWeightsChecked(r io.ReaderAt, size int64, check ShapeCheck) (map[string]Layer, error) {
+	layers, err := decodeWeights(r, size, check)
 	if err != nil {
 		return nil, err
 	}
 	return layers, nil
 }
 
-func decodeWeights(r io.ReaderAt, size int64) (map[string]Layer, error) {
+func decodeWeights(r io.ReaderAt, size int64, check ShapeCheck) (map[string]Layer, error) {
 	if size < 0 {
 		return nil, formatErr("negative input size %d", size)
 	}
@@ -73,12 +100,12 @@ func decodeWeights(r io.ReaderAt, size int64) (map[string]Layer, error) {
 	h := string(head[:n])
 	switch {
 	case strings.HasPrefix(h, magic):
-		return decodePickledNPY(r, size)
+		return decodePickledNPY(r, size, check)
 	case strings.HasPrefix(h, "PK\x03\x04"), strings.HasPrefix(h, "PK\x05\x06"):
-		return decodeNPZ(r, size)
+		return decodeNPZ(r, size, check)
 	case strings.HasPrefix(h, "\x80"):
 		// A bare pickle (pickle.dump of the dict), as some converters write.
-		return decodePickle(r, 0, size)
+		return decodePickle(r, 0, size, check)
 	case n == 0:
 		return nil, truncErr("truncated: empty input")
 	case n < len(magic) && strings.HasPrefix(magic, h):
@@ -87,7 +114,7 @@ func decodeWeights(r io.ReaderAt, size int64) (map[string]Layer, error) {
 	return nil, formatErr("not an npy or npz file: it starts with %q", h)
 }
 
-func decodePickledNPY(r io.ReaderAt, size int64) (map[string]Layer, error) {
+func decodePickledNPY(r io.ReaderAt, size int64, check ShapeCheck) (map[string]Layer, error) {
 	h, err := readHeader(io.NewSectionReader(r, 0, size), size)
 	if err != nil {
 		return nil, err
@@ -96,10 +123,10 @@ func decodePickledNPY(r io.ReaderAt, size int64) (map[string]Layer, error) {
 		return nil, formatErr("the npy file holds one %s array of shape %v, not a pickled dict of layers (read it with ReadNPY)",
 			h.dt.name(), h.shape)
 	}
-	return decodePickle(r, h.dataOff, size)
+	return decodePickle(r, h.dataOff, size, check)
 }
 
-func decodePickle(r io.ReaderAt, off, size int64) (map[string]Layer, error) {
+func decodePickle(r io.ReaderAt, off, size int64, check ShapeCheck) (map[string]Layer, error) {
 	obj, err := unpickle(r, off, size)
 	if err != nil {
 		return nil, err
@@ -119,6 +146,16 @@ func decodePickle(r io.ReaderAt, off, size int64) (map[string]Layer, error) {
 			return nil, wrap(err, "layer %q", name)
 		}
 		raw[name] = [2]*pyArray{w, b}
+	}
+	// Every shape is checked before any array is read.
+	if check != nil {
+		for _, name := range sortedKeys(raw) {
+			for j, a := range raw[name] {
+				if err := check(name, j, append([]int(nil), a.shape...)); err != nil {
+					return nil, refused(err, "layer %q %s of shape %v refused", clip(name), [2]string{"W", "b"}[j], a.shape)
+				}
+			}
+		}
 	}
 	// Materialise layer by layer. An array shared between entries is read
 	// once; the output may not exceed what the input can hold (float16 data
@@ -318,19 +355,37 @@ func readNPY(r io.Reader, limit, trusted int64) (Array, error) {
 	if err != nil {
 		return Array{}, err
 	}
-	if h.dt.kind == 'O' {
-		return Array{}, dtypeErr("unsupported dtype object (|O): the array is a pickle (read pickled dicts with ReadWeights)")
-	}
-	if err := h.dt.checkFloat(); err != nil {
+	if err := h.checkFloat(); err != nil {
 		return Array{}, err
 	}
-	nbytes := int64(h.count) * int64(h.dt.size)
-	if limit >= 0 && nbytes > limit-h.dataOff {
+	if nbytes := h.nbytes(); limit >= 0 && nbytes > limit-h.dataOff {
 		return Array{}, truncErr("truncated: shape %v of %s needs %d bytes of data, the input has %d after the header",
 			h.shape, h.dt.name(), nbytes, limit-h.dataOff)
 	}
+	return h.readData(r, trusted)
+}
+
+// checkFloat returns an ErrDType error unless the header is of a float
+// array.
+func (h *header) checkFloat() error {
+	if h.dt.kind == 'O' {
+		return dtypeErr("unsupported dtype object (|O): the array is a pickle (read pickled dicts with ReadWeights)")
+	}
+	return h.dt.checkFloat()
+}
+
+// nbytes is the length of a float array's data. It cannot overflow: the
+// element count is at most maxElems and an item at most 8 bytes.
+func (h *header) nbytes() int64 { return int64(h.count) * int64(h.dt.size) }
+
+// readData reads the data of the float array whose header has been read
+// from r. Data of up to trusted bytes from the start of r is allocated at
+// once; larger data (or any, if trusted < 0) grows as it arrives.
+func (h *header) readData(r io.Reader, trusted int64) (Array, error) {
+	nbytes := h.nbytes()
 	what := fmt.Sprintf("the array data (%d bytes of %s, shape %v, at offset %d)", nbytes, h.dt.name(), h.shape, h.dataOff)
 	var data []float32
+	var err error
 	if trusted >= 0 && nbytes <= trusted-h.dataOff {
 		data = make([]float32, h.count)
 		err = readFloats(r, data, h.dt, what)
@@ -396,12 +451,13 @@ func ReadNPZ(path string) ([]string, map[string]Array, error) {
 	}
 	var names []string
 	arrays := map[string]Array{}
+	budget := npzBudget(st.Size())
 	for _, m := range z.File {
 		name := strings.TrimSuffix(m.Name, ".npy")
 		if _, dup := arrays[name]; dup {
 			return nil, nil, formatErr("%s: npz holds %q twice", path, clip(name))
 		}
-		a, err := readMember(m, st.Size())
+		a, err := readMember(m, st.Size(), nil, &budget)
 		if err != nil {
 			return nil, nil, wrap(err, "%s: npz member %q", path, clip(m.Name))
 		}
@@ -412,7 +468,7 @@ func ReadNPZ(path string) ([]string, map[string]Array, error) {
 }
 
 // decodeNPZ reads the layers of an .npz archive.
-func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
+func decodeNPZ(r io.ReaderAt, size int64, check ShapeCheck) (map[string]Layer, error) {
 	z, err := openNPZ(r, size)
 	if err != nil {
 		return nil, err
@@ -422,6 +478,7 @@ func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
 		have [2]bool
 	}
 	layers := map[string]*parts{}
+	budget := npzBudget(size)
 	for _, f := range z.File {
 		key := strings.TrimSuffix(f.Name, ".npy")
 		name, idx, ok := npzKey(key)
@@ -436,7 +493,11 @@ func decodeNPZ(r io.ReaderAt, size int64) (map[string]Layer, error) {
 		if p.have[idx] {
 			return nil, formatErr("npz holds layer %q's %s twice (member %q)", name, [2]string{"W", "b"}[idx], clip(f.Name))
 		}
-		a, err := readMember(f, size)
+		var memberCheck func([]int) error
+		if check != nil {
+			memberCheck = func(shape []int) error { return check(name, idx, shape) }
+		}
+		a, err := readMember(f, size, memberCheck, &budget)
 		if err != nil {
 			return nil, wrap(err, "npz member %q", clip(f.Name))
 		}
@@ -502,8 +563,40 @@ func npzKey(key string) (string, int, bool) {
 	return "", 0, false
 }
 
-// readMember reads one .npy member of an npz archive of size bytes.
-func readMember(f *zip.File, size int64) (Array, error) {
+// npzBudget is the most float32 data, in bytes, that the arrays of an .npz
+// of size bytes may add up to: four times its size (float16 data doubles,
+// and real weights hardly compress) and 16 MiB more. A deflated archive
+// could hold up to 1032 times its size of zeros; one that holds more than
+// this budget is refused as a bomb, which bounds what any .npz costs.
+func npzBudget(size int64) int64 { return satMulAdd(4, size, 16<<20) }
+
+// satMulAdd returns k*n+c for n, c >= 0, or math.MaxInt64 if that
+// overflows.
+func satMulAdd(k, n, c int64) int64 {
+	if n > (math.MaxInt64-c)/k {
+		return math.MaxInt64
+	}
+	return k*n + c
+}
+
+// maxDeflateRatio bounds how far deflate can expand: its longest match,
+// 258 bytes, costs at least two bits (a one-bit length code and a one-bit
+// distance code), so n compressed bytes never inflate to more than 1032n.
+const maxDeflateRatio = 1032
+
+// readMember reads one .npy member of an npz archive of size bytes; check,
+// if not nil, judges the shape its header declares before the data is
+// read, and the array's float32 size is taken from budget (see npzBudget).
+//
+// Nothing a member claims is trusted before it is checked: the npy header
+// (at most maxHeaderLen bytes) is inflated first, and the size it declares,
+// header and data, must equal the zip's uncompressed size and, for a
+// deflated member, be no more than its compressed bytes can inflate to.
+// The stream is then read for that size and one byte more (to see that it
+// ends there), never further: a bomb that inflates to gigabytes costs the
+// size its header declares at most, and a shape check refuses that size
+// before any of it is inflated.
+func readMember(f *zip.File, size int64, check func(shape []int) error, budget *int64) (Array, error) {
 	switch f.Method {
 	case zip.Store, zip.Deflate:
 	default:
@@ -515,27 +608,65 @@ func readMember(f *zip.File, size int64) (Array, error) {
 	if f.Method == zip.Store && f.UncompressedSize64 != f.CompressedSize64 {
 		return Array{}, formatErr("stored member has %d compressed and %d uncompressed bytes", f.CompressedSize64, f.UncompressedSize64)
 	}
+	compressed := int64(f.CompressedSize64)
+	// The most bytes the member can hold once inflated.
+	most := compressed
+	if f.Method == zip.Deflate {
+		most = satMulAdd(maxDeflateRatio, compressed, 1<<10)
+	}
+	claim := int64(min(f.UncompressedSize64, uint64(most)))
 	rc, err := f.Open()
 	if err != nil {
 		return Array{}, formatErr("cannot open: %v", err)
 	}
 	defer rc.Close()
-	// The uncompressed size is what the stream must deliver (archive/zip
-	// checks it), so it bounds the data like a file size. Allocate at once
-	// only up to a size the compressed bytes can plausibly inflate to;
-	// beyond that, grow as the data arrives.
-	remain := int64(f.UncompressedSize64)
-	trusted := int64(f.CompressedSize64)
-	if f.Method == zip.Deflate {
-		trusted = 4*int64(f.CompressedSize64) + 1<<16
-	}
-	a, err := readNPY(rc, remain, min(trusted, remain))
+	h, err := readHeader(io.LimitReader(rc, claim), claim)
 	if err != nil {
 		return Array{}, err
 	}
-	// Reading on to the end makes archive/zip check the CRC-32.
+	if err := h.checkFloat(); err != nil {
+		return Array{}, err
+	}
+	if check != nil {
+		if err := check(append([]int(nil), h.shape...)); err != nil {
+			return Array{}, refused(err, "shape %v refused", h.shape)
+		}
+	}
+	nbytes := h.nbytes()
+	if f.Method == zip.Deflate && nbytes > most-h.dataOff {
+		return Array{}, truncErr("truncated: shape %v of %s needs %d bytes of data, more than the member's %d compressed bytes can inflate to",
+			h.shape, h.dt.name(), nbytes, compressed)
+	}
+	if unc := f.UncompressedSize64; uint64(nbytes) > unc-uint64(h.dataOff) {
+		return Array{}, truncErr("truncated: shape %v of %s needs %d bytes of data, the member has %d after the header",
+			h.shape, h.dt.name(), nbytes, unc-uint64(h.dataOff))
+	} else if uint64(nbytes) < unc-uint64(h.dataOff) {
+		return Array{}, formatErr("the zip says the member holds %d bytes, its npy header %d (%d of header, shape %v of %s)",
+			unc, h.dataOff+nbytes, h.dataOff, h.shape, h.dt.name())
+	}
+	if *budget -= 4 * int64(h.count); *budget < 0 {
+		return Array{}, formatErr("shape %v makes the arrays add up to more float32 data than the npz's %d bytes can plausibly hold (%d bytes: 4 times its size and 16 MiB); is it a deflate bomb?",
+			h.shape, size, npzBudget(size))
+	}
+	// Allocate at once only up to a size the compressed bytes can
+	// plausibly inflate to; beyond that, grow as the data arrives, so that
+	// a stream that ends early costs what it delivered.
+	trusted := compressed
+	if f.Method == zip.Deflate {
+		trusted = 4*compressed + 1<<16
+	}
+	data := io.LimitReader(rc, nbytes+1)
+	a, err := h.readData(data, min(trusted, h.dataOff+nbytes))
+	if err != nil {
+		return Array{}, err
+	}
+	// Reading on to the end makes archive/zip check the CRC-32. A byte
+	// more is an error: archive/zip's own, since it holds the member to
+	// the uncompressed size, equal to what the header declares.
 	var one [1]byte
-	if _, err := rc.Read(one[:]); err != nil && err != io.EOF {
+	if n, err := io.ReadFull(data, one[:]); n > 0 || errors.Is(err, zip.ErrFormat) {
+		return Array{}, formatErr("the member goes on past the %d bytes its npy header declares", h.dataOff+nbytes)
+	} else if err != nil && err != io.EOF {
 		if errors.Is(err, zip.ErrChecksum) {
 			return Array{}, formatErr("checksum mismatch: the member is corrupt")
 		}

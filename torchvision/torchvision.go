@@ -65,6 +65,24 @@ func FromEntries(entries []npy.TorchEntry) StateDict {
 	return sd
 }
 
+// CheckShape bounds the shape of a state-dict entry before its data is
+// read (npy.ReadTorchChecked): at most 4 dimensions and 2^28 elements
+// (the largest torchvision layer, VGG's classifier.0, has 1.03e8), so a
+// hostile file costs no more than about its own size.
+func CheckShape(name string, shape []int) error {
+	if len(shape) > 4 {
+		return fmt.Errorf("torchvision: %s has %d dimensions; these networks use at most 4", name, len(shape))
+	}
+	n := 1
+	for _, d := range shape {
+		if d < 0 || d > 1<<28 || n*max(d, 1) > 1<<28 {
+			return fmt.Errorf("torchvision: %s has shape %v, larger than any layer of these networks", name, shape)
+		}
+		n *= max(d, 1)
+	}
+	return nil
+}
+
 // Model is a recognised network: its name ("resnet50"), its graph and its
 // number of classes.
 type Model struct {

@@ -1,10 +1,13 @@
 package vgg
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,9 +43,71 @@ func (w *Weights) Classes() int { return w.Params["fc8"].Out }
 // FC6Inputs is the number of pool5 values fc6 takes (H*W*C).
 func (w *Weights) FC6Inputs() int { return w.Params["fc6"].In }
 
+// ErrWeightShape marks a weight file that declares an array no layer of
+// VGG16 or VGG19 can have (see CheckShape), or an unknown layer.
+var ErrWeightShape = errors.New("vgg: implausible weight shape")
+
+// Bounds of CheckShape, wider than any VGG of use. They refuse absurd
+// declarations early; what a file that passes can make the reader
+// allocate is bounded by package npy (about the file's size).
+const (
+	maxConvWidth = 4096    // conv input and output channels
+	maxFCIn      = 1 << 20 // fc6's pool5 H*W*C, fc7's and fc8's inputs
+	maxFCOut     = 65536   // fc outputs, the class count among them
+)
+
+// CheckShape is the npy.ShapeCheck of LoadWeights and DecodeWeights: it
+// refuses, before the array's data is read, a shape that no layer of VGG16
+// or VGG19 of any plausible width can have, and a layer VGG19 does not
+// have. Conv weights must be [3,3,in,out] with in and out from 1 to 4096,
+// fc weights [in,out] with in from 1 to 1<<20 and out from 1 to 65536,
+// biases 1-D of a length that such an out can have. Whether the widths
+// chain from layer to layer is CheckWeights' business, once the data is
+// read. Errors match ErrWeightShape.
+func CheckShape(layer string, which int, shape []int) error {
+	conv := strings.HasPrefix(layer, "conv")
+	if !slices.Contains(VGG19.ParamNames(), layer) {
+		return fmt.Errorf("%w: unknown layer %q (VGG16 and VGG19 have conv1_1 ... conv5_4, fc6, fc7 and fc8)", ErrWeightShape, clipName(layer))
+	}
+	ok := true
+	var want string
+	switch {
+	case which == 1:
+		out := maxFCOut
+		if conv {
+			out = maxConvWidth
+		}
+		ok = len(shape) == 1 && shape[0] >= 1 && shape[0] <= out
+		want = fmt.Sprintf("biases [out], out from 1 to %d", out)
+	case conv:
+		ok = len(shape) == 4 && shape[0] == 3 && shape[1] == 3 &&
+			shape[2] >= 1 && shape[2] <= maxConvWidth && shape[3] >= 1 && shape[3] <= maxConvWidth
+		want = fmt.Sprintf("weights [3 3 in out], in and out from 1 to %d", maxConvWidth)
+	default:
+		ok = len(shape) == 2 && shape[0] >= 1 && shape[0] <= maxFCIn && shape[1] >= 1 && shape[1] <= maxFCOut
+		want = fmt.Sprintf("weights [in out], in from 1 to %d, out from 1 to %d", maxFCIn, maxFCOut)
+	}
+	if !ok {
+		what := [2]string{"weights", "biases"}[min(max(which, 0), 1)]
+		return fmt.Errorf("%w: layer %s: %s of shape %v, want %s", ErrWeightShape, layer, what, shape, want)
+	}
+	return nil
+}
+
+// clipName shortens a name from a file for an error message.
+func clipName(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
 // LoadWeights reads a tensorflow-vgg weight file (.npy pickle or .npz,
 // see package npy) or makes random weights for "random:vgg16" and
-// "random:vgg19", and checks them against the architecture.
+// "random:vgg19", and checks them against the architecture. Every array's
+// shape is checked with CheckShape before its data is read, so that a file
+// declaring arrays no VGG can use (or a deflate bomb behind such a
+// declaration) is refused at the cost of reading its headers.
 func LoadWeights(path string) (*Weights, error) {
 	if rest, ok := strings.CutPrefix(path, RandomPrefix); ok {
 		a, err := ParseArch(rest)
@@ -51,7 +116,7 @@ func LoadWeights(path string) (*Weights, error) {
 		}
 		return RandomWeights(a, 1), nil
 	}
-	raw, err := npy.ReadWeights(path)
+	raw, err := npy.ReadWeightsChecked(path, CheckShape)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +125,20 @@ func LoadWeights(path string) (*Weights, error) {
 		return nil, fmt.Errorf("vgg: %s: %w", path, err)
 	}
 	w.Source = path
+	return w, nil
+}
+
+// DecodeWeights reads a weight file of LoadWeights from the size bytes of
+// r, with the same checks.
+func DecodeWeights(r io.ReaderAt, size int64) (*Weights, error) {
+	raw, err := npy.DecodeWeightsChecked(r, size, CheckShape)
+	if err != nil {
+		return nil, err
+	}
+	w, err := CheckWeights(raw)
+	if err != nil {
+		return nil, fmt.Errorf("vgg: %w", err)
+	}
 	return w, nil
 }
 
