@@ -35,27 +35,14 @@ func newInstance(validation bool) (*instance, error) {
 	if err := load(); err != nil {
 		return nil, err
 	}
-	app := &vk.ApplicationInfo{
-		SType:            vk.StructureTypeApplicationInfo,
-		PApplicationName: "vkvgg\x00",
-		PEngineName:      "vkvgg\x00",
-		ApiVersion:       vk.MakeVersion(1, 1, 0),
-	}
-	info := &vk.InstanceCreateInfo{
-		SType:            vk.StructureTypeInstanceCreateInfo,
-		PApplicationInfo: app,
-	}
+	// With validation: core validation plus synchronization validation,
+	// which checks the barriers that sequences derive.
+	var pNext unsafe.Pointer
 	if validation {
-		// Core validation plus synchronization validation, which checks
-		// the barriers that sequences derive.
-		info.EnabledLayerCount = 1
-		info.PpEnabledLayerNames = []string{"VK_LAYER_KHRONOS_validation\x00"}
-		info.EnabledExtensionCount = 2
-		info.PpEnabledExtensionNames = []string{"VK_EXT_debug_report\x00", "VK_EXT_validation_features\x00"}
-		info.PNext = syncValidation()
+		pNext = syncValidation()
 	}
-	var h vk.Instance
-	if err := vkErr("vkCreateInstance", vk.CreateInstance(info, nil, &h)); err != nil {
+	h, r := createInstance(vk.MakeVersion(1, 1, 0), validation, pNext)
+	if err := vkErr("vkCreateInstance", r); err != nil {
 		if validation && (errors.Is(err, ErrLayerNotPresent) || errors.Is(err, ErrExtensionNotPresent)) {
 			return nil, fmt.Errorf("%w (validation needs VK_LAYER_KHRONOS_validation: Debian package vulkan-validationlayers)", err)
 		}
@@ -194,20 +181,7 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 	props.Deref()
 	props.Limits.Deref()
 
-	var nq uint32
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, nil)
-	qs := make([]vk.QueueFamilyProperties, nq)
-	vk.GetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs)
-	family := -1
-	var tsBits uint32
-	for i := range qs[:nq] {
-		qs[i].Deref()
-		if vk.QueueFlagBits(qs[i].QueueFlags)&vk.QueueComputeBit != 0 {
-			family = i
-			tsBits = qs[i].TimestampValidBits
-			break
-		}
-	}
+	family, tsBits := computeQueue(pd)
 	if family < 0 {
 		return DeviceInfo{}, false
 	}
@@ -327,19 +301,8 @@ func Open(opts Options) (*Device, error) {
 		in.close()
 		return nil, err
 	}
-	qinfo := vk.DeviceQueueCreateInfo{
-		SType:            vk.StructureTypeDeviceQueueCreateInfo,
-		QueueFamilyIndex: info.QueueFamily,
-		QueueCount:       1,
-		PQueuePriorities: []float32{1},
-	}
-	dinfo := &vk.DeviceCreateInfo{
-		SType:                vk.StructureTypeDeviceCreateInfo,
-		QueueCreateInfoCount: 1,
-		PQueueCreateInfos:    []vk.DeviceQueueCreateInfo{qinfo},
-	}
-	var h vk.Device
-	if err := vkErr("vkCreateDevice", vk.CreateDevice(info.physical, dinfo, nil, &h)); err != nil {
+	h, r := createDevice(info.physical, info.QueueFamily)
+	if err := vkErr("vkCreateDevice", r); err != nil {
 		in.close()
 		return nil, err
 	}

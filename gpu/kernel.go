@@ -5,7 +5,7 @@ package gpu
 import (
 	"encoding/binary"
 	"fmt"
-	"unsafe"
+	"runtime"
 
 	vk "github.com/vulkan-go/vulkan"
 )
@@ -54,74 +54,28 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 	if err := vkErr("vkCreateShaderModule "+spec.Name, into(&k.module, func(p *vk.ShaderModule) vk.Result { return vk.CreateShaderModule(d.handle, minfo, nil, p) })); err != nil {
 		return nil, err
 	}
-	binds := make([]vk.DescriptorSetLayoutBinding, spec.Bindings)
-	for i := range binds {
-		binds[i] = vk.DescriptorSetLayoutBinding{
-			Binding:         uint32(i),
-			DescriptorType:  k.descriptorType(i),
-			DescriptorCount: 1,
-			StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
-		}
+	runtime.KeepAlive(code) // the binding passes it to C by address
+	if spec.Bindings > maxBindings {
+		return nil, fmt.Errorf("%w: kernel %s: %d bindings, at most %d", ErrInvalid, spec.Name, spec.Bindings, maxBindings)
 	}
-	linfo := &vk.DescriptorSetLayoutCreateInfo{
-		SType:        vk.StructureTypeDescriptorSetLayoutCreateInfo,
-		BindingCount: uint32(len(binds)),
-		PBindings:    binds,
+	types := make([]vk.DescriptorType, spec.Bindings)
+	for i := range types {
+		types[i] = k.descriptorType(i)
 	}
-	if err := vkErr("vkCreateDescriptorSetLayout", into(&k.setLayout, func(p *vk.DescriptorSetLayout) vk.Result {
-		return vk.CreateDescriptorSetLayout(d.handle, linfo, nil, p)
-	})); err != nil {
+	var r vk.Result
+	k.setLayout, r = createSetLayout(d.handle, types)
+	if err := vkErr("vkCreateDescriptorSetLayout", r); err != nil {
 		return nil, err
 	}
-	pinfo := &vk.PipelineLayoutCreateInfo{
-		SType:          vk.StructureTypePipelineLayoutCreateInfo,
-		SetLayoutCount: 1,
-		PSetLayouts:    []vk.DescriptorSetLayout{k.setLayout},
-	}
-	if spec.PushWords > 0 {
-		pinfo.PushConstantRangeCount = 1
-		pinfo.PPushConstantRanges = []vk.PushConstantRange{{
-			StageFlags: vk.ShaderStageFlags(vk.ShaderStageComputeBit),
-			Size:       uint32(spec.PushWords * 4),
-		}}
-	}
-	if err := vkErr("vkCreatePipelineLayout", into(&k.layout, func(p *vk.PipelineLayout) vk.Result { return vk.CreatePipelineLayout(d.handle, pinfo, nil, p) })); err != nil {
+	k.layout, r = createPipelineLayout(d.handle, k.setLayout, spec.PushWords*4)
+	if err := vkErr("vkCreatePipelineLayout", r); err != nil {
 		return nil, err
 	}
-	stage := vk.PipelineShaderStageCreateInfo{
-		SType:  vk.StructureTypePipelineShaderStageCreateInfo,
-		Stage:  vk.ShaderStageComputeBit,
-		Module: k.module,
-		PName:  "main\x00",
-	}
-	if len(spec.Spec) > 0 {
-		// The binding copies the struct to C memory but not what PData
-		// points to, so the constants live in C memory for the call.
-		data := cMalloc(len(spec.Spec) * 4)
-		defer cFree(data)
-		words := unsafe.Slice((*uint32)(data), len(spec.Spec))
-		entries := make([]vk.SpecializationMapEntry, len(spec.Spec))
-		for i, v := range spec.Spec {
-			words[i] = v
-			entries[i] = vk.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
-		}
-		stage.PSpecializationInfo = []vk.SpecializationInfo{{
-			MapEntryCount: uint32(len(entries)),
-			PMapEntries:   entries,
-			DataSize:      uint(4 * len(spec.Spec)),
-			PData:         data,
-		}}
-	}
-	cinfo := vk.ComputePipelineCreateInfo{
-		SType:  vk.StructureTypeComputePipelineCreateInfo,
-		Stage:  stage,
-		Layout: k.layout,
-	}
-	pipes := make([]vk.Pipeline, 1)
-	if err := vkErr("vkCreateComputePipelines "+spec.Name, vk.CreateComputePipelines(d.handle, vk.NullPipelineCache, 1, []vk.ComputePipelineCreateInfo{cinfo}, nil, pipes)); err != nil {
+	pipe, r := createPipeline(d.handle, k.module, k.layout, spec.Spec)
+	if err := vkErr("vkCreateComputePipelines "+spec.Name, r); err != nil {
 		return nil, err
 	}
-	k.pipeline = pipes[0]
+	k.pipeline = pipe
 	ok = true
 	d.track(k, "Kernel "+spec.Name)
 	return k, nil

@@ -189,15 +189,8 @@ func (s *Sequence) hazard(acc []access) {
 }
 
 func (s *Sequence) barrier(dstStage vk.PipelineStageFlagBits, dstAccess vk.AccessFlagBits) {
-	mb := vk.MemoryBarrier{
-		SType:         vk.StructureTypeMemoryBarrier,
-		SrcAccessMask: vk.AccessFlags(vk.AccessShaderWriteBit | vk.AccessTransferWriteBit),
-		DstAccessMask: vk.AccessFlags(dstAccess),
-	}
-	vk.CmdPipelineBarrier(s.cmd,
-		vk.PipelineStageFlags(vk.PipelineStageComputeShaderBit|vk.PipelineStageTransferBit),
-		vk.PipelineStageFlags(dstStage), 0,
-		1, []vk.MemoryBarrier{mb}, 0, nil, 0, nil)
+	cmdBarrier(s.cmd, vk.PipelineStageComputeShaderBit|vk.PipelineStageTransferBit, dstStage,
+		vk.AccessShaderWriteBit|vk.AccessTransferWriteBit, dstAccess)
 	s.barriers++
 }
 
@@ -210,35 +203,20 @@ func (s *Sequence) note(acc []access) {
 
 func (s *Sequence) descriptorSet(k *Kernel) (vk.DescriptorSet, error) {
 	if s.setsLeft < 1 || s.descsLeft < k.bindings {
-		info := &vk.DescriptorPoolCreateInfo{
-			SType:         vk.StructureTypeDescriptorPoolCreateInfo,
-			MaxSets:       setsPerPool,
-			PoolSizeCount: 2,
-			PPoolSizes: []vk.DescriptorPoolSize{
-				{Type: vk.DescriptorTypeStorageBuffer, DescriptorCount: descsPerPool},
-				{Type: vk.DescriptorTypeUniformTexelBuffer, DescriptorCount: descsPerPool},
-			},
-		}
-		var p vk.DescriptorPool
-		if err := vkErr("vkCreateDescriptorPool", vk.CreateDescriptorPool(s.dev.handle, info, nil, &p)); err != nil {
+		p, r := createDescriptorPool(s.dev.handle, setsPerPool, descsPerPool)
+		if err := vkErr("vkCreateDescriptorPool", r); err != nil {
 			return nil, err
 		}
 		s.descPools = append(s.descPools, p)
 		s.setsLeft, s.descsLeft = setsPerPool, descsPerPool
 	}
-	ainfo := &vk.DescriptorSetAllocateInfo{
-		SType:              vk.StructureTypeDescriptorSetAllocateInfo,
-		DescriptorPool:     s.descPools[len(s.descPools)-1],
-		DescriptorSetCount: 1,
-		PSetLayouts:        []vk.DescriptorSetLayout{k.setLayout},
-	}
-	sets := make([]vk.DescriptorSet, 1)
-	if err := vkErr("vkAllocateDescriptorSets", vk.AllocateDescriptorSets(s.dev.handle, ainfo, &sets[0])); err != nil {
+	set, r := allocateSet(s.dev.handle, s.descPools[len(s.descPools)-1], k.setLayout)
+	if err := vkErr("vkAllocateDescriptorSets", r); err != nil {
 		return nil, err
 	}
 	s.setsLeft--
 	s.descsLeft -= k.bindings
-	return sets[0], nil
+	return set, nil
 }
 
 // Dispatch records k over groups workgroups with the push constant words
@@ -257,7 +235,6 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 		}
 	}
 	acc := make([]access, len(args))
-	infos := make([]vk.WriteDescriptorSet, len(args))
 	for i, a := range args {
 		if err := a.View.check(); err != nil {
 			return fmt.Errorf("gpu: kernel %s binding %d: %w", k.name, i, err)
@@ -290,25 +267,18 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 	if err != nil {
 		return err
 	}
+	binds := make([]binding, len(args))
 	for i, a := range args {
-		infos[i] = vk.WriteDescriptorSet{
-			SType:           vk.StructureTypeWriteDescriptorSet,
-			DstSet:          set,
-			DstBinding:      uint32(i),
-			DescriptorCount: 1,
-			DescriptorType:  k.descriptorType(i),
-		}
+		binds[i] = binding{typ: k.descriptorType(i), buf: a.Buf.handle, off: a.Offset, size: a.Size}
 		if a.Texels {
 			v, err := s.texelView(a.View)
 			if err != nil {
 				return err
 			}
-			infos[i].PTexelBufferView = []vk.BufferView{v}
-		} else {
-			infos[i].PBufferInfo = []vk.DescriptorBufferInfo{{Buffer: a.Buf.handle, Offset: vk.DeviceSize(a.Offset), Range: vk.DeviceSize(a.Size)}}
+			binds[i].view = v
 		}
 	}
-	vk.UpdateDescriptorSets(s.dev.handle, uint32(len(infos)), infos, 0, nil)
+	writeSet(s.dev.handle, set, binds)
 	s.hazard(acc)
 	if s.timestamps {
 		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageTopOfPipeBit, s.queries, uint32(2*len(s.labels)))
@@ -364,9 +334,7 @@ func (s *Sequence) Copy(dst, src View) error {
 	}
 	acc := []access{{src.Buf, src.Offset, src.Offset + src.Size, false}, {dst.Buf, dst.Offset, dst.Offset + dst.Size, true}}
 	s.hazard(acc)
-	vk.CmdCopyBuffer(s.cmd, src.Buf.handle, dst.Buf.handle, 1, []vk.BufferCopy{{
-		SrcOffset: vk.DeviceSize(src.Offset), DstOffset: vk.DeviceSize(dst.Offset), Size: vk.DeviceSize(src.Size),
-	}})
+	cmdCopy(s.cmd, src.Buf.handle, dst.Buf.handle, src.Offset, dst.Offset, src.Size)
 	s.note(acc)
 	return nil
 }
@@ -429,14 +397,9 @@ func (s *Sequence) Start() error {
 		}
 		s.ended = true
 	}
-	info := vk.SubmitInfo{
-		SType:              vk.StructureTypeSubmitInfo,
-		CommandBufferCount: 1,
-		PCommandBuffers:    []vk.CommandBuffer{s.cmd},
-	}
 	// Vulkan requires external synchronisation of the queue.
 	s.dev.mu.Lock()
-	r := vk.QueueSubmit(s.dev.queue, 1, []vk.SubmitInfo{info}, s.fence)
+	r := queueSubmit(s.dev.queue, s.cmd, s.fence)
 	s.dev.mu.Unlock()
 	if err := vkErr("vkQueueSubmit", r); err != nil {
 		return err

@@ -74,7 +74,7 @@ func TestSyncValidationReportsHazards(t *testing.T) {
 		t.Fatal(err)
 	}
 	vk.CmdFillBuffer(s.cmd, a.handle, 0, 64, 1)
-	vk.CmdCopyBuffer(s.cmd, a.handle, b.handle, 1, []vk.BufferCopy{{Size: 64}})
+	cmdCopy(s.cmd, a.handle, b.handle, 0, 0, 64)
 	s.ended = true
 	vk.EndCommandBuffer(s.cmd)
 	if err := s.Submit(); err != nil {
