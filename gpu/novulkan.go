@@ -36,7 +36,16 @@ func Devices() ([]DeviceInfo, error) { return nil, errNoCgo }
 
 // Open returns an error wrapping ErrNoVulkan: this build has no Vulkan
 // backend.
-func Open(opts Options) (*Device, error) { return nil, errNoCgo }
+func Open(opts Options) (*Device, error) {
+	if opts.Device != "" {
+		return nil, fmt.Errorf("device %q: %w", opts.Device, errNoCgo)
+	}
+	return nil, errNoCgo
+}
+
+// HasVulkan reports whether this build has the Vulkan backend (it needs
+// cgo).
+const HasVulkan = false
 
 // Info returns the zero DeviceInfo.
 func (d *Device) Info() DeviceInfo { return DeviceInfo{} }

@@ -36,3 +36,7 @@ func vkErr(call string, r vk.Result) error {
 	}
 	return fmt.Errorf("vulkan: %s: %w", call, base)
 }
+
+// HasVulkan reports whether this build has the Vulkan backend (it needs
+// cgo).
+const HasVulkan = true

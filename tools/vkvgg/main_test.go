@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
 	"github.com/vkvgg/vkvgg/layers/layertest"
@@ -240,6 +241,9 @@ func TestLayersValidateHelp(t *testing.T) {
 // TestNoDriverFallsBack: with no Vulkan driver the default device falls
 // back to the CPU reference with a warning that says how to silence it.
 func TestNoDriverFallsBack(t *testing.T) {
+	if !gpu.HasVulkan {
+		t.Skip("built without the Vulkan backend")
+	}
 	t.Setenv("VK_ICD_FILENAMES", filepath.Join(t.TempDir(), "no-driver.json"))
 	stdout, stderr, err := runCmd(t, "classify", "--weights", "random:resnet18", "--top", "1", "../../testdata/images/chelsea.jpg")
 	if err != nil {
