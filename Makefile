@@ -6,7 +6,7 @@ GO ?= go
 WEIGHTS ?= random:vgg16
 IMAGES := testdata/images/chelsea.jpg testdata/images/coffee_rgba.png testdata/images/rocket_gray.jpg
 
-.PHONY: all build deps deps-test demo test test-short test-nocgo vet shaders bench fuzz clean
+.PHONY: all build deps deps-test demo test test-short test-nocgo test-nodriver vet shaders bench fuzz clean
 
 all: build
 
@@ -30,7 +30,12 @@ demo: deps
 test: deps-test vet
 	VKVGG_REQUIRE_GPU=1 $(GO) test -count=1 -timeout 30m ./...
 	VKVGG_REQUIRE_GPU=1 $(GO) test -race -count=1 -run 'TestConcurrentRuns|TestCancel' ./graph/
-	$(MAKE) test-nocgo
+	$(MAKE) test-nocgo test-nodriver
+
+# A machine with the Vulkan loader but no driver: the GPU tests skip, every
+# CPU test runs (VK_ICD_FILENAMES pointing nowhere hides every driver).
+test-nodriver:
+	VK_ICD_FILENAMES=/nonexistent/icd.json $(GO) test -short -count=1 ./...
 
 # The build without cgo or Vulkan headers: everything but the Vulkan
 # backend builds, the CPU tests run, and the command works on the CPU.

@@ -285,6 +285,9 @@ type closer interface{ Close() error }
 func Open(opts Options) (*Device, error) {
 	in, err := newInstance(validationFromEnv(opts.Validation))
 	if err != nil {
+		if opts.Device != "" {
+			return nil, fmt.Errorf("device %q: %w", opts.Device, err)
+		}
 		return nil, err
 	}
 	devs, err := in.devices()

@@ -25,13 +25,20 @@ import (
 	"github.com/vkvgg/vkvgg/vgg"
 )
 
-// DeviceCPU selects the pure-Go CPU reference.
-const DeviceCPU = "cpu"
+// Device selectors with a meaning of their own: the pure-Go CPU
+// reference, and the best Vulkan device or else the CPU reference.
+const (
+	DeviceCPU  = "cpu"
+	DeviceAuto = "auto"
+)
 
 // Options configure Load.
 type Options struct {
-	// Device is "cpu" for the CPU reference, or a Vulkan device: "" for
-	// the best one, an index from gpu.Devices, or a name substring.
+	// Device is "cpu" for the CPU reference, "auto" for the best Vulkan
+	// device or, where there is none (no loader, no driver, a build
+	// without cgo), the CPU reference (Net.Fallback says why), or a Vulkan
+	// device: "" for the best one, an index from gpu.Devices, or a name
+	// substring.
 	Device string
 	// Validation turns on the Khronos validation layer.
 	Validation bool
@@ -58,6 +65,8 @@ type Net struct {
 	Source string
 	// Output is the name of the class probabilities ("prob").
 	Output string
+	// Fallback is why Device "auto" runs on the CPU reference, or nil.
+	Fallback error
 }
 
 // RandomNames lists the random: sources.
@@ -79,9 +88,17 @@ func RandomNames() []string {
 // dropped once uploaded.
 func Load(path string, opts Options) (*Net, error) {
 	var dev *gpu.Device
+	var fallback error
 	if !strings.EqualFold(opts.Device, DeviceCPU) {
+		sel := opts.Device
+		if strings.EqualFold(sel, DeviceAuto) {
+			sel = ""
+		}
 		var err error
-		if dev, err = gpu.Open(gpu.Options{Device: opts.Device, Validation: opts.Validation}); err != nil {
+		dev, err = gpu.Open(gpu.Options{Device: sel, Validation: opts.Validation})
+		if err != nil && strings.EqualFold(opts.Device, DeviceAuto) && (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) {
+			dev, fallback = nil, err
+		} else if err != nil {
 			return nil, err
 		}
 	}
@@ -92,6 +109,7 @@ func Load(path string, opts Options) (*Net, error) {
 	}
 	n.Source = path
 	n.Output = "prob"
+	n.Fallback = fallback
 	if dev != nil {
 		n.Own()
 	}

@@ -136,7 +136,7 @@ type netFlags struct {
 
 func (f *netFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.weights, "weights", "", "weight file (.npy/.npz tensorflow-vgg, .pth torchvision) or random:NAME")
-	fs.StringVar(&f.device, "device", "", "cpu, a device index or a name substring (default: the best Vulkan device, else the CPU)")
+	fs.StringVar(&f.device, "device", "", "auto, cpu, a device index or a name substring (default auto: the best Vulkan device, else the CPU reference)")
 	fs.IntVar(&f.batch, "batch", 8, "images per run")
 	fs.BoolVar(&f.fcn, "fcn", false, "tensorflow-vgg: run fc6-fc8 as convolutions (score maps for inputs larger than 224)")
 }
@@ -158,15 +158,16 @@ func (f *netFlags) open(stderr io.Writer, check func(g *graph.Graph) error) (*mo
 		return nil, err
 	}
 	start := time.Now()
-	opts := models.Options{Device: f.device, FCN: f.fcn, Check: check}
-	net, err := models.Load(f.weights, opts)
-	if f.device == "" && (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) {
-		fmt.Fprintf(stderr, "vkvgg: WARNING: %v; running on the CPU reference instead (slow; --device cpu says so and silences this)\n", err)
-		opts.Device = models.DeviceCPU
-		net, err = models.Load(f.weights, opts)
+	dev := f.device
+	if dev == "" {
+		dev = models.DeviceAuto
 	}
+	net, err := models.Load(f.weights, models.Options{Device: dev, FCN: f.fcn, Check: check})
 	if err != nil {
 		return nil, err
+	}
+	if net.Fallback != nil {
+		fmt.Fprintf(stderr, "vkvgg: WARNING: %v; running on the CPU reference instead (slow; --device cpu says so and silences this)\n", net.Fallback)
 	}
 	if lim := os.Getenv(EnvMemoryLimit); lim != "" {
 		bytes, err := parseBytes(lim)
