@@ -178,7 +178,9 @@ func TestFeaturesTorchvision(t *testing.T) {
 	const tv = "../../testdata/tv"
 	for _, c := range []struct{ model, layers string }{
 		{"resnet18", "layer1,layer2.0.downsample.1,avgpool,prob"},
+		{"resnet50", "maxpool,layer1,layer3.5,avgpool,fc,prob"},
 		{"alexnet", "features.2,avgpool,classifier.2,prob"},
+		{"vgg16", "features.4,features.30,avgpool,classifier.4,prob"},
 	} {
 		for _, dev := range []string{"cpu", device(t)} {
 			out := filepath.Join(t.TempDir(), "f.npz")
