@@ -1,14 +1,13 @@
 package npy
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
+	"github.com/vkvgg/vkvgg/internal/fuzzcorpus"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -44,44 +43,7 @@ func addSeeds(f *testing.F, name string, prefixes ...string) {
 			}
 		}
 	}
-	dir := filepath.Join(corpusRoot, name)
-	entries, err = os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := readCorpusFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatalf("%s: %v", e.Name(), err)
-		}
-		f.Add(b)
-	}
-}
-
-// readCorpusFile reads a one-[]byte corpus file written by go test -fuzz.
-func readCorpusFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(nil, 64<<20)
-	if !sc.Scan() || sc.Text() != "go test fuzz v1" {
-		return nil, errors.New("not a go test fuzz v1 file")
-	}
-	if !sc.Scan() {
-		return nil, errors.New("no value")
-	}
-	line := strings.TrimSpace(sc.Text())
-	if !strings.HasPrefix(line, "[]byte(") || !strings.HasSuffix(line, ")") {
-		return nil, errors.New("value is not a []byte")
-	}
-	s, err := strconv.Unquote(line[len("[]byte(") : len(line)-1])
-	if err != nil {
-		return nil, err
-	}
-	return []byte(s), nil
+	fuzzcorpus.Add(f, filepath.Join(corpusRoot, name))
 }
 
 // checkResultError fails unless err matches a sentinel and reads well.

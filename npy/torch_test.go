@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/vkvgg/vkvgg/internal/fuzzcorpus"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -593,18 +594,7 @@ func FuzzDecodeTorch(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	dir := filepath.Join(corpusRoot, "FuzzDecodeTorch")
-	entries, err = os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := readCorpusFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatalf("%s: %v", e.Name(), err)
-		}
-		f.Add(b)
-	}
+	fuzzcorpus.Add(f, filepath.Join(corpusRoot, "FuzzDecodeTorch"))
 	f.Fuzz(checkDecodeTorch)
 }
 

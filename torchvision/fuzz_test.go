@@ -1,15 +1,12 @@
 package torchvision
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
+	"github.com/vkvgg/vkvgg/internal/fuzzcorpus"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/npy"
@@ -32,32 +29,6 @@ const (
 	fuzzAllocSlack   = 64 << 20
 	fuzzAllocPerByte = 16
 )
-
-// readCorpusFile reads a one-[]byte corpus file written by go test -fuzz.
-func readCorpusFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(nil, 64<<20)
-	if !sc.Scan() || sc.Text() != "go test fuzz v1" {
-		return nil, errors.New("not a go test fuzz v1 file")
-	}
-	if !sc.Scan() {
-		return nil, errors.New("no value")
-	}
-	line := strings.TrimSpace(sc.Text())
-	if !strings.HasPrefix(line, "[]byte(") || !strings.HasSuffix(line, ")") {
-		return nil, errors.New("value is not a []byte")
-	}
-	s, err := strconv.Unquote(line[len("[]byte(") : len(line)-1])
-	if err != nil {
-		return nil, err
-	}
-	return []byte(s), nil
-}
 
 // buildBytes runs b through the whole path of a torchvision file short of
 // a device: the checked decoder, Build, and the graph's layer shapes for a
@@ -97,18 +68,7 @@ func FuzzBuild(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	dir := filepath.Join(fuzzCorpusRoot, "FuzzBuild")
-	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := readCorpusFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatalf("%s: %v", e.Name(), err)
-		}
-		f.Add(b)
-	}
+	fuzzcorpus.Add(f, filepath.Join(fuzzCorpusRoot, "FuzzBuild"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

@@ -2,11 +2,11 @@ package vgg
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"compress/flate"
 	"errors"
 	"fmt"
+	"github.com/vkvgg/vkvgg/internal/fuzzcorpus"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,44 +38,7 @@ const (
 
 // addCorpus adds the files of the kept corpus of the fuzz target name.
 func addCorpus(f *testing.F, name string) {
-	dir := filepath.Join(fuzzCorpusRoot, name)
-	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := readCorpusFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			f.Fatalf("%s: %v", e.Name(), err)
-		}
-		f.Add(b)
-	}
-}
-
-// readCorpusFile reads a one-[]byte corpus file written by go test -fuzz.
-func readCorpusFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(nil, 64<<20)
-	if !sc.Scan() || sc.Text() != "go test fuzz v1" {
-		return nil, errors.New("not a go test fuzz v1 file")
-	}
-	if !sc.Scan() {
-		return nil, errors.New("no value")
-	}
-	line := strings.TrimSpace(sc.Text())
-	if !strings.HasPrefix(line, "[]byte(") || !strings.HasSuffix(line, ")") {
-		return nil, errors.New("value is not a []byte")
-	}
-	s, err := strconv.Unquote(line[len("[]byte(") : len(line)-1])
-	if err != nil {
-		return nil, err
-	}
-	return []byte(s), nil
+	fuzzcorpus.Add(f, filepath.Join(fuzzCorpusRoot, name))
 }
 
 // loadBytes runs b through the path of LoadWeights (the checked decoder,
