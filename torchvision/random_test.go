@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/vkvgg/vkvgg/graph"
-	"github.com/vkvgg/vkvgg/images"
 	"github.com/vkvgg/vkvgg/internal/testdev"
 )
 
@@ -17,18 +16,8 @@ func TestRandomSeparateImages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size networks")
 	}
-	paths := []string{"../testdata/images/chelsea.jpg", "../testdata/images/coffee_rgba.png", "../testdata/images/rocket_gray.jpg"}
-	imgs := make([]images.RGB, len(paths))
-	for i, p := range paths {
-		var err error
-		if imgs[i], err = images.LoadVGG(p, 224); err != nil {
-			t.Fatal(err)
-		}
-	}
-	shape, data, err := images.Batch(imgs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shape, data := testdev.SampleBatch(t)
+	paths := testdev.SamplePhotos
 	b := graph.Batch{N: shape[0], H: shape[1], W: shape[2], Data: data}
 	dev := testdev.Open(t)
 	for _, name := range []string{"alexnet", "resnet18", "resnet50"} { // VGG16: the tensorflow-vgg test covers its shapes

@@ -2,9 +2,8 @@ package vgg
 
 import (
 	"context"
+	"github.com/vkvgg/vkvgg/internal/testdev"
 	"testing"
-
-	"github.com/vkvgg/vkvgg/images"
 )
 
 // TestRandomWeightsSeparateImages: the built-in random VGG16 gives the
@@ -14,18 +13,8 @@ func TestRandomWeightsSeparateImages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size network")
 	}
-	paths := []string{"../testdata/images/chelsea.jpg", "../testdata/images/coffee_rgba.png", "../testdata/images/rocket_gray.jpg"}
-	imgs := make([]images.RGB, len(paths))
-	for i, p := range paths {
-		var err error
-		if imgs[i], err = images.LoadVGG(p, 224); err != nil {
-			t.Fatal(err)
-		}
-	}
-	shape, data, err := images.Batch(imgs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shape, data := testdev.SampleBatch(t)
+	paths := testdev.SamplePhotos
 	net := openGPU(t, RandomWeights(VGG16, 1))
 	res, err := net.Run(context.Background(), Batch{N: shape[0], H: shape[1], W: shape[2], Data: data}, "prob")
 	if err != nil {

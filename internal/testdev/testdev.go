@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/images"
 )
 
 // EnvRequire is the variable that makes a missing device a failure.
@@ -57,4 +58,26 @@ func OpenBench(tb testing.TB) *gpu.Device {
 	}
 	tb.Cleanup(func() { dev.Close() })
 	return dev
+}
+
+// SamplePhotos are the repository's sample photographs, relative to a
+// package directory one level below the root.
+var SamplePhotos = []string{"../testdata/images/chelsea.jpg", "../testdata/images/coffee_rgba.png", "../testdata/images/rocket_gray.jpg"}
+
+// SampleBatch loads the sample photographs as tensorflow-vgg's load_image
+// does (centre crop, resize to 224x224): shape [3,224,224,3], RGB in [0,1].
+func SampleBatch(tb testing.TB) (shape [4]int, data []float32) {
+	tb.Helper()
+	imgs := make([]images.RGB, len(SamplePhotos))
+	for i, p := range SamplePhotos {
+		var err error
+		if imgs[i], err = images.LoadVGG(p, 224); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	shape, data, err := images.Batch(imgs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return shape, data
 }
