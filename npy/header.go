@@ -347,9 +347,12 @@ func (p *litParser) str() (string, error) {
 // headerBytes returns the magic, version and padded header for a
 // little-endian float32 C-order array of shape, as numpy 1.x writes it: the
 // data starts at a multiple of 64 bytes.
-func headerBytes(shape []int) []byte {
+func headerBytes(shape []int) []byte { return headerBytesOf("<f4", shape) }
+
+// headerBytesOf is the .npy header of a C-ordered array of descr.
+func headerBytesOf(descr string, shape []int) []byte {
 	var sb strings.Builder
-	sb.WriteString("{'descr': '<f4', 'fortran_order': False, 'shape': (")
+	sb.WriteString("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (")
 	for i, d := range shape {
 		if i > 0 {
 			sb.WriteString(", ")

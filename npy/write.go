@@ -1,14 +1,11 @@
 package npy
 
 import (
-	"archive/zip"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"time"
 )
 
@@ -71,7 +68,7 @@ var npzTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 // WriteNPZ writes an uncompressed .npz archive, as numpy.savez does: member
 // names[i]+".npy" holds arrays[i]. numpy.load(path)[names[i]] reads it back.
 // Names must be distinct and non-empty. On error no file is left at path.
-func WriteNPZ(path string, names []string, arrays []Array) (err error) {
+func WriteNPZ(path string, names []string, arrays []Array) error {
 	if len(names) != len(arrays) {
 		return fmt.Errorf("npy: WriteNPZ: %d names for %d arrays", len(names), len(arrays))
 	}
@@ -88,54 +85,12 @@ func WriteNPZ(path string, names []string, arrays []Array) (err error) {
 			return fmt.Errorf("npy: WriteNPZ: array %q: %w", name, err)
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("npy: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("npy: %w", cerr)
-		}
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
-	z := zip.NewWriter(f)
+	members := make([]Member, len(names))
 	for i, name := range names {
-		if err := writeMember(z, name+".npy", arrays[i]); err != nil {
-			return fmt.Errorf("npy: WriteNPZ %s: %w", path, err)
+		members[i] = Member{Name: name, Shape: arrays[i].Shape, Float32: arrays[i].Data}
+		if members[i].Float32 == nil {
+			members[i].Float32 = []float32{}
 		}
 	}
-	if err := z.Close(); err != nil {
-		return fmt.Errorf("npy: WriteNPZ %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeMember writes a stored member with its size and CRC in the local
-// header (no data descriptor), computed in a first pass over the data.
-func writeMember(z *zip.Writer, name string, a Array) error {
-	head := headerBytes(a.Shape)
-	crc := crc32.NewIEEE()
-	crc.Write(head)
-	if err := writeData(crc, a.Data); err != nil {
-		return err
-	}
-	size := uint64(len(head)) + 4*uint64(len(a.Data))
-	fh := &zip.FileHeader{
-		Name:               name,
-		Method:             zip.Store,
-		Modified:           npzTime,
-		CRC32:              crc.Sum32(),
-		CompressedSize64:   size,
-		UncompressedSize64: size,
-	}
-	w, err := z.CreateRaw(fh)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(head); err != nil {
-		return err
-	}
-	return writeData(w, a.Data)
+	return WriteNPZMembers(path, members)
 }
