@@ -9,6 +9,7 @@
 //	vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
 //	vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz
 //	                [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
+//	vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
 //	vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
 //	vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 //
@@ -66,6 +67,7 @@ const usage = `usage:
   vkvgg layers   --weights W [--size S] [--fcn]
   vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
   vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
+  vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
   vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
   vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 W: a tensorflow-vgg .npy/.npz file, a torchvision .pth state dict, or random:NAME
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return features(ctx, args[1:], stdout, stderr)
 	case "layers":
 		return layersCmd(args[1:], stdout, stderr)
+	case "extract":
+		return extractCmd(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validate(ctx, args[1:], stdout, stderr)
 	case "bench":
@@ -95,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, validate, bench; vkvgg help for usage)", args[0])
+	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, extract, validate, bench; vkvgg help for usage)", args[0])
 }
 
 func devices(w io.Writer) error {
