@@ -10,8 +10,8 @@
 //
 // # Decoding
 //
-// Decode and Load read JPEG, PNG and GIF (its first frame, at the frame's own
-// bounds). Channels are scaled to [0, 1] from their stored depth: 8-bit values
+// Decode and Load read JPEG, PNG, GIF (its first frame, at the frame's own
+// bounds), and WebP and BMP through golang.org/x/image. Channels are scaled to [0, 1] from their stored depth: 8-bit values
 // are divided by 255, 16-bit PNG values by 65535. Greyscale is copied to all
 // three channels.
 //
@@ -57,6 +57,12 @@
 //	JPEG 4:2:0 colour            1.5     1.5 (7.5)    13.5    1.5 (7.5)
 //	JPEG 4:4:4 colour              3       3 (15)       15      3 (15)
 //	JPEG CMYK                      4       8 (24)     16 (24)   8 (24)
+//	BMP                            4       4            16      4
+//	WebP lossy (alpha)           1.5 (2.5)  2.5         14.5    2.5
+//	WebP lossless                  4      16            28     16
+//
+// The BMP and WebP rows are the bounds FuzzDecode asserts for those
+// decoders (golang.org/x/image), not measurements at MaxPixels.
 //
 // Figures in brackets are for interlaced PNGs and GIFs (the passes, or a
 // copy, as much again as the image) and progressive JPEGs (4 bytes per

@@ -24,5 +24,5 @@ func ExampleLoadVGG() {
 func ExampleLoad_error() {
 	_, err := images.Load("../testdata/images/SOURCES.md")
 	fmt.Println(err)
-	// Output: images: ../testdata/images/SOURCES.md: unknown image format (want JPEG, PNG or GIF)
+	// Output: images: ../testdata/images/SOURCES.md: unknown image format (want JPEG, PNG, GIF, WebP or BMP)
 }

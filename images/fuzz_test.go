@@ -49,6 +49,12 @@ func decoderBytesPerPixel(format string, m color.Model) uint64 {
 		case color.CMYKModel:
 			return 4 + 16 + 4
 		}
+	case "bmp":
+		return 4 // RGBA, NRGBA or paletted
+	case "webp":
+		// Lossy: YCbCr planes and alpha (2.5 bytes); lossless: NRGBA, and
+		// the decoder's 4-byte pixels per transform, at most three.
+		return 4 + 3*4
 	}
 	panic(fmt.Sprintf("no bound for %s of %T", format, m))
 }

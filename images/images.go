@@ -13,6 +13,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+
+	_ "golang.org/x/image/bmp"  // register BMP with image.Decode
+	_ "golang.org/x/image/webp" // register WebP with image.Decode
 )
 
 // MaxPixels is the largest image, in pixels (width times height), that Decode
@@ -25,8 +28,8 @@ const rgbBytesPerPixel = 12
 
 // Errors wrapped by the errors of Decode and Load, for use with errors.Is.
 var (
-	// ErrFormat is for input that is not JPEG, PNG or GIF.
-	ErrFormat = errors.New("unknown image format (want JPEG, PNG or GIF)")
+	// ErrFormat is for input that is not JPEG, PNG, GIF, WebP or BMP.
+	ErrFormat = errors.New("unknown image format (want JPEG, PNG, GIF, WebP or BMP)")
 	// ErrUnreadable is for an image file that is empty, truncated or corrupt.
 	ErrUnreadable = errors.New("unreadable image")
 	// ErrEmpty is for an image with no pixels: width or height 0.

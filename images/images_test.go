@@ -258,7 +258,8 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"empty", bytes.NewReader(nil), ErrUnreadable},
 		{"text", strings.NewReader("hello, world: not an image\n"), ErrFormat},
-		{"bmp", strings.NewReader("BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00"), ErrFormat},
+		{"truncated bmp", strings.NewReader("BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00"), ErrUnreadable},
+		{"tiff", strings.NewReader("II*\x00\x08\x00\x00\x00"), ErrFormat},
 		{"truncated jpeg", bytes.NewReader(chelsea[:len(chelsea)/3]), ErrUnreadable},
 		{"jpeg cut in header", bytes.NewReader(chelsea[:30]), ErrUnreadable},
 		{"truncated png", bytes.NewReader(tinyPNG[:len(tinyPNG)-40]), ErrUnreadable},
@@ -320,6 +321,29 @@ func TestLoadErrors(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("Load(%s) error = %q, want it to contain %q", tt.path, err, tt.msg)
+		}
+	}
+}
+
+// TestWebPAndBMP decodes a lossless WebP and a BMP that Pillow wrote from
+// tiny.png, and expects tiny.png's pixels exactly.
+func TestWebPAndBMP(t *testing.T) {
+	want, err := Load("../testdata/images/small/tiny.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tiny_lossless.webp", "tiny.bmp"} {
+		got, err := Load("../testdata/images/small/" + name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got.H != want.H || got.W != want.W {
+			t.Fatalf("%s: %dx%d, want %dx%d", name, got.W, got.H, want.W, want.H)
+		}
+		for i := range want.Pix {
+			if got.Pix[i] != want.Pix[i] {
+				t.Fatalf("%s: value %d is %v, want %v", name, i, got.Pix[i], want.Pix[i])
+			}
 		}
 	}
 }
