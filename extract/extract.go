@@ -255,44 +255,103 @@ func (j Job) key(cands []candidate) (jobKey, error) {
 func shardName(k int) string { return fmt.Sprintf("part-%05d.npz", k) }
 
 // Run extracts the job with net, resuming what an earlier run of the same
-// job left in job.Out.
+// job left in job.Out. It is Prepare, WriteShard for each shard not on
+// disk yet, and Finish.
 func Run(ctx context.Context, net Runner, job Job) (Report, error) {
 	start := time.Now()
-	if err := job.check(); err != nil {
+	p, err := Prepare(net.Graph(), job)
+	if err != nil {
 		return Report{}, err
+	}
+	rep := Report{Candidates: len(p.cands), Shards: len(p.Shards)}
+	done := 0
+	for _, sh := range p.Shards {
+		if sh.Done {
+			rep.Resumed++
+		} else if err := p.WriteShard(ctx, net, sh.Index, func(n int) {
+			if job.Progress != nil {
+				job.Progress(done+n, len(p.cands))
+			}
+		}); err != nil {
+			return rep, err
+		}
+		done += len(sh.Paths)
+		if job.Progress != nil {
+			job.Progress(done, len(p.cands))
+		}
+	}
+	m, err := p.Finish()
+	if err != nil {
+		return rep, err
+	}
+	rep.Extracted, rep.Skipped, rep.Elapsed = m.Extracted, m.Skipped, time.Since(start)
+	return rep, nil
+}
+
+// Plan is a prepared extraction: its candidates split into shards, its
+// output folder claimed with a manifest. Package vkvggbeam runs its shards
+// on Apache Beam workers.
+type Plan struct {
+	Job    Job
+	Shards []ShardTask
+	cands  []candidate
+	key    jobKey
+	shapes map[string][]int
+	nclass int
+}
+
+// ShardTask is one shard: its index, its candidates' paths and labels,
+// and whether a complete shard file is already on disk.
+type ShardTask struct {
+	Index  int
+	Paths  []string
+	Labels []int32
+	Done   bool
+}
+
+// Prepare lists the candidates, checks the job against g (names, sizes)
+// and against what job.Out holds, and writes the manifest and classes.txt.
+// Nothing is decoded or run.
+func Prepare(g *graph.Graph, job Job) (*Plan, error) {
+	if err := job.check(); err != nil {
+		return nil, err
 	}
 	cands, classes, err := walk(job.Paths)
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
 	if len(cands) == 0 {
-		return Report{}, errors.New("extract: no file found in the paths given")
+		return nil, errors.New("extract: no file found in the paths given")
 	}
 	// Names and sizes are checked before any image is decoded.
-	if err := net.Graph().CheckRun(job.Batch, job.Size, job.Size, job.Layers...); err != nil {
-		return Report{}, err
+	if err := g.CheckRun(job.Batch, job.Size, job.Size, job.Layers...); err != nil {
+		return nil, err
+	}
+	shapes, err := layerShapes(g, job)
+	if err != nil {
+		return nil, err
 	}
 	key, err := job.key(cands)
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
 	if err := os.MkdirAll(job.Out, 0o755); err != nil {
-		return Report{}, fmt.Errorf("extract: %w", err)
+		return nil, fmt.Errorf("extract: %w", err)
 	}
-	m := manifest{Job: key, Command: job.Command, Classes: len(classes), Candidates: len(cands)}
 	if old, err := readManifest(job.Out); err == nil {
 		if d := key.diff(old.Job); d != "" {
-			return Report{}, fmt.Errorf("%w: %s; use another --out, or remove %s to start again", ErrDifferentJob, d, job.Out)
+			return nil, fmt.Errorf("%w: %s; use another --out, or remove %s to start again", ErrDifferentJob, d, job.Out)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return Report{}, err
+		return nil, err
 	} else if entries, _ := os.ReadDir(job.Out); len(entries) > 0 {
-		return Report{}, fmt.Errorf("extract: %s is not empty and holds no manifest.json: refusing to write shards there", job.Out)
+		return nil, fmt.Errorf("extract: %s is not empty and holds no manifest.json: refusing to write shards there", job.Out)
 	}
+	p := &Plan{Job: job, cands: cands, key: key, shapes: shapes, nclass: len(classes)}
 	// The manifest comes first, so that a folder with shards always says
 	// which job they belong to; temporary files of a killed run go.
-	if err := writeManifest(job.Out, m); err != nil {
-		return Report{}, err
+	if err := writeManifest(job.Out, p.manifest()); err != nil {
+		return nil, err
 	}
 	if tmps, _ := filepath.Glob(filepath.Join(job.Out, ".tmp-*")); len(tmps) > 0 {
 		for _, t := range tmps {
@@ -300,53 +359,78 @@ func Run(ctx context.Context, net Runner, job Job) (Report, error) {
 		}
 	}
 	if err := writeFile(filepath.Join(job.Out, "classes.txt"), []byte(strings.Join(classes, "\n")+strings.Repeat("\n", min(len(classes), 1)))); err != nil {
-		return Report{}, err
+		return nil, err
 	}
-	shapes, err := layerShapes(net, job)
-	if err != nil {
-		return Report{}, err
-	}
-	nShards := (len(cands) + job.Shard - 1) / job.Shard
-	rep := Report{Candidates: len(cands), Shards: nShards}
-	done := 0
-	for k := range nShards {
+	for k := 0; k*job.Shard < len(cands); k++ {
 		lo, hi := k*job.Shard, min(len(cands), (k+1)*job.Shard)
+		t := ShardTask{Index: k}
+		for _, c := range cands[lo:hi] {
+			t.Paths = append(t.Paths, c.path)
+			t.Labels = append(t.Labels, c.label)
+		}
 		path := filepath.Join(job.Out, shardName(k))
-		info := shardInfo{File: shardName(k), First: lo}
-		if sk, n, err := readShardCounts(path); err == nil {
-			info.Images, info.Skipped, info.Completed = n, sk, true
-			rep.Resumed++
+		if _, _, err := readShardCounts(path); err == nil {
+			t.Done = true
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return rep, fmt.Errorf("extract: %s: %w (remove it to extract it again)", path, err)
-		} else {
-			if err := extractShard(ctx, net, job, cands[lo:hi], shapes, path, &info, func(n int) {
-				if job.Progress != nil {
-					job.Progress(done+n, len(cands))
-				}
-			}); err != nil {
-				return rep, err
-			}
+			return nil, fmt.Errorf("extract: %s: %w (remove it to extract it again)", path, err)
 		}
-		done += hi - lo
-		if job.Progress != nil {
-			job.Progress(done, len(cands))
-		}
-		m.Shards = append(m.Shards, info)
-		m.Extracted += info.Images
-		m.Skipped += info.Skipped
-		if err := writeManifest(job.Out, m); err != nil {
-			return rep, err
-		}
+		p.Shards = append(p.Shards, t)
 	}
-	if err := writeSkipped(job.Out, m.Shards); err != nil {
-		return rep, err
+	return p, nil
+}
+
+func (p *Plan) manifest() manifest {
+	return manifest{Job: p.key, Command: p.Job.Command, Classes: p.nclass, Candidates: len(p.cands)}
+}
+
+// WriteShard decodes, runs and writes shard k. progress gets the number of
+// the shard's candidates done so far.
+func (p *Plan) WriteShard(ctx context.Context, net Runner, k int, progress func(int)) error {
+	if k < 0 || k >= len(p.Shards) {
+		return fmt.Errorf("extract: no shard %d", k)
+	}
+	return WriteShardTask(ctx, net, p.Job, p.shapes, p.Shards[k], progress)
+}
+
+// Shapes is each requested layer's shape per image, for WriteShardTask.
+func (p *Plan) Shapes() map[string][]int { return p.shapes }
+
+// WriteShardTask decodes, runs and writes one shard of job; it is what a
+// Beam worker runs. shapes comes from Plan.Shapes.
+func WriteShardTask(ctx context.Context, net Runner, job Job, shapes map[string][]int, t ShardTask, progress func(int)) error {
+	if len(t.Paths) != len(t.Labels) {
+		return fmt.Errorf("extract: shard %d: %d paths and %d labels", t.Index, len(t.Paths), len(t.Labels))
+	}
+	cands := make([]candidate, len(t.Paths))
+	for i := range cands {
+		cands[i] = candidate{t.Paths[i], t.Labels[i]}
+	}
+	if progress == nil {
+		progress = func(int) {}
+	}
+	var info shardInfo
+	return extractShard(ctx, net, job, cands, shapes, filepath.Join(job.Out, shardName(t.Index)), &info, progress)
+}
+
+// Finish reads the shards back and writes skipped.tsv and the final
+// manifest; every shard must be on disk.
+func (p *Plan) Finish() (manifest, error) {
+	m := p.manifest()
+	for _, sh := range p.Shards {
+		path := filepath.Join(p.Job.Out, shardName(sh.Index))
+		sk, n, err := readShardCounts(path)
+		if err != nil {
+			return m, fmt.Errorf("extract: shard %d: %w", sh.Index, err)
+		}
+		m.Shards = append(m.Shards, shardInfo{File: shardName(sh.Index), First: sh.Index * p.Job.Shard, Images: n, Skipped: sk, Completed: true})
+		m.Extracted += n
+		m.Skipped += sk
+	}
+	if err := writeSkipped(p.Job.Out, m.Shards); err != nil {
+		return m, err
 	}
 	m.Complete = true
-	if err := writeManifest(job.Out, m); err != nil {
-		return rep, err
-	}
-	rep.Extracted, rep.Skipped, rep.Elapsed = m.Extracted, m.Skipped, time.Since(start)
-	return rep, nil
+	return m, writeManifest(p.Job.Out, m)
 }
 
 func (j *Job) check() error {
@@ -372,8 +456,8 @@ func (j *Job) check() error {
 }
 
 // layerShapes is each layer's shape per image ([H,W,C] or [F]).
-func layerShapes(net Runner, job Job) (map[string][]int, error) {
-	infos, err := net.Graph().Layers(1, job.Size, job.Size)
+func layerShapes(g *graph.Graph, job Job) (map[string][]int, error) {
+	infos, err := g.Layers(1, job.Size, job.Size)
 	if err != nil && len(infos) == 0 {
 		return nil, err
 	}
