@@ -6,7 +6,7 @@ GO ?= go
 WEIGHTS ?= random:vgg16
 IMAGES := testdata/images/chelsea.jpg testdata/images/coffee_rgba.png testdata/images/rocket_gray.jpg
 
-.PHONY: all build deps deps-test demo test test-short test-nocgo test-nodriver vet shaders bench fuzz clean
+.PHONY: all build deps deps-test demo test test-short test-nocgo test-nodriver test-beam vet shaders bench fuzz clean
 
 all: build
 
@@ -30,7 +30,11 @@ demo: deps
 test: deps-test vet
 	VKVGG_REQUIRE_GPU=1 $(GO) test -count=1 -timeout 30m ./...
 	VKVGG_REQUIRE_GPU=1 $(GO) test -race -count=1 -run 'TestConcurrentRuns|TestCancel' ./graph/
-	$(MAKE) test-nocgo test-nodriver
+	$(MAKE) test-nocgo test-nodriver test-beam
+
+# The Apache Beam pipeline (its own module, beam/) on Beam's Prism runner.
+test-beam:
+	cd beam && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # A machine with the Vulkan loader but no driver: the GPU tests skip, every
 # CPU test runs (VK_ICD_FILENAMES pointing nowhere hides every driver).

@@ -84,7 +84,7 @@ type Job struct {
 	// Progress, when set, is called after each batch with the candidates
 	// done (extracted or skipped, shards already on disk included) and
 	// their total.
-	Progress func(done, total int)
+	Progress func(done, total int) `json:"-"`
 }
 
 // Report says what a run did.
@@ -280,7 +280,7 @@ func Run(ctx context.Context, net Runner, job Job) (Report, error) {
 			job.Progress(done, len(p.cands))
 		}
 	}
-	m, err := p.Finish()
+	m, err := p.finish()
 	if err != nil {
 		return rep, err
 	}
@@ -413,8 +413,13 @@ func WriteShardTask(ctx context.Context, net Runner, job Job, shapes map[string]
 }
 
 // Finish reads the shards back and writes skipped.tsv and the final
-// manifest; every shard must be on disk.
-func (p *Plan) Finish() (manifest, error) {
+// manifest; every shard must be on disk. The report counts the images.
+func (p *Plan) Finish() (Report, error) {
+	m, err := p.finish()
+	return Report{Candidates: len(p.cands), Extracted: m.Extracted, Skipped: m.Skipped, Shards: len(m.Shards)}, err
+}
+
+func (p *Plan) finish() (manifest, error) {
 	m := p.manifest()
 	for _, sh := range p.Shards {
 		path := filepath.Join(p.Job.Out, shardName(sh.Index))
