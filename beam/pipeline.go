@@ -52,6 +52,9 @@ func Build(s beam.Scope, opts Options) (*extract.Plan, error) {
 		return nil, err
 	}
 	opts.Job.Network = net.Name
+	if opts.Job.Device == "" {
+		opts.Job.Device = opts.Device // the workers' selector, recorded
+	}
 	g := net.Graph()
 	net.Close()
 	opts.Job.Progress = nil

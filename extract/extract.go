@@ -27,8 +27,8 @@
 //     skipped, and why.
 //
 // DIR/manifest.json records the job (network, weights file name, size and
-// SHA-256, layers, pooling, input size, shard size, the candidate list's
-// count and hash) and the shards written; DIR/classes.txt the classes;
+// SHA-256, layers, pooling, input size, batch, device, shard size, the
+// candidate list's count and hash) and the shards written; DIR/classes.txt the classes;
 // DIR/skipped.tsv every skipped file and its reason.
 //
 // # Resuming
@@ -73,6 +73,7 @@ type Runner interface {
 type Job struct {
 	Network string        // the network's name, recorded
 	Weights string        // the weight file or random: name, recorded and hashed
+	Device  string        // the device the features come from, recorded
 	Layers  []string      // layer names
 	Pool    graph.Pooling // reduce maps over height and width
 	Size    int           // images are centre-cropped and resized to Size x Size (at least 1)
@@ -185,6 +186,8 @@ type jobKey struct {
 	Layers        []string `json:"layers"`
 	Pooling       string   `json:"pooling"`
 	Size          int      `json:"input_size"`
+	Batch         int      `json:"batch"`
+	Device        string   `json:"device"`
 	Shard         int      `json:"shard_size"`
 	Candidates    int      `json:"candidates"`
 	ListSHA256    string   `json:"candidates_sha256"`
@@ -213,6 +216,8 @@ func (k jobKey) diff(o jobKey) string {
 	add("layers", k.Layers, o.Layers)
 	add("pooling", k.Pooling, o.Pooling)
 	add("input size", k.Size, o.Size)
+	add("batch", k.Batch, o.Batch)
+	add("device", k.Device, o.Device)
 	add("shard size", k.Shard, o.Shard)
 	add("candidate files", k.Candidates, o.Candidates)
 	if k.Candidates == o.Candidates {
@@ -227,7 +232,11 @@ func poolName(p graph.Pooling) string {
 
 // key computes the job's identity.
 func (j Job) key(cands []candidate) (jobKey, error) {
-	k := jobKey{Network: j.Network, WeightsName: filepath.Base(j.Weights), Layers: j.Layers, Pooling: poolName(j.Pool), Size: j.Size, Shard: j.Shard, Candidates: len(cands)}
+	// The batch and the device are part of the job: on a GPU the last bits
+	// of a feature may depend on them, and a resumed job must write the
+	// shards an uninterrupted one would.
+	k := jobKey{Network: j.Network, WeightsName: filepath.Base(j.Weights), Layers: j.Layers, Pooling: poolName(j.Pool), Size: j.Size,
+		Batch: j.Batch, Device: j.Device, Shard: j.Shard, Candidates: len(cands)}
 	if strings.HasPrefix(j.Weights, "random:") {
 		k.WeightsName = j.Weights
 	} else {

@@ -209,6 +209,11 @@ func TestExtractRefusesOtherJob(t *testing.T) {
 		t.Errorf("another size: got %v", err)
 	}
 	other = job
+	other.Batch = 2
+	if _, err := extract.Run(context.Background(), net, other); !errors.Is(err, extract.ErrDifferentJob) || !strings.Contains(err.Error(), "batch 2") {
+		t.Errorf("another batch: got %v", err)
+	}
+	other = job
 	other.Layers = []string{"prob"}
 	if _, err := extract.Run(context.Background(), net, other); !errors.Is(err, extract.ErrDifferentJob) || !strings.Contains(err.Error(), "layers") {
 		t.Errorf("other layers: got %v", err)

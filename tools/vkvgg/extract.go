@@ -53,9 +53,13 @@ func extractCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer net.Close()
+	device := "cpu"
+	if d := net.Device(); d != nil {
+		device = d.Info().Name
+	}
 	prog := newProgress(stderr)
 	rep, err := extract.Run(ctx, net, extract.Job{
-		Network: net.Name, Weights: nf.weights, Layers: names, Pool: pool, Size: *size, Batch: nf.batch,
+		Network: net.Name, Weights: nf.weights, Device: device, Layers: names, Pool: pool, Size: *size, Batch: nf.batch,
 		Shard: *shard, Out: *out, Paths: fs.Args(), Command: "vkvgg extract " + strings.Join(args, " "),
 		Progress: prog.update,
 	})
