@@ -3,7 +3,6 @@ package vkvggbeam
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/vkvgg/vkvgg/extract"
+	"github.com/vkvgg/vkvgg/internal/testdev"
 	"github.com/vkvgg/vkvgg/models"
 )
 
@@ -22,31 +22,11 @@ func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
 
 const weights = "../testdata/tv/resnet18.pth" // a thin ResNet-18: fast on the CPU reference
 
-// dataset makes a labelled folder of small images with a corrupt file.
-func dataset(t *testing.T) string {
-	t.Helper()
-	root := filepath.Join(t.TempDir(), "data")
-	srcs := []string{"tiny.png", "tiny.jpg", "tiny.gif", "tiny_gray.jpg", "tiny444.jpg", "tiny.bmp", "tiny_lossless.webp"}
-	for i := range 23 {
-		b, err := os.ReadFile("../testdata/images/small/" + srcs[i%len(srcs)])
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(root, fmt.Sprintf("class%d", i%3))
-		os.MkdirAll(dir, 0o755)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("img%02d%s", i, filepath.Ext(srcs[i%len(srcs)]))), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.WriteFile(filepath.Join(root, "class0", "broken.png"), []byte("\x89PNG\r\n\x1a\n broken"), 0o644)
-	return root
-}
-
 // TestPrismEqualsExtract runs the pipeline on Beam's Prism runner and
 // expects, file for file and byte for byte, what extract.Run writes for
 // the same job on the CPU reference; a second run finds every shard done.
 func TestPrismEqualsExtract(t *testing.T) {
-	data := dataset(t)
+	data := testdev.ImageFolder(t, "..", 23)
 	job := extract.Job{Weights: weights, Layers: []string{"layer2", "avgpool", "prob"}, Size: 48, Batch: 3, Shard: 5, Paths: []string{data}}
 
 	ref := job

@@ -9,7 +9,9 @@ package testdev
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,4 +82,35 @@ func SampleBatch(tb testing.TB) (shape [4]int, data []float32) {
 		tb.Fatal(err)
 	}
 	return shape, data
+}
+
+// ImageFolder makes a labelled folder (ImageFolder convention: classes
+// class0, class1, class2) of n small images in the formats of
+// testdata/images/small, and one corrupt file in class1. root is the
+// repository root relative to the test's package.
+func ImageFolder(tb testing.TB, root string, n int) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "data")
+	srcs := []string{"tiny.png", "tiny.jpg", "tiny.gif", "tiny_gray.jpg", "tiny444.jpg", "tiny.bmp", "tiny_lossless.webp"}
+	for i := range n {
+		src := srcs[i%len(srcs)]
+		b, err := os.ReadFile(filepath.Join(root, "testdata/images/small", src))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		class := filepath.Join(dir, fmt.Sprintf("class%d", i%3))
+		if err := os.MkdirAll(class, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(class, fmt.Sprintf("img%03d%s", i, filepath.Ext(src))), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "class1"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "class1", "corrupt.jpg"), []byte("\xff\xd8\xff not a JPEG"), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
 }

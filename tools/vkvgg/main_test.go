@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -385,27 +384,6 @@ func buildCmd(t *testing.T) string {
 	return bin
 }
 
-// manyImages makes a labelled folder of n small images in 3 classes, with
-// one corrupt file.
-func manyImages(t *testing.T, n int) string {
-	t.Helper()
-	root := filepath.Join(t.TempDir(), "data")
-	srcs := []string{"tiny.png", "tiny.jpg", "tiny.gif", "tiny_gray.jpg", "tiny444.jpg"}
-	for i := range n {
-		b, err := os.ReadFile("../../testdata/images/small/" + srcs[i%len(srcs)])
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(root, fmt.Sprintf("class%d", i%3))
-		os.MkdirAll(dir, 0o755)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("img%03d%s", i, filepath.Ext(srcs[i%len(srcs)]))), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.WriteFile(filepath.Join(root, "class1", "corrupt.jpg"), []byte("\xff\xd8\xff garbage"), 0o644)
-	return root
-}
-
 // TestExtractKilled kills `vkvgg extract` with SIGKILL at several moments,
 // reruns it each time, and expects the same shards, byte for byte, as an
 // uninterrupted run.
@@ -414,7 +392,7 @@ func TestExtractKilled(t *testing.T) {
 		t.Skip("builds the command and runs it many times")
 	}
 	bin := buildCmd(t)
-	data := manyImages(t, 30)
+	data := testdev.ImageFolder(t, "../..", 30)
 	args := func(out string) []string {
 		// The CPU reference at 80x80: about 0.1 s per image.
 		return []string{"extract", "--device", "cpu", "--weights", "random:resnet18", "--layers", "layer2,avgpool",
@@ -476,7 +454,7 @@ func TestExtractProgress(t *testing.T) {
 		t.Skip("no script(1) to make a pseudo-terminal")
 	}
 	bin := buildCmd(t)
-	data := manyImages(t, 12)
+	data := testdev.ImageFolder(t, "../..", 12)
 	args := []string{"extract", "--device", "cpu", "--weights", "random:resnet18", "--layers", "avgpool", "--size", "64", "--batch", "2", "--shard", "4"}
 	piped, err := exec.Command(bin, append(args, "--out", filepath.Join(t.TempDir(), "a"), data)...).CombinedOutput()
 	if err != nil {
