@@ -104,6 +104,21 @@ type candidate struct {
 	label int32
 }
 
+// List lists the files of paths as extract walks them: files as given,
+// folders recursively in lexical order without hidden files, with their
+// ImageFolder labels (-1 outside a class folder) and the class names.
+func List(paths []string) (files []string, labels []int32, classes []string, err error) {
+	cands, classes, err := walk(paths)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, c := range cands {
+		files = append(files, c.path)
+		labels = append(labels, c.label)
+	}
+	return files, labels, classes, nil
+}
+
 // walk lists the candidates of paths and the class names.
 func walk(paths []string) ([]candidate, []string, error) {
 	classSet := map[string]bool{}

@@ -50,6 +50,9 @@ type Options struct {
 	// refuse layer names or input sizes (graph.Graph.CheckRun) before the
 	// expensive part.
 	Check func(g *graph.Graph) error
+	// Extend, when set, may return another graph to upload in place of
+	// the network's own (a head attached to it, see package heads).
+	Extend func(g *graph.Graph) (*graph.Graph, error)
 }
 
 // Net is an opened network.
@@ -121,6 +124,11 @@ func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Extend != nil {
+		if d.g, err = opts.Extend(d.g); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Check != nil {
 		if err := opts.Check(d.g); err != nil {
 			return nil, err
@@ -135,11 +143,12 @@ func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Net{Net: gn, Name: d.g.Name, Classes: d.classes, Random: d.random}, nil
+	return &Net{Net: gn, Name: d.name, Classes: d.classes, Random: d.random}, nil
 }
 
 // described is a network read from a file or made at random.
 type described struct {
+	name    string
 	g       *graph.Graph
 	classes int
 	random  bool
@@ -177,7 +186,7 @@ func describe(path string, opts Options) (described, error) {
 	if err != nil {
 		return described{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return described{m.Graph, m.Classes, random}, nil
+	return described{m.Graph.Name, m.Graph, m.Classes, random}, nil
 }
 
 // describeVGG reads tensorflow-vgg weights (or makes random ones).
@@ -195,7 +204,7 @@ func describeVGG(path string, fcn bool) (described, error) {
 	for _, p := range w.Params {
 		p.W, p.B = nil, nil
 	}
-	return described{g, w.Classes(), w.Random}, nil
+	return described{g.Name, g, w.Classes(), w.Random}, nil
 }
 
 // isTorch tells a torch.save file from a tensorflow-vgg one by its first

@@ -10,6 +10,8 @@
 //	vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz
 //	                [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
 //	vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
+//	vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
+//	vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
 //	vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
 //	vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 //
@@ -68,6 +70,8 @@ const usage = `usage:
   vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
   vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
   vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
+  vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
+  vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
   vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
   vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 W: a tensorflow-vgg .npy/.npz file, a torchvision .pth state dict, or random:NAME
@@ -91,6 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return layersCmd(args[1:], stdout, stderr)
 	case "extract":
 		return extractCmd(ctx, args[1:], stdout, stderr)
+	case "train":
+		return trainCmd(args[1:], stdout, stderr)
+	case "predict":
+		return predictCmd(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validate(ctx, args[1:], stdout, stderr)
 	case "bench":
@@ -99,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, extract, validate, bench; vkvgg help for usage)", args[0])
+	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, extract, train, predict, validate, bench; vkvgg help for usage)", args[0])
 }
 
 func devices(w io.Writer) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"math"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/heads"
 	"github.com/vkvgg/vkvgg/internal/testdev"
 	"github.com/vkvgg/vkvgg/layers/layertest"
 	"github.com/vkvgg/vkvgg/models"
@@ -470,5 +472,83 @@ func TestExtractProgress(t *testing.T) {
 	}
 	if !strings.Contains(string(tty), "\r") || strings.Contains(string(tty), "vkvgg: extract: ") || !strings.Contains(string(tty), "extracted 12 images") {
 		t.Errorf("terminal output:\n%q", tty)
+	}
+}
+
+// TestTrainPredict runs the whole workflow on a labelled folder: extract
+// features, train a head, predict with the network and the head as one
+// graph. The predictions equal the head's formula on the extracted
+// features, on the CPU reference and on the device.
+func TestTrainPredict(t *testing.T) {
+	data := testdev.ImageFolder(t, "../..", 24)
+	dir := t.TempDir()
+	feats := filepath.Join(dir, "feats")
+	w := "../../testdata/tv/resnet18.pth"
+	if _, stderr, err := runCmd(t, "extract", "--device", "cpu", "--weights", w, "--layers", "layer3", "--pool", "avg", "--size", "64", "--out", feats, data); err != nil {
+		t.Fatalf("extract: %v\n%s", err, stderr)
+	}
+	head := filepath.Join(dir, "head.npz")
+	plot := filepath.Join(dir, "curves.png")
+	stdout, stderr, err := runCmd(t, "train", "--features", feats, "--head", "mlp", "--hidden", "16", "--epochs", "30", "--lr", "0.01", "--val", "0.25", "--out", head, "--plot", plot)
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"epoch   1", "kept epoch", "confusion matrix", "class2", "wrote " + head} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("train output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if b, err := os.ReadFile(plot); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("no PNG plot: %v", err)
+	}
+	h, err := heads.Load(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The formula on the extracted features, image by image.
+	ms, err := npy.ReadNPZMembers(filepath.Join(feats, "part-00000.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x []float32
+	var paths []string
+	for _, m := range ms {
+		switch m.Name {
+		case "layer3":
+			x = m.Float32
+		case "paths":
+			paths = m.Unicode
+		}
+	}
+	want, err := h.Predict(x, len(paths))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, device := range []string{"cpu", device(t)} {
+		csvPath := filepath.Join(dir, "preds-"+device+".csv")
+		if _, stderr, err := runCmd(t, "predict", "--device", device, "--weights", w, "--head", head, "--out", csvPath, data); err != nil {
+			t.Fatalf("predict: %v\n%s", err, stderr)
+		}
+		f, _ := os.Open(csvPath)
+		recs, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil || len(recs) != len(paths)+1 {
+			t.Fatalf("predict CSV: %v, %d rows for %d images", err, len(recs), len(paths))
+		}
+		for i, rec := range recs[1:] {
+			if rec[0] != paths[i] {
+				t.Fatalf("row %d is %s, want %s", i, rec[0], paths[i])
+			}
+			for j, s := range rec[2:] {
+				got, _ := strconv.ParseFloat(s, 64)
+				if math.Abs(got-want[i*len(h.Classes)+j]) > 1e-4 {
+					t.Errorf("device %q image %d class %d: %v, the formula on the features gives %v", device, i, j, got, want[i*len(h.Classes)+j])
+				}
+			}
+		}
+	}
+	// A head whose feature size does not match the network.
+	if _, _, err := runCmd(t, "predict", "--device", "cpu", "--weights", "../../testdata/tv/alexnet.pth", "--head", head, data); err == nil || !strings.Contains(err.Error(), "alexnet") {
+		t.Errorf("a head on another network: got %v", err)
 	}
 }
