@@ -18,6 +18,8 @@ import (
 // DeviceInfo embeds it, so these fields read as info.physical and so on.
 type devicePriv struct {
 	physical               vk.PhysicalDevice
+	driverVersion          uint32
+	cacheUUID              [16]byte
 	timestampBits          uint32
 	memory                 vk.PhysicalDeviceMemoryProperties
 	hostVisibleDeviceLocal int
@@ -218,7 +220,7 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 		FP16:                  ex.fp16,
 		Storage16Bit:          ex.storage16,
 		QueueFamily:           uint32(family),
-		devicePriv:            devicePriv{physical: pd, timestampBits: tsBits, memory: mem},
+		devicePriv:            devicePriv{physical: pd, timestampBits: tsBits, memory: mem, driverVersion: props.DriverVersion, cacheUUID: props.PipelineCacheUUID},
 	}
 	if ex.driverName != "" {
 		info.Driver = strings.TrimSpace(ex.driverName + " " + ex.driverInfo)
@@ -274,6 +276,11 @@ type Device struct {
 	inst   *instance
 	handle vk.Device
 	queue  vk.Queue
+	// The pipeline cache (Options.PipelineCache), its file and the size
+	// read from it.
+	cache       vk.PipelineCache
+	cachePath   string
+	cacheLoaded int
 	mu     sync.Mutex // guards live and the queue
 	live   map[closer]string
 	closed bool
@@ -310,6 +317,13 @@ func Open(opts Options) (*Device, error) {
 		return nil, err
 	}
 	d := &Device{info: info, inst: in, handle: h, live: map[closer]string{}}
+	if opts.PipelineCache != "" {
+		if err := d.openCache(opts.PipelineCache); err != nil {
+			vk.DestroyDevice(h, nil)
+			in.close()
+			return nil, err
+		}
+	}
 	var queue vk.Queue
 	vk.GetDeviceQueue(h, info.QueueFamily, 0, &queue)
 	d.queue = queue
@@ -370,6 +384,9 @@ func (d *Device) Close() error {
 	for c, what := range live {
 		leaked = append(leaked, what)
 		c.Close()
+	}
+	if err := d.saveCache(); err != nil {
+		errs = append(errs, err)
 	}
 	d.closed = true
 	vk.DestroyDevice(d.handle, nil)

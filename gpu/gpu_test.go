@@ -1,8 +1,11 @@
 package gpu_test
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -255,5 +258,51 @@ func TestStartWait(t *testing.T) {
 				t.Fatalf("round %d: element %d is %v", round, i, v)
 			}
 		}
+	}
+}
+
+// TestPipelineCache: a device with a cache folder writes the compiled
+// pipelines at Close, the next one loads them, and a corrupt file is
+// ignored and rewritten.
+func TestPipelineCache(t *testing.T) {
+	testdev.Open(t)
+	dir := t.TempDir()
+	run := func() {
+		t.Helper()
+		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := dev.NewKernel(gpu.KernelSpec{Name: "padc", SPIRV: shaders.MustSPIRV("padc"), Bindings: 2, PushWords: 5, Spec: []uint32{64}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.Close()
+		if err := dev.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	files, _ := filepath.Glob(filepath.Join(dir, "pipelines-*.bin"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v, want one", files)
+	}
+	first, _ := os.ReadFile(files[0])
+	if len(first) < 32 {
+		t.Fatalf("cache file of %d bytes", len(first))
+	}
+	run() // loads it; nothing new to write
+	if again, _ := os.ReadFile(files[0]); !bytes.Equal(again, first) {
+		t.Error("a run that compiled nothing new rewrote the cache differently")
+	}
+	if err := os.WriteFile(files[0], []byte("not a pipeline cache"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run()
+	if fixed, _ := os.ReadFile(files[0]); len(fixed) < 32 {
+		t.Errorf("a corrupt cache file was not rewritten (%d bytes)", len(fixed))
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -81,6 +81,11 @@ type Options struct {
 	// message it reports (see Device.ValidationMessages). VKVGG_VALIDATION=1
 	// turns it on too.
 	Validation bool
+	// PipelineCache, when not empty, is a folder for a pipeline cache
+	// file (one per device and driver): pipelines compiled once are
+	// loaded from it by later processes instead of compiled again. A
+	// missing or corrupt file is ignored and rewritten at Close.
+	PipelineCache string
 }
 
 // choose picks a device by the selector ("" for the best one).

@@ -71,7 +71,7 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 	if err := vkErr("vkCreatePipelineLayout", r); err != nil {
 		return nil, err
 	}
-	pipe, r := createPipeline(d.handle, k.module, k.layout, spec.Spec)
+	pipe, r := createPipeline(d.handle, d.cache, k.module, k.layout, spec.Spec)
 	if err := vkErr("vkCreateComputePipelines "+spec.Name, r); err != nil {
 		return nil, err
 	}

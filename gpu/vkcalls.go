@@ -21,6 +21,24 @@ void callVkCmdPipelineBarrier(VkCommandBuffer, VkPipelineStageFlags, VkPipelineS
 void callVkCmdCopyBuffer(VkCommandBuffer, VkBuffer, VkBuffer, uint32_t, const VkBufferCopy*);
 VkResult callVkQueueSubmit(VkQueue, uint32_t, const VkSubmitInfo*, VkFence);
 void callVkGetPhysicalDeviceQueueFamilyProperties(VkPhysicalDevice, uint32_t*, VkQueueFamilyProperties*);
+VkResult callVkCreatePipelineCache(VkDevice, const VkPipelineCacheCreateInfo*, const VkAllocationCallbacks*, VkPipelineCache*);
+VkResult callVkGetPipelineCacheData(VkDevice, VkPipelineCache, size_t*, void*);
+void callVkDestroyPipelineCache(VkDevice, VkPipelineCache, const VkAllocationCallbacks*);
+
+static VkResult vkvggCreatePipelineCache(VkDevice dev, const void* data, size_t n, VkPipelineCache* out) {
+	VkPipelineCacheCreateInfo info = {VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+	info.initialDataSize = n;
+	info.pInitialData = n > 0 ? data : NULL;
+	return callVkCreatePipelineCache(dev, &info, NULL, out);
+}
+
+static VkResult vkvggPipelineCacheData(VkDevice dev, VkPipelineCache cache, size_t* n, void* data) {
+	return callVkGetPipelineCacheData(dev, cache, n, data);
+}
+
+static void vkvggDestroyPipelineCache(VkDevice dev, VkPipelineCache cache) {
+	callVkDestroyPipelineCache(dev, cache, NULL);
+}
 
 // vkvggComputeQueue finds the first queue family with compute and its
 // timestamp bits; it returns -1 when there is none.
@@ -109,7 +127,7 @@ static VkResult vkvggCreatePipelineLayout(VkDevice dev, VkDescriptorSetLayout se
 	return callVkCreatePipelineLayout(dev, &info, NULL, out);
 }
 
-static VkResult vkvggCreatePipeline(VkDevice dev, VkShaderModule module, VkPipelineLayout layout, uint32_t n, const uint32_t* spec, VkPipeline* out) {
+static VkResult vkvggCreatePipeline(VkDevice dev, VkPipelineCache cache, VkShaderModule module, VkPipelineLayout layout, uint32_t n, const uint32_t* spec, VkPipeline* out) {
 	VkSpecializationMapEntry* e = calloc(n ? n : 1, sizeof *e);
 	if (e == NULL) {
 		return VK_ERROR_OUT_OF_HOST_MEMORY;
@@ -127,7 +145,7 @@ static VkResult vkvggCreatePipeline(VkDevice dev, VkShaderModule module, VkPipel
 	info.stage.pName = "main";
 	info.stage.pSpecializationInfo = n > 0 ? &si : NULL;
 	info.layout = layout;
-	VkResult r = callVkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &info, NULL, out);
+	VkResult r = callVkCreateComputePipelines(dev, cache, 1, &info, NULL, out);
 	free(e);
 	return r;
 }
@@ -251,13 +269,13 @@ func createPipelineLayout(dev vk.Device, set vk.DescriptorSetLayout, pushBytes i
 	return cv[vk.PipelineLayout](h), vk.Result(r)
 }
 
-func createPipeline(dev vk.Device, module vk.ShaderModule, layout vk.PipelineLayout, spec []uint32) (vk.Pipeline, vk.Result) {
+func createPipeline(dev vk.Device, cache vk.PipelineCache, module vk.ShaderModule, layout vk.PipelineLayout, spec []uint32) (vk.Pipeline, vk.Result) {
 	words := make([]C.uint32_t, len(spec)+1)
 	for i, v := range spec {
 		words[i] = C.uint32_t(v)
 	}
 	var h C.VkPipeline
-	r := C.vkvggCreatePipeline(cv[C.VkDevice](dev), cv[C.VkShaderModule](module), cv[C.VkPipelineLayout](layout), C.uint32_t(len(spec)), &words[0], &h)
+	r := C.vkvggCreatePipeline(cv[C.VkDevice](dev), cv[C.VkPipelineCache](cache), cv[C.VkShaderModule](module), cv[C.VkPipelineLayout](layout), C.uint32_t(len(spec)), &words[0], &h)
 	return cv[vk.Pipeline](h), vk.Result(r)
 }
 
@@ -318,4 +336,32 @@ func computeQueue(pd vk.PhysicalDevice) (int, uint32) {
 	var bits C.uint32_t
 	f := C.vkvggComputeQueue(cv[C.VkPhysicalDevice](pd), &bits)
 	return int(f), uint32(bits)
+}
+
+func createPipelineCache(dev vk.Device, data []byte) (vk.PipelineCache, vk.Result) {
+	var h C.VkPipelineCache
+	var p unsafe.Pointer
+	if len(data) > 0 {
+		p = unsafe.Pointer(&data[0])
+	}
+	r := C.vkvggCreatePipelineCache(cv[C.VkDevice](dev), p, C.size_t(len(data)), &h)
+	return cv[vk.PipelineCache](h), vk.Result(r)
+}
+
+// pipelineCacheData returns the cache's contents.
+func pipelineCacheData(dev vk.Device, cache vk.PipelineCache) ([]byte, vk.Result) {
+	var n C.size_t
+	if r := C.vkvggPipelineCacheData(cv[C.VkDevice](dev), cv[C.VkPipelineCache](cache), &n, nil); r != C.VK_SUCCESS || n == 0 {
+		return nil, vk.Result(r)
+	}
+	buf := make([]byte, int(n))
+	r := C.vkvggPipelineCacheData(cv[C.VkDevice](dev), cv[C.VkPipelineCache](cache), &n, unsafe.Pointer(&buf[0]))
+	if r != C.VK_SUCCESS && r != C.VK_INCOMPLETE {
+		return nil, vk.Result(r)
+	}
+	return buf[:int(n)], vk.Success
+}
+
+func destroyPipelineCache(dev vk.Device, cache vk.PipelineCache) {
+	C.vkvggDestroyPipelineCache(cv[C.VkDevice](dev), cv[C.VkPipelineCache](cache))
 }

@@ -42,6 +42,9 @@ type Options struct {
 	Device string
 	// Validation turns on the Khronos validation layer.
 	Validation bool
+	// PipelineCache is a folder for the device's pipeline cache ("" for
+	// none; see gpu.Options.PipelineCache).
+	PipelineCache string
 	// FCN runs a tensorflow-vgg network fully convolutionally (see
 	// vgg.Options.FCN).
 	FCN bool
@@ -98,7 +101,7 @@ func Load(path string, opts Options) (*Net, error) {
 			sel = ""
 		}
 		var err error
-		dev, err = gpu.Open(gpu.Options{Device: sel, Validation: opts.Validation})
+		dev, err = gpu.Open(gpu.Options{Device: sel, Validation: opts.Validation, PipelineCache: opts.PipelineCache})
 		if err != nil && strings.EqualFold(opts.Device, DeviceAuto) && (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) {
 			dev, fallback = nil, err
 		} else if err != nil {

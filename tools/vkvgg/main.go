@@ -174,7 +174,7 @@ func (f *netFlags) open(stderr io.Writer, check func(g *graph.Graph) error) (*mo
 	if dev == "" {
 		dev = models.DeviceAuto
 	}
-	net, err := models.Load(f.weights, models.Options{Device: dev, FCN: f.fcn, Check: check})
+	net, err := models.Load(f.weights, models.Options{Device: dev, FCN: f.fcn, Check: check, PipelineCache: pipelineCacheDir()})
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +198,28 @@ func (f *netFlags) open(stderr io.Writer, check func(g *graph.Graph) error) (*mo
 	}
 	fmt.Fprintf(stderr, "vkvgg: %s, %d classes, on %s (loaded in %.2f s)\n", net.Name, net.Classes, where, time.Since(start).Seconds())
 	return net, nil
+}
+
+// EnvPipelineCache is the folder of the pipeline cache, or "off"; by
+// default vkvgg/ in the user's cache directory ($XDG_CACHE_HOME or
+// ~/.cache).
+const EnvPipelineCache = "VKVGG_PIPELINE_CACHE"
+
+// pipelineCacheDir is where the command keeps compiled pipelines, or ""
+// for none.
+func pipelineCacheDir() string {
+	switch v := os.Getenv(EnvPipelineCache); v {
+	case "off", "none":
+		return ""
+	case "":
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(dir, "vkvgg")
+	default:
+		return v
+	}
 }
 
 // EnvMemoryLimit bounds the activation memory of a run, in bytes with an
