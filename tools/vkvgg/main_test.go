@@ -552,3 +552,9 @@ func TestTrainPredict(t *testing.T) {
 		t.Errorf("a head on another network: got %v", err)
 	}
 }
+
+// TestMain keeps the tests out of the user's pipeline cache.
+func TestMain(m *testing.M) {
+	os.Setenv(EnvPipelineCache, "off")
+	os.Exit(m.Run())
+}
