@@ -281,9 +281,9 @@ type Device struct {
 	cache       vk.PipelineCache
 	cachePath   string
 	cacheLoaded int
-	mu     sync.Mutex // guards live and the queue
-	live   map[closer]string
-	closed bool
+	mu          sync.Mutex // guards live and the queue
+	live        map[closer]string
+	closed      bool
 }
 
 type closer interface{ Close() error }
