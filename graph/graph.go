@@ -151,6 +151,40 @@ func (g *Graph) shapes(in layers.Shape, last int) ([]layers.Shape, []bool, error
 	return shapes, vec, err
 }
 
+// shapesOf computes the shapes of the nodes marked in needed (which holds
+// every node they read), in order; the others stay zero.
+func (g *Graph) shapesOf(in layers.Shape, needed []bool) ([]layers.Shape, []bool, error) {
+	idx := g.index()
+	shapes := make([]layers.Shape, len(needed))
+	vec := make([]bool, len(needed))
+	for i, n := range g.Nodes[:len(needed)] {
+		if !needed[i] {
+			continue
+		}
+		ins := make([]layers.Shape, len(n.Inputs))
+		inv := make([]bool, len(n.Inputs))
+		for j, name := range n.Inputs {
+			if name == Input {
+				ins[j] = in
+				continue
+			}
+			ins[j], inv[j] = shapes[idx[name]], vec[idx[name]]
+		}
+		s, err := n.Op.OutShape(ins)
+		if err != nil {
+			err = fmt.Errorf("%w: layer %s (%s) for an input of %dx%d: %w", ErrShape, n.Name, n.Op.Kind(), in.H, in.W, err)
+			if g.SizeHint != nil {
+				err = g.SizeHint(in, n.Name, err)
+			} else if m := g.minSquare(); m > 0 && (in.H < m || in.W < m) {
+				err = fmt.Errorf("%w (%s takes inputs of at least %dx%d)", err, g.Name, m, m)
+			}
+			return nil, nil, err
+		}
+		shapes[i], vec[i] = s, layers.IsVector(n.Op, inv)
+	}
+	return shapes, vec, nil
+}
+
 // outShapes is shapes without the messages: the error is the op's own,
 // for node len(shapes).
 func (g *Graph) outShapes(in layers.Shape, last int) ([]layers.Shape, []bool, error) {

@@ -368,3 +368,81 @@ func TestInputRange(t *testing.T) {
 		t.Errorf("3e38: got %v", err)
 	}
 }
+
+// TestNamesAliasesAndPooling: aliases and repeated names each get their
+// feature, pooled or not, and a pooling after layers the input size does
+// not fit (fc6 of a VGG at 64x64) still runs.
+func TestNamesAliasesAndPooling(t *testing.T) {
+	m := model(t, "resnet18")
+	n := netOn(t, "cpu", m.Graph)
+	b := randomBatch(2, 1, 40, 40)
+	ctx := context.Background()
+	for _, p := range []graph.Pooling{graph.NoPooling, graph.AvgPooling} {
+		res, err := n.RunPooled(ctx, b, p, "bn1", "conv1", "bn1", "layer1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Names(); !slices.Equal(got, []string{"bn1", "conv1", "layer1"}) {
+			t.Errorf("pooling %v: names %v", p, got)
+		}
+		a, _ := res.Feature("bn1")
+		c, _ := res.Feature("conv1")
+		if !slices.Equal(a.Data, c.Data) || len(a.Data) == 0 {
+			t.Errorf("pooling %v: bn1 and conv1 differ", p)
+		}
+	}
+	if names := n.Graph().Names(); slices.Contains(names, "layer1.1.relu_1@avg") {
+		t.Error("the Net's pooling nodes leak into Graph()")
+	}
+	vgg := model(t, "vgg11")
+	v := netOn(t, "cpu", vgg.Graph)
+	res, err := v.RunPooled(ctx, randomBatch(3, 1, 64, 64), graph.MaxPooling, "features.20")
+	if err != nil {
+		t.Fatalf("pooling the last map of a VGG at 64x64: %v", err)
+	}
+	if f, _ := res.Feature("features.20"); !slices.Equal(f.Shape, []int{1, 512}) {
+		t.Errorf("shape %v", f.Shape)
+	}
+}
+
+// TestWaitHonoursContext: a run that waits for another gives up when its
+// context ends.
+func TestWaitHonoursContext(t *testing.T) {
+	m := model(t, "resnet18")
+	n := netOn(t, "cpu", m.Graph)
+	big := randomBatch(4, 2, 160, 160)
+	done := make(chan struct{})
+	go func() {
+		n.Run(context.Background(), big, "prob")
+		close(done)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := n.Run(ctx, randomBatch(5, 1, 32, 32), "prob")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Errorf("got %v after %v, want the deadline within a second", err, time.Since(start))
+	}
+	<-done
+}
+
+// TestPlansFitTogether: plans kept for other batch sizes count against
+// the memory limit; the oldest are dropped so that the new one fits.
+func TestPlansFitTogether(t *testing.T) {
+	m := model(t, "resnet18")
+	n := netOn(t, "device", m.Graph)
+	eight, err := n.Plan(graph.Batch{N: 8, H: 64, W: 64}, "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetMemoryLimit(eight.ActivationBytes * 11 / 10)
+	for _, size := range []int{8, 7, 6, 5, 8} {
+		if _, err := n.Run(context.Background(), randomBatch(uint64(size), size, 64, 64), "prob"); err != nil {
+			t.Fatalf("batch %d: %v", size, err)
+		}
+		if held := n.HeldBytes(); held > eight.ActivationBytes*11/10 {
+			t.Errorf("after batch %d the recorded plans hold %d bytes, over the limit of %d", size, held, eight.ActivationBytes*11/10)
+		}
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
-	"sync"
+	"sort"
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/layers"
@@ -54,7 +54,8 @@ const maxPlans = 4
 // several submissions and stops between them, on the CPU it stops inside
 // long layers; either way Run returns ctx.Err() and the Net stays usable.
 type Net struct {
-	g       *Graph
+	g       *Graph      // the caller's graph and the Net's own pooling nodes
+	user    *Graph      // the caller's graph, as given
 	dev     *gpu.Device // nil on the CPU
 	ownDev  bool
 	kit     *layers.Kit
@@ -62,7 +63,7 @@ type Net struct {
 
 	paramBytes int64 // uploaded weights
 
-	mu       sync.Mutex // guards everything below, and every run
+	mu       runLock    // guards everything below, and every run
 	plans    []*gpuPlan // most recently used last
 	last     *gpuPlan
 	profile  bool
@@ -75,7 +76,7 @@ func NewCPU(g *Graph) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	return &Net{g: g.clone()}, nil
+	return &Net{g: g.clone(), user: g, mu: make(runLock, 1)}, nil
 }
 
 // clone copies the graph's structure (not its ops), so that a Net can
@@ -94,7 +95,7 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Net{g: g.clone(), dev: dev, kit: layers.NewKit(dev)}
+	n := &Net{g: g.clone(), user: g, dev: dev, kit: layers.NewKit(dev), mu: make(runLock, 1)}
 	for _, nd := range g.Nodes {
 		k, err := nd.Op.Upload(n.kit)
 		if err != nil {
@@ -123,7 +124,7 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 func (n *Net) Own() { n.ownDev = true }
 
 // Graph is the network.
-func (n *Net) Graph() *Graph { return n.g }
+func (n *Net) Graph() *Graph { return n.user }
 
 // Device is the Vulkan device, or nil on the CPU.
 func (n *Net) Device() *gpu.Device { return n.dev }
@@ -134,8 +135,8 @@ func (n *Net) Close() error {
 	if n == nil {
 		return nil
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.lock()
+	defer n.mu.unlock()
 	if n.closed {
 		return nil
 	}
@@ -157,8 +158,8 @@ func (n *Net) Close() error {
 
 // SetProfile turns GPU timestamps on or off for the following runs.
 func (n *Net) SetProfile(on bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.lock()
+	defer n.mu.unlock()
 	if on != n.profile {
 		for _, p := range n.plans {
 			p.close()
@@ -171,8 +172,8 @@ func (n *Net) SetProfile(on bool) {
 // Timings returns the GPU time of each dispatch of the last run, labelled
 // with its layer, when profiling is on and the device has timestamps.
 func (n *Net) Timings() ([]gpu.Timing, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.lock()
+	defer n.mu.unlock()
 	if n.last == nil || !n.profile {
 		return nil, nil
 	}
@@ -238,8 +239,12 @@ func (e *MemoryError) Error() string {
 	if e.MaxBatch > 0 {
 		fit = fmt.Sprintf("batches of at most %d images fit", e.MaxBatch)
 	}
+	need, have := mib(e.Need), mib(e.Have)
+	if need == have {
+		need, have = fmt.Sprintf("%d bytes", e.Need), fmt.Sprintf("%d bytes", e.Have)
+	}
 	return fmt.Sprintf("%v: a batch of %d images of %dx%d needs %s of activations, %s has %s: %s",
-		ErrMemory, e.Input[0], e.Input[1], e.Input[2], mib(e.Need), e.What, mib(e.Have), fit)
+		ErrMemory, e.Input[0], e.Input[1], e.Input[2], need, e.What, have, fit)
 }
 
 // mib formats a byte count in MiB with one decimal.
@@ -247,13 +252,24 @@ func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func (e *MemoryError) Unwrap() error { return ErrMemory }
 
+// HeldBytes is the activation memory the Net's recorded plans hold.
+func (n *Net) HeldBytes() int64 {
+	n.mu.lock()
+	defer n.mu.unlock()
+	var held int64
+	for _, p := range n.plans {
+		held += p.s.info().ActivationBytes
+	}
+	return held
+}
+
 // SetMemoryLimit bounds the activation memory of a run (bytes; 0 restores
 // the default). On the CPU the default is half of the machine's memory; on
 // a device it is the device's memory less the weights.
 func (n *Net) SetMemoryLimit(bytes int64) {
-	n.mu.Lock()
+	n.mu.lock()
 	n.memLimit = bytes
-	n.mu.Unlock()
+	n.mu.unlock()
 }
 
 // memoryLimit is the bound that applies and what it is.
@@ -301,8 +317,8 @@ func (n *Net) checkMemory(s *schedule) error {
 // names would plan, without running it; it also checks the names and the
 // size.
 func (n *Net) Plan(b Batch, names ...string) (PlanInfo, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.lock()
+	defer n.mu.unlock()
 	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusable)
 	if err != nil {
 		return PlanInfo{}, err
@@ -360,8 +376,11 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 	if err := CheckBatch(b); err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	// A run waits for the one in progress, unless its context ends first.
+	if err := n.mu.lockCtx(ctx); err != nil {
+		return nil, err
+	}
+	defer n.mu.unlock()
 	if n.closed {
 		return nil, ErrClosed
 	}
@@ -391,17 +410,36 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{features: map[string]Feature{}}
+	// Every name asked for gets its feature, in network order, even when
+	// two name one tensor (aliases, or two maps pooled alike); a pooled map
+	// keeps the name asked for.
+	nodeOf := map[string]int{}
 	for _, k := range s.kept {
-		name := k.name
-		for i, nm := range names {
-			if nm == k.name {
-				name = asked[i] // a pooled map keeps the name asked for
-				break
-			}
+		nodeOf[k.name] = k.node
+	}
+	type item struct {
+		name string
+		node int
+	}
+	var items []item
+	given := map[int]bool{}
+	r := &Result{features: map[string]Feature{}}
+	for i, name := range asked {
+		if _, dup := r.features[name]; dup {
+			continue
 		}
-		r.features[name] = Feature{Name: name, Shape: s.featureShape(k.node), Data: out[k.node]}
-		r.order = append(r.order, name)
+		node := nodeOf[names[i]]
+		data := out[node]
+		if given[node] {
+			data = append([]float32(nil), data...) // each name its own copy
+		}
+		given[node] = true
+		r.features[name] = Feature{Name: name, Shape: s.featureShape(node), Data: data}
+		items = append(items, item{name, node})
+	}
+	sort.SliceStable(items, func(a, b int) bool { return items[a].node < items[b].node })
+	for _, it := range items {
+		r.order = append(r.order, it.name)
 	}
 	return r, nil
 }
@@ -416,11 +454,11 @@ func (n *Net) pooled(b Batch, pool Pooling, names []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, vec, err := n.g.shapes(layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, node)
+		sch, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, []string{name}, func(int) bool { return false })
 		if err != nil {
 			return nil, err
 		}
-		if vec[node] {
+		if sch.vec[node] {
 			out[i] = name
 			continue
 		}
@@ -526,14 +564,25 @@ func (n *Net) planFor(s *schedule) (*gpuPlan, error) {
 			return p, nil
 		}
 	}
-	if len(n.plans) >= maxPlans {
+	if err := n.checkMemory(s); err != nil {
+		return nil, err
+	}
+	// Recorded plans keep their buffers: drop the least recently used
+	// until the new one fits beside the others.
+	have, _ := n.memoryLimit()
+	need := s.info().ActivationBytes
+	for len(n.plans) > 0 {
+		var held int64
+		for _, p := range n.plans {
+			held += p.s.info().ActivationBytes
+		}
+		if len(n.plans) < maxPlans && (have <= 0 || held+need <= have) {
+			break
+		}
 		if err := n.plans[0].close(); err != nil {
 			return nil, err
 		}
 		n.plans = n.plans[1:]
-	}
-	if err := n.checkMemory(s); err != nil {
-		return nil, err
 	}
 	p, err := newGPUPlan(n, s)
 	if err != nil {
@@ -541,4 +590,19 @@ func (n *Net) planFor(s *schedule) (*gpuPlan, error) {
 	}
 	n.plans = append(n.plans, p)
 	return p, nil
+}
+
+// runLock is a mutex that a waiter can give up on when its context ends.
+type runLock chan struct{}
+
+func (l runLock) lock()   { l <- struct{}{} }
+func (l runLock) unlock() { <-l }
+
+func (l runLock) lockCtx(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -91,11 +91,6 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*s
 	}
 	s.key = fmt.Sprintf("%dx%dx%d/%s", in.N, in.H, in.W, strings.Join(keys, ","))
 
-	var err error
-	if s.shapes, s.vec, err = g.shapes(in, last); err != nil {
-		return nil, err
-	}
-
 	// The nodes needed: the requested ones and everything they read.
 	needed := make([]bool, last+1)
 	requested := map[int]bool{}
@@ -114,6 +109,13 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*s
 				readers[j] = append(readers[j], i)
 			}
 		}
+	}
+
+	// Shapes of the needed nodes only: a node added after layers the
+	// input size does not fit (a pooling or a head after fc6) still runs.
+	var err error
+	if s.shapes, s.vec, err = g.shapesOf(in, needed); err != nil {
+		return nil, err
 	}
 
 	// Where each tensor lives: a ReLU fused into the node before it, and
