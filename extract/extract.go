@@ -53,6 +53,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -90,6 +91,7 @@ type Job struct {
 
 // Report says what a run did.
 type Report struct {
+	Batch                          int // images per run: Job.Batch, or less when memory asked for it
 	Candidates, Extracted, Skipped int
 	Shards, Resumed                int // shards in all, and already on disk
 	Elapsed                        time.Duration
@@ -108,7 +110,7 @@ type candidate struct {
 // folders recursively in lexical order without hidden files, with their
 // ImageFolder labels (-1 outside a class folder) and the class names.
 func List(paths []string) (files []string, labels []int32, classes []string, err error) {
-	cands, classes, err := walk(paths)
+	cands, classes, err := walk(paths, "")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -120,8 +122,15 @@ func List(paths []string) (files []string, labels []int32, classes []string, err
 }
 
 // walk lists the candidates of paths and the class names.
-func walk(paths []string) ([]candidate, []string, error) {
+// A folder named exclude (the job's own output) is left out.
+func walk(paths []string, exclude string) ([]candidate, []string, error) {
 	classSet := map[string]bool{}
+	excl := ""
+	if exclude != "" {
+		if a, err := filepath.Abs(exclude); err == nil {
+			excl = a
+		}
+	}
 	type item struct {
 		path  string
 		class string // "" outside a class folder
@@ -146,7 +155,19 @@ func walk(paths []string) ([]candidate, []string, error) {
 				}
 				return nil
 			}
-			if d.IsDir() || !d.Type().IsRegular() {
+			if d.IsDir() {
+				if a, err := filepath.Abs(path); err == nil && a == excl {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				// A link to a file is a file (datasets are often split with
+				// links); links to folders are not followed.
+				if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+					return nil
+				}
+			} else if !d.Type().IsRegular() {
 				return nil
 			}
 			rel, err := filepath.Rel(p, path)
@@ -283,11 +304,30 @@ func shardName(k int) string { return fmt.Sprintf("part-%05d.npz", k) }
 // disk yet, and Finish.
 func Run(ctx context.Context, net Runner, job Job) (Report, error) {
 	start := time.Now()
+	// A batch the memory does not hold is made smaller for a new job; a
+	// job already begun keeps its batch (it is part of the job), so the
+	// error says which one fits.
+	if f, ok := net.(interface {
+		Fits(n, h, w int, names ...string) error
+	}); ok && job.Size > 0 && job.Batch > 0 {
+		err := f.Fits(job.Batch, job.Size, job.Size, job.Layers...)
+		var me *graph.MemoryError
+		if errors.As(err, &me) && me.MaxBatch >= 1 {
+			if _, merr := readManifest(job.Out); errors.Is(merr, fs.ErrNotExist) {
+				job.Batch = me.MaxBatch
+			} else {
+				return Report{}, fmt.Errorf("%w; this job was begun with --batch %d, so remove %s to start again with a smaller batch", err, job.Batch, job.Out)
+			}
+		} else if err != nil {
+			return Report{}, err
+		}
+	}
 	p, err := Prepare(net.Graph(), job)
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Candidates: len(p.cands), Shards: len(p.Shards)}
+	defer p.Close()
+	rep := Report{Candidates: len(p.cands), Shards: len(p.Shards), Batch: job.Batch}
 	done := 0
 	for _, sh := range p.Shards {
 		if sh.Done {
@@ -318,6 +358,7 @@ func Run(ctx context.Context, net Runner, job Job) (Report, error) {
 type Plan struct {
 	Job    Job
 	Shards []ShardTask
+	lock   *os.File // DIR/.lock, held from Prepare to Finish
 	cands  []candidate
 	key    jobKey
 	shapes map[string][]int
@@ -340,7 +381,7 @@ func Prepare(g *graph.Graph, job Job) (*Plan, error) {
 	if err := job.check(); err != nil {
 		return nil, err
 	}
-	cands, classes, err := walk(job.Paths)
+	cands, classes, err := walk(job.Paths, job.Out)
 	if err != nil {
 		return nil, err
 	}
@@ -368,15 +409,27 @@ func Prepare(g *graph.Graph, job Job) (*Plan, error) {
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
-	} else if entries, _ := os.ReadDir(job.Out); len(entries) > 0 {
+	} else if entries, _ := os.ReadDir(job.Out); slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".") }) {
 		return nil, fmt.Errorf("extract: %s is not empty and holds no manifest.json: refusing to write shards there", job.Out)
 	}
-	p := &Plan{Job: job, cands: cands, key: key, shapes: shapes, nclass: len(classes)}
+	lock, err := lockDir(job.Out)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Job: job, cands: cands, key: key, shapes: shapes, nclass: len(classes), lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			p.Close()
+		}
+	}()
 	// The manifest comes first, so that a folder with shards always says
 	// which job they belong to; temporary files of a killed run go.
 	if err := writeManifest(job.Out, p.manifest()); err != nil {
 		return nil, err
 	}
+	// Temporary files a killed run left go: holding the folder's lock,
+	// no other writer is at work.
 	if tmps, _ := filepath.Glob(filepath.Join(job.Out, ".tmp-*")); len(tmps) > 0 {
 		for _, t := range tmps {
 			os.Remove(t)
@@ -400,7 +453,19 @@ func Prepare(g *graph.Graph, job Job) (*Plan, error) {
 		}
 		p.Shards = append(p.Shards, t)
 	}
+	ok = true
 	return p, nil
+}
+
+// Close releases the output folder; Run and Finish call it.
+func (p *Plan) Close() error {
+	if p == nil || p.lock == nil {
+		return nil
+	}
+	os.Remove(p.lock.Name())
+	err := p.lock.Close() // closing the file releases the lock
+	p.lock = nil
+	return err
 }
 
 func (p *Plan) manifest() manifest {
@@ -439,6 +504,7 @@ func WriteShardTask(ctx context.Context, net Runner, job Job, shapes map[string]
 // Finish reads the shards back and writes skipped.tsv and the final
 // manifest; every shard must be on disk. The report counts the images.
 func (p *Plan) Finish() (Report, error) {
+	defer p.Close()
 	m, err := p.finish()
 	return Report{Candidates: len(p.cands), Extracted: m.Extracted, Skipped: m.Skipped, Shards: len(m.Shards)}, err
 }
@@ -606,7 +672,14 @@ func extractShard(ctx context.Context, net Runner, job Job, cands []candidate, s
 		npy.Member{Name: "skipped", Shape: []int{len(skipped)}, Unicode: skipped},
 		npy.Member{Name: "skipped_reason", Shape: []int{len(reasons)}, Unicode: reasons},
 	)
-	tmp := filepath.Join(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	// A temporary name of its own: two writers of one shard (a retried
+	// Beam bundle) never write into each other's file.
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("extract: %w", err)
+	}
+	tmp := f.Name()
+	f.Close()
 	if err := npy.WriteNPZMembers(tmp, members); err != nil {
 		return err
 	}
@@ -646,19 +719,15 @@ func readShardCounts(path string) (skipped, images int, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, 0, err
 	}
-	ms, err := npy.ReadNPZMembers(path)
+	shapes, err := npy.NPZShapes(path)
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, m := range ms {
-		switch m.Name {
-		case "paths":
-			images = len(m.Unicode)
-		case "skipped":
-			skipped = len(m.Unicode)
-		}
+	p, s := shapes["paths"], shapes["skipped"]
+	if len(p) != 1 || len(s) != 1 {
+		return 0, 0, fmt.Errorf("extract: %s holds no paths or skipped array", path)
 	}
-	return skipped, images, nil
+	return s[0], p[0], nil
 }
 
 // writeSkipped writes skipped.tsv from the shards.
@@ -669,7 +738,7 @@ func writeSkipped(dir string, shards []shardInfo) error {
 		if s.Skipped == 0 {
 			continue
 		}
-		ms, err := npy.ReadNPZMembers(filepath.Join(dir, s.File))
+		ms, err := npy.ReadNPZMembers(filepath.Join(dir, s.File), "skipped", "skipped_reason")
 		if err != nil {
 			return err
 		}

@@ -225,3 +225,36 @@ func TestExtractRefusesOtherJob(t *testing.T) {
 		t.Errorf("a non-empty folder without a manifest: got %v", err)
 	}
 }
+
+// TestOutputInsideInput: an output folder inside the dataset is not
+// walked, so the job resumes; a link to an image counts as the image.
+func TestOutputInsideInput(t *testing.T) {
+	root := dataset(t)
+	if err := os.Symlink(filepath.Join(root, "cats/a.jpg"), filepath.Join(root, "dogs/link.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	net := open(t, models.DeviceCPU)
+	job := extract.Job{Network: net.Name, Weights: weights, Layers: []string{"avgpool"}, Size: 32, Batch: 4, Shard: 4, Out: filepath.Join(root, "feats"), Paths: []string{root}}
+	rep, err := extract.Run(context.Background(), net, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Candidates != 8 || rep.Extracted != 6 {
+		t.Errorf("report %+v: want 8 candidates (the link among them), 6 extracted", rep)
+	}
+	if rep, err = extract.Run(context.Background(), net, job); err != nil || rep.Resumed != rep.Shards {
+		t.Errorf("rerun: %+v, %v", rep, err)
+	}
+	// A second writer of the folder is refused while the first holds it.
+	p, err := extract.Prepare(net.Graph(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := extract.Run(context.Background(), net, job); err == nil || !strings.Contains(err.Error(), "another vkvgg extract") {
+		t.Errorf("a concurrent run: got %v", err)
+	}
+	p.Close()
+	if _, err := os.Stat(filepath.Join(job.Out, ".lock")); !os.IsNotExist(err) {
+		t.Errorf("the lock file stays after Close: %v", err)
+	}
+}

@@ -50,6 +50,7 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 			vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit),
 		SharingMode: vk.SharingModeExclusive,
 	}
+	defer info.Free() // the binding's C copy of it
 	b := &Buffer{dev: d, size: size}
 	if err := vkErr("vkCreateBuffer", into(&b.handle, func(p *vk.Buffer) vk.Result { return vk.CreateBuffer(d.handle, info, nil, p) })); err != nil {
 		return nil, err
@@ -76,6 +77,7 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 		AllocationSize:  req.Size,
 		MemoryTypeIndex: uint32(mt),
 	}
+	defer ainfo.Free() // the binding's C copy of it
 	if err := vkErr(fmt.Sprintf("vkAllocateMemory(%d bytes)", req.Size), into(&b.memory, func(p *vk.DeviceMemory) vk.Result { return vk.AllocateMemory(d.handle, ainfo, nil, p) })); err != nil {
 		vk.DestroyBuffer(d.handle, b.handle, nil)
 		return nil, err

@@ -132,6 +132,7 @@ func (in *instance) installDebug() error {
 			vk.DebugReportPerformanceWarningBit),
 		PfnCallback: debugCallback,
 	}
+	defer info.Free() // the binding's C copy of it
 	if err := vkErr("vkCreateDebugReportCallbackEXT", into(&in.debug, func(p *vk.DebugReportCallback) vk.Result {
 		return vk.CreateDebugReportCallback(in.handle, info, nil, p)
 	})); err != nil {

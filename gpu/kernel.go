@@ -51,6 +51,7 @@ func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) {
 		CodeSize: uint(len(spec.SPIRV)),
 		PCode:    code,
 	}
+	defer minfo.Free() // the binding's C copy of it
 	if err := vkErr("vkCreateShaderModule "+spec.Name, into(&k.module, func(p *vk.ShaderModule) vk.Result { return vk.CreateShaderModule(d.handle, minfo, nil, p) })); err != nil {
 		return nil, err
 	}

@@ -66,6 +66,7 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 		Flags:            vk.CommandPoolCreateFlags(vk.CommandPoolCreateResetCommandBufferBit),
 		QueueFamilyIndex: d.info.QueueFamily,
 	}
+	defer pinfo.Free() // the binding's C copy of it
 	if err := vkErr("vkCreateCommandPool", into(&s.pool, func(p *vk.CommandPool) vk.Result { return vk.CreateCommandPool(d.handle, pinfo, nil, p) })); err != nil {
 		return nil, err
 	}
@@ -75,12 +76,14 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 		Level:              vk.CommandBufferLevelPrimary,
 		CommandBufferCount: 1,
 	}
+	defer ainfo.Free() // the binding's C copy of it
 	cmds := make([]vk.CommandBuffer, 1)
 	if err := vkErr("vkAllocateCommandBuffers", vk.AllocateCommandBuffers(d.handle, ainfo, cmds)); err != nil {
 		return nil, err
 	}
 	s.cmd = cmds[0]
 	finfo := &vk.FenceCreateInfo{SType: vk.StructureTypeFenceCreateInfo}
+	defer finfo.Free() // the binding's C copy of it
 	if err := vkErr("vkCreateFence", into(&s.fence, func(p *vk.Fence) vk.Result { return vk.CreateFence(d.handle, finfo, nil, p) })); err != nil {
 		return nil, err
 	}
@@ -90,6 +93,7 @@ func (d *Device) NewSequence(o SequenceOptions) (*Sequence, error) {
 			QueryType:  vk.QueryTypeTimestamp,
 			QueryCount: maxTimedQueries,
 		}
+		defer qinfo.Free() // the binding's C copy of it
 		if err := vkErr("vkCreateQueryPool", into(&s.queries, func(p *vk.QueryPool) vk.Result { return vk.CreateQueryPool(d.handle, qinfo, nil, p) })); err != nil {
 			return nil, err
 		}
@@ -155,6 +159,7 @@ func (s *Sequence) begin() error {
 		return nil
 	}
 	binfo := &vk.CommandBufferBeginInfo{SType: vk.StructureTypeCommandBufferBeginInfo}
+	defer binfo.Free() // the binding's C copy of it
 	if err := vkErr("vkBeginCommandBuffer", vk.BeginCommandBuffer(s.cmd, binfo)); err != nil {
 		return err
 	}
@@ -307,6 +312,7 @@ func (s *Sequence) texelView(v View) (vk.BufferView, error) {
 		Offset: vk.DeviceSize(v.Offset),
 		Range:  vk.DeviceSize(v.Size),
 	}
+	defer info.Free() // the binding's C copy of it
 	var bv vk.BufferView
 	if err := vkErr("vkCreateBufferView", vk.CreateBufferView(s.dev.handle, info, nil, &bv)); err != nil {
 		return nil, err

@@ -252,6 +252,19 @@ func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func (e *MemoryError) Unwrap() error { return ErrMemory }
 
+// Fits reports whether a run of n images of h x w returning names fits
+// the memory limit, with a MemoryError (naming the largest batch that
+// fits) when it does not; names and sizes are checked too.
+func (n *Net) Fits(images, h, w int, names ...string) error {
+	s, err := newSchedule(n.g, layers.Shape{N: images, H: h, W: w, C: 3}, names, n.fusable)
+	if err != nil {
+		return err
+	}
+	n.mu.lock()
+	defer n.mu.unlock()
+	return n.checkMemory(s)
+}
+
 // HeldBytes is the activation memory the Net's recorded plans hold.
 func (n *Net) HeldBytes() int64 {
 	n.mu.lock()

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -116,6 +117,9 @@ func WriteNPZMembers(path string, members []Member) (err error) {
 		return fmt.Errorf("npy: %w", err)
 	}
 	defer func() {
+		if err == nil {
+			err = f.Sync() // on disk before a caller renames it into place
+		}
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("npy: %w", cerr)
 		}
@@ -169,9 +173,10 @@ func writeMember(z *zip.Writer, m Member) error {
 
 // ReadNPZMembers reads an uncompressed .npz (as numpy.savez and
 // WriteNPZMembers write) whose members are little-endian float32, int32
-// or fixed-width unicode arrays, in archive order. Every declared size is
-// checked against the member's bytes before anything is allocated.
-func ReadNPZMembers(path string) ([]Member, error) {
+// or fixed-width unicode arrays, in archive order; with names, only those
+// members. Every declared size is checked against the member's bytes
+// before anything is allocated.
+func ReadNPZMembers(path string, names ...string) ([]Member, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
@@ -193,12 +198,47 @@ func ReadNPZMembers(path string) ([]Member, error) {
 			return nil, formatErr("%s: npz holds %q twice", path, clip(name))
 		}
 		seen[name] = true
+		if len(names) > 0 && !slices.Contains(names, name) {
+			continue
+		}
 		m, err := readRawMember(zf, st.Size())
 		if err != nil {
 			return nil, wrap(err, "%s: npz member %q", path, clip(zf.Name))
 		}
 		m.Name = name
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// NPZShapes reads only the headers of an .npz's members: each member's
+// shape by name (stored or deflated members alike).
+func NPZShapes(path string) (map[string][]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	z, err := openNPZ(f, st.Size())
+	if err != nil {
+		return nil, wrap(err, "%s", path)
+	}
+	out := map[string][]int{}
+	for _, zf := range z.File {
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, formatErr("%s: npz member %q: cannot open: %v", path, clip(zf.Name), err)
+		}
+		h, err := readHeader(io.LimitReader(rc, 1<<20), -1)
+		rc.Close()
+		if err != nil {
+			return nil, wrap(err, "%s: npz member %q", path, clip(zf.Name))
+		}
+		out[strings.TrimSuffix(zf.Name, ".npy")] = h.shape
 	}
 	return out, nil
 }

@@ -67,6 +67,9 @@ func extractCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if rep.Batch != nf.batch {
+		fmt.Fprintf(stderr, "vkvgg: --batch %d does not fit the memory: ran batches of %d\n", nf.batch, rep.Batch)
+	}
 	if rep.Resumed > 0 {
 		fmt.Fprintf(stderr, "vkvgg: %d of %d shards were already there\n", rep.Resumed, rep.Shards)
 	}

@@ -558,3 +558,22 @@ func TestMain(m *testing.M) {
 	os.Setenv(EnvPipelineCache, "off")
 	os.Exit(m.Run())
 }
+
+// TestExtractMemoryLimit: a new extraction whose batch does not fit the
+// memory runs smaller batches; a begun one keeps its batch and says so.
+func TestExtractMemoryLimit(t *testing.T) {
+	data := testdev.ImageFolder(t, "../..", 6)
+	w := "../../testdata/tv/resnet18.pth"
+	net, err := models.Load(w, models.Options{Device: models.DeviceCPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, _ := net.Plan(graph.Batch{N: 2, H: 64, W: 64}, "avgpool")
+	net.Close()
+	t.Setenv(EnvMemoryLimit, strconv.FormatInt(two.ActivationBytes, 10))
+	out := filepath.Join(t.TempDir(), "f")
+	stdout, stderr, err := runCmd(t, "extract", "--device", "cpu", "--weights", w, "--layers", "avgpool", "--size", "64", "--batch", "8", "--out", out, data)
+	if err != nil || !strings.Contains(stderr, "ran batches of 2") || !strings.Contains(stdout, "extracted 6 images") {
+		t.Errorf("extract under a memory limit: %v\n%s%s", err, stdout, stderr)
+	}
+}
