@@ -700,28 +700,49 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "vkvgg: %v: checking the %d layers before it\n", err, len(names))
 		}
 	}
-	gr, err := dev.Run(ctx, b, names...)
-	if err != nil {
-		return err
+	// Both devices run --batch images at a time; the errors add up over
+	// the batches.
+	type sums struct {
+		d, nrm, worst float64
+		shape       []int
 	}
-	cr, err := ref.Run(ctx, b, names...)
-	if err != nil {
-		return err
+	acc := map[string]*sums{}
+	var order []string
+	img := b.H * b.W * 3
+	for i := 0; i < b.N; i += nf.batch {
+		j := min(b.N, i+nf.batch)
+		part := graph.Batch{N: j - i, H: b.H, W: b.W, Data: b.Data[i*img : j*img]}
+		gr, err := dev.Run(ctx, part, names...)
+		if err != nil {
+			return err
+		}
+		cr, err := ref.Run(ctx, part, names...)
+		if err != nil {
+			return err
+		}
+		order = gr.Names()
+		for _, name := range order {
+			g, _ := gr.Feature(name)
+			c, _ := cr.Feature(name)
+			a := acc[name]
+			if a == nil {
+				a = &sums{shape: append([]int{b.N}, g.Shape[1:]...)}
+				acc[name] = a
+			}
+			for k := range c.Data {
+				e := float64(g.Data[k]) - float64(c.Data[k])
+				a.d += e * e
+				a.nrm += float64(c.Data[k]) * float64(c.Data[k])
+				a.worst = math.Max(a.worst, math.Abs(e))
+			}
+		}
 	}
 	fmt.Fprintf(stdout, "%s on %s against the CPU reference, %d image(s) of %dx%d:\n", dev.Name, dev.Device().Info().Name, b.N, b.H, b.W)
 	fmt.Fprintf(stdout, "  %-28s %-18s %12s %12s\n", "layer", "shape", "norm. error", "max |error|")
 	first := ""
-	for _, name := range gr.Names() {
-		g, _ := gr.Feature(name)
-		c, _ := cr.Feature(name)
-		var d, nrm, worst float64
-		for i := range c.Data {
-			e := float64(g.Data[i]) - float64(c.Data[i])
-			d += e * e
-			nrm += float64(c.Data[i]) * float64(c.Data[i])
-			worst = math.Max(worst, math.Abs(e))
-		}
-		ne := math.Sqrt(d / math.Max(nrm, 1e-300))
+	for _, name := range order {
+		a := acc[name]
+		ne := math.Sqrt(a.d / math.Max(a.nrm, 1e-300))
 		mark := ""
 		if !(ne <= *tol) {
 			mark = "  <- beyond tolerance"
@@ -729,7 +750,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				first = name
 			}
 		}
-		fmt.Fprintf(stdout, "  %-28s %-18v %12.3g %12.3g%s\n", name, g.Shape, ne, worst, mark)
+		fmt.Fprintf(stdout, "  %-28s %-18s %12.3g %12.3g%s\n", name, fmt.Sprint(a.shape), ne, a.worst, mark)
 	}
 	if first != "" {
 		return fmt.Errorf("validate: layer %s is the first beyond the tolerance %g", first, *tol)
