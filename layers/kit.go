@@ -396,6 +396,50 @@ func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, ou
 	return nil
 }
 
+// GlobalPool records global average or max pooling of in [N,H,W,C] into
+// out [N,1,1,C] as a parallel reduction (gpool.comp): one workgroup per
+// image and block of channels, rather than one serial loop per channel.
+func (k *Kit) GlobalPool(s *gpu.Sequence, in, out Tensor, avg bool) error {
+	const what = "global pool"
+	if err := checkInOut(what, in, out); err != nil {
+		return err
+	}
+	is := in.Shape
+	if want := (Shape{is.N, 1, 1, is.C}); out.Shape != want {
+		return fmt.Errorf("layers: global pool: output %v, want %v", out.Shape, want)
+	}
+	// 32 channels by 8 pixel groups, or by 4 where a device allows only
+	// the 128 invocations Vulkan guarantees (the groups must be a power
+	// of two).
+	const cb = 32
+	wg := 256
+	if wg > int(k.info.MaxWorkgroupSize) {
+		wg = 128
+	}
+	a := uint32(0)
+	if avg {
+		a = 1
+	}
+	kern, err := k.kernel("gpool", 2, 5, uint32(wg), cb, a)
+	if err != nil {
+		return err
+	}
+	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), is.C}, 65535, k.maxWindow())
+	if err != nil {
+		return err
+	}
+	for _, c := range chunks {
+		n := c[1] - c[0]
+		iv, ib := k.window(in.Buf, in.Off+c[0]*is.Image(), n*is.Image())
+		ov, ob := k.window(out.Buf, out.Off+c[0]*is.C, n*is.C)
+		groups := [3]int{(is.C + cb - 1) / cb, n, 1}
+		if err := s.Dispatch(kern, groups, []uint32{uint32(n), uint32(is.H * is.W), uint32(is.C), ib, ob}, gpu.R(iv), gpu.W(ov)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Softmax records a softmax over the last axis: in and out are
 // [rows, m] (Shape{N: rows, H: 1, W: 1, C: m}).
 func (k *Kit) Softmax(s *gpu.Sequence, in, out Tensor) error {

@@ -603,6 +603,9 @@ func (pk *poolKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 	if out.Shape != want {
 		return fmt.Errorf("layers: %s: output %v, want %v", what, out.Shape, want)
 	}
+	if pk.op.Adaptive && pk.op.OH == 1 && pk.op.OW == 1 {
+		return pk.kit.GlobalPool(s, in[0], out, pk.op.Avg)
+	}
 	var pad [4]int
 	if !pk.op.Adaptive {
 		_, _, pad, _ = pk.op.Out(is.H, is.W)

@@ -78,6 +78,12 @@ func opTable(rng interface{ Float64() float64 }) []layertest.OpCase {
 				In: []layers.Shape{{N: s[0], H: s[1], W: s[2], C: s[3]}}, Tol: tolPool})
 		}
 	}
+	// Global pooling of larger maps: several channel blocks and pixel
+	// groups of the reduction kernel.
+	for _, avg := range []bool{true, false} {
+		cases = append(cases, layertest.OpCase{Name: fmt.Sprintf("global pool avg=%v", avg), Op: &layers.Pool{Avg: avg, Adaptive: true, OH: 1, OW: 1, Flat: true},
+			In: []layers.Shape{{N: 3, H: 29, W: 41, C: 70}}, Tol: layertest.Tol{Atol: 1e-6, Rtol: 1e-5}})
+	}
 	for _, s := range []layers.Shape{{N: 1, H: 7, W: 5, C: 3}, {N: 3, H: 4, W: 9, C: 17}} {
 		cases = append(cases,
 			layertest.OpCase{Name: fmt.Sprintf("add %v", s), Op: &layers.Add{}, In: []layers.Shape{s, s}, Tol: layertest.Exact},
