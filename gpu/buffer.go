@@ -23,12 +23,13 @@ type Buffer struct {
 	closed bool
 }
 
-// stagingChunk bounds the staging memory of one upload or download step.
-const stagingChunk = 64 << 20
+// stagingChunk bounds the staging memory of one upload or download step
+// (a variable so that tests can make it small).
+var stagingChunk int64 = 64 << 20
 
 // NewBuffer creates a buffer of size bytes (a positive multiple of 4).
 func (d *Device) NewBuffer(size int64) (*Buffer, error) {
-	return d.newBuffer(size, !d.info.UnifiedMemory, true)
+	return d.newBuffer(size, !d.info.UnifiedMemory || d.staged, true)
 }
 
 // newBuffer makes a buffer that is device local, or host visible and
@@ -176,15 +177,32 @@ func (b *Buffer) transfer(offset int64, host []byte, up bool) error {
 		}
 		return nil
 	}
-	chunk := int64(len(host))
-	if chunk > stagingChunk {
-		chunk = stagingChunk
+	// Device-only memory goes through the device's staging buffer and
+	// copy sequence, kept from one transfer to the next (one transfer at a
+	// time per device).
+	d := b.dev
+	d.xfer.Lock()
+	defer d.xfer.Unlock()
+	chunk := min(int64(len(host)), stagingChunk)
+	if d.staging == nil || d.staging.size < chunk {
+		if d.staging != nil {
+			d.staging.Close()
+			d.staging = nil
+		}
+		staging, err := d.newBuffer(max(chunk, min(stagingChunk, 4<<20)), false, false)
+		if err != nil {
+			return err
+		}
+		d.staging = staging
 	}
-	staging, err := b.dev.newBuffer(chunk, false, false)
-	if err != nil {
-		return err
+	if d.copySeq == nil {
+		seq, err := d.NewSequence(SequenceOptions{})
+		if err != nil {
+			return err
+		}
+		d.copySeq = seq
 	}
-	defer staging.Close()
+	staging, seq := d.staging, d.copySeq
 	for done := int64(0); done < int64(len(host)); done += chunk {
 		n := min(chunk, int64(len(host))-done)
 		stage := unsafe.Slice((*byte)(staging.mapped), n)
@@ -194,7 +212,13 @@ func (b *Buffer) transfer(offset int64, host []byte, up bool) error {
 		} else {
 			src, dst = dst, src
 		}
-		if err := b.dev.oneShotCopy(src, dst); err != nil {
+		if err := seq.Reset(); err != nil {
+			return err
+		}
+		if err := seq.Copy(dst, src); err != nil {
+			return err
+		}
+		if err := seq.Submit(); err != nil {
 			return err
 		}
 		if !up {
@@ -202,17 +226,4 @@ func (b *Buffer) transfer(offset int64, host []byte, up bool) error {
 		}
 	}
 	return nil
-}
-
-// oneShotCopy records, submits and waits for one buffer copy.
-func (d *Device) oneShotCopy(src, dst View) error {
-	s, err := d.NewSequence(SequenceOptions{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := s.Copy(dst, src); err != nil {
-		return err
-	}
-	return s.Submit()
 }

@@ -282,9 +282,15 @@ type Device struct {
 	cache       vk.PipelineCache
 	cachePath   string
 	cacheLoaded int
-	mu          sync.Mutex // guards live and the queue
-	live        map[closer]string
-	closed      bool
+	// The staging buffer and copy sequence of transfers to device-only
+	// memory, made on first use.
+	staged  bool // Options.Staging
+	xfer    sync.Mutex
+	staging *Buffer
+	copySeq *Sequence
+	mu      sync.Mutex // guards live and the queue
+	live    map[closer]string
+	closed  bool
 }
 
 type closer interface{ Close() error }
@@ -317,7 +323,7 @@ func Open(opts Options) (*Device, error) {
 		in.close()
 		return nil, err
 	}
-	d := &Device{info: info, inst: in, handle: h, live: map[closer]string{}}
+	d := &Device{info: info, inst: in, handle: h, live: map[closer]string{}, staged: opts.Staging}
 	if opts.PipelineCache != "" {
 		if err := d.openCache(opts.PipelineCache); err != nil {
 			vk.DestroyDevice(h, nil)
@@ -377,6 +383,15 @@ func (d *Device) Close() error {
 	if err := d.WaitIdle(); err != nil {
 		errs = append(errs, err)
 	}
+	// The device's own transfer objects are not the caller's leaks.
+	d.xfer.Lock()
+	for _, err := range []error{d.copySeq.Close(), d.staging.Close()} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.copySeq, d.staging = nil, nil
+	d.xfer.Unlock()
 	d.mu.Lock()
 	live := d.live
 	d.live = map[closer]string{}

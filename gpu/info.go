@@ -86,6 +86,11 @@ type Options struct {
 	// loaded from it by later processes instead of compiled again. A
 	// missing or corrupt file is ignored and rewritten at Close.
 	PipelineCache string
+	// Staging puts every buffer in device-only memory and moves data
+	// through a staging buffer even where all memory is host visible
+	// (lavapipe, integrated GPUs): tests use it to run the path of
+	// discrete GPUs.
+	Staging bool
 }
 
 // choose picks a device by the selector ("" for the best one).

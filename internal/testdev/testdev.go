@@ -28,10 +28,13 @@ func Required() bool { return os.Getenv(EnvRequire) == "1" }
 // Open opens the default device (or VKVGG_DEVICE) with validation on.
 func Open(t testing.TB) *gpu.Device {
 	t.Helper()
-	dev, err := gpu.Open(gpu.Options{Validation: true})
+	// VKVGG_STAGING=1 runs the tests through the staging path of
+	// discrete GPUs (device-only memory) on any device.
+	staging := os.Getenv("VKVGG_STAGING") == "1"
+	dev, err := gpu.Open(gpu.Options{Validation: true, Staging: staging})
 	if errors.Is(err, gpu.ErrLayerNotPresent) && !Required() {
 		t.Logf("validation layer not installed (Debian: vulkan-validationlayers); running without it")
-		dev, err = gpu.Open(gpu.Options{})
+		dev, err = gpu.Open(gpu.Options{Staging: staging})
 	}
 	if err != nil {
 		if (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) && !Required() {
