@@ -704,7 +704,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the batches.
 	type sums struct {
 		d, nrm, worst float64
-		shape       []int
+		shape         []int
 	}
 	acc := map[string]*sums{}
 	var order []string
