@@ -138,76 +138,63 @@ func (g *Graph) someNames() string {
 // an input shape, up to node last. On an error it returns the nodes
 // before the one that failed.
 func (g *Graph) shapes(in layers.Shape, last int) ([]layers.Shape, []bool, error) {
-	shapes, vec, err := g.outShapes(in, last)
+	shapes, vec, failed, err := g.walkShapes(in, last+1, nil)
 	if err != nil {
-		n := g.Nodes[len(shapes)]
-		err = fmt.Errorf("%w: layer %s (%s) for an input of %dx%d: %w", ErrShape, n.Name, n.Op.Kind(), in.H, in.W, err)
-		if g.SizeHint != nil {
-			err = g.SizeHint(in, n.Name, err)
-		} else if m := g.minSquare(); m > 0 && (in.H < m || in.W < m) {
-			err = fmt.Errorf("%w (%s takes inputs of at least %dx%d)", err, g.Name, m, m)
-		}
+		return shapes[:failed], vec[:failed], g.shapeErr(in, failed, err)
 	}
-	return shapes, vec, err
+	return shapes, vec, nil
 }
 
 // shapesOf computes the shapes of the nodes marked in needed (which holds
 // every node they read), in order; the others stay zero.
 func (g *Graph) shapesOf(in layers.Shape, needed []bool) ([]layers.Shape, []bool, error) {
-	idx := g.index()
-	shapes := make([]layers.Shape, len(needed))
-	vec := make([]bool, len(needed))
-	for i, n := range g.Nodes[:len(needed)] {
-		if !needed[i] {
-			continue
-		}
-		ins := make([]layers.Shape, len(n.Inputs))
-		inv := make([]bool, len(n.Inputs))
-		for j, name := range n.Inputs {
-			if name == Input {
-				ins[j] = in
-				continue
-			}
-			ins[j], inv[j] = shapes[idx[name]], vec[idx[name]]
-		}
-		s, err := n.Op.OutShape(ins)
-		if err != nil {
-			err = fmt.Errorf("%w: layer %s (%s) for an input of %dx%d: %w", ErrShape, n.Name, n.Op.Kind(), in.H, in.W, err)
-			if g.SizeHint != nil {
-				err = g.SizeHint(in, n.Name, err)
-			} else if m := g.minSquare(); m > 0 && (in.H < m || in.W < m) {
-				err = fmt.Errorf("%w (%s takes inputs of at least %dx%d)", err, g.Name, m, m)
-			}
-			return nil, nil, err
-		}
-		shapes[i], vec[i] = s, layers.IsVector(n.Op, inv)
+	shapes, vec, failed, err := g.walkShapes(in, len(needed), needed)
+	if err != nil {
+		return nil, nil, g.shapeErr(in, failed, err)
 	}
 	return shapes, vec, nil
 }
 
-// outShapes is shapes without the messages: the error is the op's own,
-// for node len(shapes).
-func (g *Graph) outShapes(in layers.Shape, last int) ([]layers.Shape, []bool, error) {
+// walkShapes computes the shapes of the first n nodes (only those marked
+// in needed, when given). On an error, failed is the node and err the
+// op's own.
+func (g *Graph) walkShapes(in layers.Shape, n int, needed []bool) (shapes []layers.Shape, vec []bool, failed int, err error) {
 	idx := g.index()
-	shapes := make([]layers.Shape, 0, last+1)
-	vec := make([]bool, 0, last+1)
-	for _, n := range g.Nodes[:last+1] {
-		ins := make([]layers.Shape, len(n.Inputs))
-		inv := make([]bool, len(n.Inputs))
-		for j, name := range n.Inputs {
+	shapes, vec = make([]layers.Shape, n), make([]bool, n)
+	for i, nd := range g.Nodes[:n] {
+		if needed != nil && !needed[i] {
+			continue
+		}
+		ins := make([]layers.Shape, len(nd.Inputs))
+		inv := make([]bool, len(nd.Inputs))
+		for j, name := range nd.Inputs {
 			if name == Input {
 				ins[j] = in
 				continue
 			}
 			ins[j], inv[j] = shapes[idx[name]], vec[idx[name]]
 		}
-		s, err := n.Op.OutShape(ins)
+		s, err := nd.Op.OutShape(ins)
 		if err != nil {
-			return shapes, vec, err
+			return shapes, vec, i, err
 		}
-		shapes, vec = append(shapes, s), append(vec, layers.IsVector(n.Op, inv))
+		shapes[i], vec[i] = s, layers.IsVector(nd.Op, inv)
 	}
-	return shapes, vec, nil
+	return shapes, vec, 0, nil
+}
+
+// shapeErr is the message of node i's refusing an input size: the
+// network's hint, or the smallest square size it takes.
+func (g *Graph) shapeErr(in layers.Shape, i int, err error) error {
+	n := g.Nodes[i]
+	err = fmt.Errorf("%w: layer %s (%s) for an input of %dx%d: %w", ErrShape, n.Name, n.Op.Kind(), in.H, in.W, err)
+	if g.SizeHint != nil {
+		return g.SizeHint(in, n.Name, err)
+	}
+	if m := g.minSquare(); m > 0 && (in.H < m || in.W < m) {
+		return fmt.Errorf("%w (%s takes inputs of at least %dx%d)", err, g.Name, m, m)
+	}
+	return err
 }
 
 // minSquare is the smallest square input every node takes (0 when none
@@ -215,7 +202,7 @@ func (g *Graph) outShapes(in layers.Shape, last int) ([]layers.Shape, []bool, er
 func (g *Graph) minSquare() int {
 	last := len(g.Nodes) - 1
 	for s := 1; s <= 1024; s++ {
-		if _, _, err := g.outShapes(layers.Shape{N: 1, H: s, W: s, C: 3}, last); err == nil {
+		if _, _, _, err := g.walkShapes(layers.Shape{N: 1, H: s, W: s, C: 3}, last+1, nil); err == nil {
 			return s
 		}
 	}

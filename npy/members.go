@@ -177,19 +177,11 @@ func writeMember(z *zip.Writer, m Member) error {
 // members. Every declared size is checked against the member's bytes
 // before anything is allocated.
 func ReadNPZMembers(path string, names ...string) ([]Member, error) {
-	f, err := os.Open(path)
+	f, z, size, err := openNPZFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
-	}
-	z, err := openNPZ(f, st.Size())
-	if err != nil {
-		return nil, wrap(err, "%s", path)
-	}
 	var out []Member
 	seen := map[string]bool{}
 	for _, zf := range z.File {
@@ -201,7 +193,7 @@ func ReadNPZMembers(path string, names ...string) ([]Member, error) {
 		if len(names) > 0 && !slices.Contains(names, name) {
 			continue
 		}
-		m, err := readRawMember(zf, st.Size())
+		m, err := readRawMember(zf, size)
 		if err != nil {
 			return nil, wrap(err, "%s: npz member %q", path, clip(zf.Name))
 		}
@@ -214,19 +206,11 @@ func ReadNPZMembers(path string, names ...string) ([]Member, error) {
 // NPZShapes reads only the headers of an .npz's members: each member's
 // shape by name (stored or deflated members alike).
 func NPZShapes(path string) (map[string][]int, error) {
-	f, err := os.Open(path)
+	f, z, _, err := openNPZFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
-	}
-	z, err := openNPZ(f, st.Size())
-	if err != nil {
-		return nil, wrap(err, "%s", path)
-	}
 	out := map[string][]int{}
 	for _, zf := range z.File {
 		rc, err := zf.Open()
@@ -241,6 +225,24 @@ func NPZShapes(path string) (map[string][]int, error) {
 		out[strings.TrimSuffix(zf.Name, ".npy")] = h.shape
 	}
 	return out, nil
+}
+
+// openNPZFile opens an .npz file's zip directory; the caller closes f.
+func openNPZFile(path string) (f *os.File, z *zip.Reader, size int64, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("npy: %w", err)
+	}
+	st, err := f.Stat()
+	if err == nil {
+		size = st.Size()
+		z, err = openNPZ(f, size)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, wrap(err, "%s", path)
+	}
+	return f, z, size, nil
 }
 
 func readRawMember(zf *zip.File, size int64) (Member, error) {
