@@ -29,12 +29,15 @@
 // another size is an error that says which size the weights expect, and a
 // run computes nothing past the deepest layer asked for.
 //
-// # GPU execution
+// # Execution
 //
-// A Net records the whole network for one input shape into one command
-// sequence, submitted once per Run, and keeps it for the next Run of the
-// same shape. Features asked for get buffers of their own, never reused;
-// the other activations alternate between two scratch buffers, and maps
-// not asked for are never copied to the host. Activations are NHWC on the
-// GPU too, so readback needs no transposition.
+// Graph describes the network as a graph.Graph (the preprocessing node is
+// named bgr); a Net is a graph.Net of it, with the engine's planner and
+// executor: buffers assigned by liveness (features asked for are never
+// reused), a ReLU fused into the fc layer before it where nothing else
+// reads that layer, a run recorded once per input shape and names into a
+// few queued submissions, safe for concurrent use and cancellable (see
+// package graph). With Options.FCN, fc6 runs as a 7x7 convolution and
+// fc7, fc8 as 1x1 convolutions (score maps for larger inputs). Activations
+// are NHWC on the GPU too, so readback needs no transposition.
 package vgg
