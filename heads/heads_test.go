@@ -3,6 +3,7 @@ package heads
 import (
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/npy"
@@ -97,6 +98,60 @@ func TestMLPAndDeterminism(t *testing.T) {
 	for i := range p1 {
 		if p1[i] != p2[i] {
 			t.Fatalf("the loaded head predicts differently")
+		}
+	}
+}
+
+// TestLoadRefusesBadHeads: head files that do not hold together are
+// refused with a message naming what is wrong.
+func TestLoadRefusesBadHeads(t *testing.T) {
+	good := func() []npy.Member {
+		return []npy.Member{
+			{Name: "W1", Shape: []int{3, 2}, Float32: []float32{1, 2, 3, 4, 5, 6}},
+			{Name: "b1", Shape: []int{2}, Float32: []float32{0, 0}},
+			{Name: "mean", Shape: []int{3}, Float32: []float32{0, 0, 0}},
+			{Name: "std", Shape: []int{3}, Float32: []float32{1, 1, 1}},
+			{Name: "classes", Shape: []int{2}, Unicode: []string{"cat", "dog"}},
+			{Name: "network", Shape: []int{1}, Unicode: []string{"net"}},
+			{Name: "layer", Shape: []int{1}, Unicode: []string{"fc7"}},
+			{Name: "pooling", Shape: []int{1}, Unicode: []string{"none"}},
+			{Name: "input_size", Shape: []int{1}, Int32: []int32{224}},
+		}
+	}
+	dir := t.TempDir()
+	write := func(ms []npy.Member) string {
+		p := filepath.Join(dir, "h.npz")
+		if err := npy.WriteNPZMembers(p, ms); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if _, err := Load(write(good())); err != nil {
+		t.Fatalf("the good head: %v", err)
+	}
+	for _, c := range []struct {
+		name  string
+		spoil func([]npy.Member) []npy.Member
+		want  string
+	}{
+		{"three classes for two outputs", func(ms []npy.Member) []npy.Member {
+			ms[4] = npy.Member{Name: "classes", Shape: []int{3}, Unicode: []string{"a", "b", "c"}}
+			return ms
+		}, "2 outputs for 3 classes"},
+		{"short bias", func(ms []npy.Member) []npy.Member {
+			ms[1] = npy.Member{Name: "b1", Shape: []int{1}, Float32: []float32{0}}
+			return ms
+		}, "W1 and b1 do not match"},
+		{"zero std", func(ms []npy.Member) []npy.Member {
+			ms[3] = npy.Member{Name: "std", Shape: []int{3}, Float32: []float32{1, 0, 1}}
+			return ms
+		}, "std[1] is 0"},
+		{"no layer", func(ms []npy.Member) []npy.Member { return append(ms[:6], ms[7:]...) }, "no layer"},
+		{"no weights", func(ms []npy.Member) []npy.Member { return ms[2:] }, "no W1"},
+	} {
+		_, err := Load(write(c.spoil(good())))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
 		}
 	}
 }
