@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -575,5 +576,32 @@ func TestExtractMemoryLimit(t *testing.T) {
 	stdout, stderr, err := runCmd(t, "extract", "--device", "cpu", "--weights", w, "--layers", "avgpool", "--size", "64", "--batch", "8", "--out", out, data)
 	if err != nil || !strings.Contains(stderr, "ran batches of 2") || !strings.Contains(stdout, "extracted 6 images") {
 		t.Errorf("extract under a memory limit: %v\n%s%s", err, stdout, stderr)
+	}
+}
+
+// TestMaps draws a layer's maps as a PNG grid and refuses a vector layer.
+func TestMaps(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.png")
+	stdout, stderr, err := runCmd(t, "maps", "--device", "cpu", "--weights", "../../testdata/tv/resnet18.pth", "--layer", "layer1",
+		"--size", "64", "--channels", "5", "--out", out, "../../testdata/images/chelsea.jpg")
+	if err != nil || !strings.Contains(stdout, "5 channels drawn") {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// layer1 at 64x64 is 16x16: 3 columns of 64-pixel tiles, 2 rows.
+	if b := img.Bounds(); b.Dx() != 3*65-1 || b.Dy() != 2*65-1 {
+		t.Errorf("picture %v", b)
+	}
+	if _, _, err := runCmd(t, "maps", "--device", "cpu", "--weights", "../../testdata/tv/resnet18.pth", "--layer", "fc",
+		"--size", "64", "--out", out, "../../testdata/images/chelsea.jpg"); err == nil || !strings.Contains(err.Error(), "only maps") {
+		t.Errorf("a vector layer: got %v", err)
 	}
 }
