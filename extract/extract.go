@@ -497,8 +497,7 @@ func WriteShardTask(ctx context.Context, net Runner, job Job, shapes map[string]
 	if progress == nil {
 		progress = func(int) {}
 	}
-	var info shardInfo
-	return extractShard(ctx, net, job, cands, shapes, filepath.Join(job.Out, shardName(t.Index)), &info, progress)
+	return extractShard(ctx, net, job, cands, shapes, filepath.Join(job.Out, shardName(t.Index)), progress)
 }
 
 // Finish reads the shards back and writes skipped.tsv and the final
@@ -580,7 +579,7 @@ type decoded struct {
 
 // extractShard decodes and runs the candidates of one shard and writes it.
 // Decoding runs ahead of the network by one batch, on every CPU.
-func extractShard(ctx context.Context, net Runner, job Job, cands []candidate, shapes map[string][]int, path string, info *shardInfo, progress func(int)) error {
+func extractShard(ctx context.Context, net Runner, job Job, cands []candidate, shapes map[string][]int, path string, progress func(int)) error {
 	type batch struct {
 		idx  []int // candidates in this batch that decoded
 		imgs []images.RGB
@@ -687,7 +686,6 @@ func extractShard(ctx context.Context, net Runner, job Job, cands []candidate, s
 		os.Remove(tmp)
 		return fmt.Errorf("extract: %w", err)
 	}
-	info.Images, info.Skipped, info.Completed = len(paths), len(skipped), true
 	return nil
 }
 
