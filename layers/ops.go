@@ -890,3 +890,91 @@ func (viewKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 }
 
 func (viewKernel) Close() error { return nil }
+
+// Resize is bilinear resizing of a map to the height and width of a
+// second input (its data is not read), as PyTorch's
+// F.interpolate(mode='bilinear', align_corners=False): FCN's upsampling
+// of class scores to the input image's size.
+type Resize struct{}
+
+// Kind implements Op.
+func (Resize) Kind() string { return "resize bilinear" }
+
+// Params implements Op.
+func (Resize) Params() []Param { return nil }
+
+// OutShape implements Op: inputs are the map and the tensor whose height
+// and width the output takes.
+func (Resize) OutShape(in []Shape) (Shape, error) {
+	if err := checkInputs("resize", in, 2); err != nil {
+		return Shape{}, err
+	}
+	if in[0].N != in[1].N {
+		return Shape{}, fmt.Errorf("layers: resize: batches of %d and %d", in[0].N, in[1].N)
+	}
+	return Shape{in[0].N, in[1].H, in[1].W, in[0].C}, nil
+}
+
+// resizeTaps are the two source indices and the weight of the second for
+// output index o of n (input m), PyTorch's align_corners=False rule.
+func resizeTaps(o, n, m int) (int, int, float64) {
+	s := max((float64(o)+0.5)*float64(m)/float64(n)-0.5, 0)
+	i0 := min(int(s), m-1)
+	return i0, min(i0+1, m-1), s - float64(i0)
+}
+
+// CPU implements Op.
+func (Resize) CPU(ctx context.Context, in []HostTensor) ([]float32, error) {
+	if err := checkHost("resize", in, 2); err != nil {
+		return nil, err
+	}
+	is := in[0].Shape
+	os, err := Resize{}.OutShape([]Shape{is, in[1].Shape})
+	if err != nil {
+		return nil, err
+	}
+	x := in[0].Data
+	out := make([]float32, os.Len())
+	err = parallelCtx(ctx, os.N*os.H, func(row int) {
+		n, oy := row/os.H, row%os.H
+		y0, y1, fy := resizeTaps(oy, os.H, is.H)
+		for ox := 0; ox < os.W; ox++ {
+			x0, x1, fx := resizeTaps(ox, os.W, is.W)
+			for c := 0; c < is.C; c++ {
+				at := func(y, xx int) float64 { return float64(x[((n*is.H+y)*is.W+xx)*is.C+c]) }
+				v := (at(y0, x0)*(1-fx)+at(y0, x1)*fx)*(1-fy) + (at(y1, x0)*(1-fx)+at(y1, x1)*fx)*fy
+				out[((n*os.H+oy)*os.W+ox)*is.C+c] = float32(v)
+			}
+		}
+	})
+	return out, err
+}
+
+// Upload implements Op.
+func (Resize) Upload(k *Kit) (Kernel, error) { return resizeKernel{k}, nil }
+
+type resizeKernel struct{ kit *Kit }
+
+func (rk resizeKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
+	if err := checkTensors("resize", in, 2, out); err != nil {
+		return err
+	}
+	is := in[0].Shape
+	want, err := Resize{}.OutShape([]Shape{is, in[1].Shape})
+	if err != nil {
+		return err
+	}
+	if out.Shape != want {
+		return fmt.Errorf("layers: resize: output %v, want %v", out.Shape, want)
+	}
+	kern, err := rk.kit.kernel("resize", 2, 8, uint32(rk.kit.ewg()))
+	if err != nil {
+		return err
+	}
+	os := out.Shape
+	return rk.kit.imageChunks(s, "resize", kern, in[0], out, os.Image(), func(n int, ib, ob uint32) []uint32 {
+		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob}
+	})
+}
+
+func (rk resizeKernel) Close() error { return nil }

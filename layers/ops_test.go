@@ -78,6 +78,12 @@ func opTable(rng interface{ Float64() float64 }) []layertest.OpCase {
 				In: []layers.Shape{{N: s[0], H: s[1], W: s[2], C: s[3]}}, Tol: tolPool})
 		}
 	}
+	// Bilinear resizing: up (FCN's x32), down, odd factors, to 1x1.
+	for _, r := range [][2][4]int{{{2, 3, 4, 5}, {2, 96, 128, 3}}, {{1, 13, 7, 17}, {1, 5, 9, 3}}, {{3, 5, 5, 2}, {3, 1, 1, 3}}, {{1, 1, 1, 4}, {1, 6, 5, 3}}} {
+		a, b := r[0], r[1]
+		cases = append(cases, layertest.OpCase{Name: fmt.Sprintf("resize %v to %v", a, b), Op: layers.Resize{},
+			In: []layers.Shape{{N: a[0], H: a[1], W: a[2], C: a[3]}, {N: b[0], H: b[1], W: b[2], C: b[3]}}, Tol: layertest.Tol{Atol: 1e-6, Rtol: 1e-5}})
+	}
 	// Global pooling of larger maps: several channel blocks and pixel
 	// groups of the reduction kernel.
 	for _, avg := range []bool{true, false} {
