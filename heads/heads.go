@@ -71,6 +71,10 @@ type Data struct {
 
 // Head is a trained head.
 type Head struct {
+	// Kind is "classifier" (vectors in, class probabilities out) or "fcn"
+	// (a map in, a 1x1 convolution to class scores upsampled to the
+	// input's size).
+	Kind      string
 	Mean, Std []float32
 	// Layers: W [in, out] row-major, B [out]; ReLU between them.
 	W, B    [][]float32
@@ -316,7 +320,6 @@ func Train(data *Data, train, valid []int, cfg Config) (*Result, error) {
 	for i := range order {
 		order[i] = i
 	}
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
 	step := 0
 	bestLoss, since := math.Inf(1), 0
 	save := func() {
@@ -372,19 +375,8 @@ func Train(data *Data, train, valid []int, cfg Config) (*Result, error) {
 				}
 			}
 			step++
-			c1, c2 := 1-math.Pow(beta1, float64(step)), 1-math.Pow(beta2, float64(step))
 			for _, l := range nt.layers {
-				for i, g := range l.gw {
-					g += cfg.WeightDecay * l.w[i]
-					l.mw[i] = beta1*l.mw[i] + (1-beta1)*g
-					l.vw[i] = beta2*l.vw[i] + (1-beta2)*g*g
-					l.w[i] -= cfg.LR * (l.mw[i] / c1) / (math.Sqrt(l.vw[i]/c2) + eps)
-				}
-				for i, g := range l.gb {
-					l.mb[i] = beta1*l.mb[i] + (1-beta1)*g
-					l.vb[i] = beta2*l.vb[i] + (1-beta2)*g*g
-					l.b[i] -= cfg.LR * (l.mb[i] / c1) / (math.Sqrt(l.vb[i]/c2) + eps)
-				}
+				adam(l, cfg, step)
 			}
 		}
 		st := EpochStats{Epoch: epoch}
@@ -424,13 +416,31 @@ func Train(data *Data, train, valid []int, cfg Config) (*Result, error) {
 		}
 		res.Confusion[c][arg]++
 	}
-	h := &Head{Sizes: sizes, Classes: data.Labels, Mean: f32(mean), Std: f32(std)}
+	h := &Head{Kind: "classifier", Sizes: sizes, Classes: data.Labels, Mean: f32(mean), Std: f32(std)}
 	for _, l := range nt.layers {
 		h.W = append(h.W, f32(l.w))
 		h.B = append(h.B, f32(l.b))
 	}
 	res.Head = h
 	return res, nil
+}
+
+// adam applies one Adam step to l from its gradients, with L2 weight
+// decay on the weights.
+func adam(l *layer, cfg Config, step int) {
+	const beta1, beta2, eps = 0.9, 0.999, 1e-8
+	c1, c2 := 1-math.Pow(beta1, float64(step)), 1-math.Pow(beta2, float64(step))
+	for i, g := range l.gw {
+		g += cfg.WeightDecay * l.w[i]
+		l.mw[i] = beta1*l.mw[i] + (1-beta1)*g
+		l.vw[i] = beta2*l.vw[i] + (1-beta2)*g*g
+		l.w[i] -= cfg.LR * (l.mw[i] / c1) / (math.Sqrt(l.vw[i]/c2) + eps)
+	}
+	for i, g := range l.gb {
+		l.mb[i] = beta1*l.mb[i] + (1-beta1)*g
+		l.vb[i] = beta2*l.vb[i] + (1-beta2)*g*g
+		l.b[i] -= cfg.LR * (l.mb[i] / c1) / (math.Sqrt(l.vb[i]/c2) + eps)
+	}
 }
 
 func f32(x []float64) []float32 {

@@ -139,6 +139,7 @@ func (h *Head) Save(path string) error {
 		npy.Member{Name: "layer", Shape: []int{1}, Unicode: []string{h.Layer}},
 		npy.Member{Name: "pooling", Shape: []int{1}, Unicode: []string{h.Pooling}},
 		npy.Member{Name: "input_size", Shape: []int{1}, Int32: []int32{int32(h.InputSize)}},
+		npy.Member{Name: "kind", Shape: []int{1}, Unicode: []string{h.kind()}},
 	)
 	if err := npy.WriteNPZMembers(tmp, ms); err != nil {
 		return err
@@ -148,6 +149,34 @@ func (h *Head) Save(path string) error {
 		return fmt.Errorf("heads: %w", err)
 	}
 	return nil
+}
+
+func (h *Head) kind() string {
+	if h.Kind == "" {
+		return "classifier"
+	}
+	return h.Kind
+}
+
+// folded returns layer i's weights and bias with the standardisation
+// folded in when i is the first layer:
+// (x - mean) / std @ W + b = x @ (W / std) + (b - (mean / std) @ W).
+func (h *Head) folded(i int) ([]float32, []float32) {
+	in, out := h.Sizes[i], h.Sizes[i+1]
+	w := append([]float32(nil), h.W[i]...)
+	b := append([]float32(nil), h.B[i]...)
+	if i > 0 {
+		return w, b
+	}
+	for r := range in {
+		s, m := float64(h.Std[r]), float64(h.Mean[r])
+		for j := range out {
+			wv := float64(h.W[0][r*out+j])
+			w[r*out+j] = float32(wv / s)
+			b[j] = float32(float64(b[j]) - m/s*wv)
+		}
+	}
+	return w, b
 }
 
 // Load reads a head file and checks it.
@@ -167,7 +196,15 @@ func Load(path string) (*Head, error) {
 		}
 		return m.Unicode[0], nil
 	}
-	h := &Head{}
+	h := &Head{Kind: "classifier"}
+	if _, ok := by["kind"]; ok {
+		if h.Kind, err = str("kind"); err != nil {
+			return nil, err
+		}
+	}
+	if h.Kind != "classifier" && h.Kind != "fcn" {
+		return nil, fmt.Errorf("heads: %s: unknown kind %q (classifier or fcn)", path, h.Kind)
+	}
 	if h.Network, err = str("network"); err != nil {
 		return nil, err
 	}
@@ -206,6 +243,9 @@ func Load(path string) (*Head, error) {
 	}
 	if len(h.W) == 0 {
 		return nil, fmt.Errorf("heads: %s: no W1", path)
+	}
+	if h.Kind == "fcn" && len(h.W) != 1 {
+		return nil, fmt.Errorf("heads: %s: an fcn head has one layer, this one %d", path, len(h.W))
 	}
 	if k := h.Sizes[len(h.Sizes)-1]; k != len(h.Classes) {
 		return nil, fmt.Errorf("heads: %s: %d outputs for %d classes", path, k, len(h.Classes))
@@ -252,6 +292,21 @@ func (h *Head) Attach(g *graph.Graph) (*graph.Graph, error) {
 	if t, ok := g.Aliases[prev]; ok {
 		prev = t // a node reads nodes, not aliases
 	}
+	if h.Kind == "fcn" {
+		if len(shape) != 3 || shape[2] != h.Sizes[0] {
+			return nil, fmt.Errorf("heads: the fcn head takes a map of %d channels, %s gives %v at %s", h.Sizes[0], g.Name, shape, h.Layer)
+		}
+		w, b := h.folded(0)
+		one := layers.Window{KH: 1, KW: 1, SH: 1, SW: 1}
+		c.Nodes = append(c.Nodes,
+			graph.Node{Name: "head.lowres", Op: &layers.Conv{Window: one, Cin: h.Sizes[0], Cout: h.Sizes[1], W: w, B: b}, Inputs: []string{prev}},
+			graph.Node{Name: "head.scores", Op: layers.Resize{}, Inputs: []string{"head.lowres", graph.Input}},
+			graph.Node{Name: "head.prob", Op: &layers.Softmax{Maps: true}, Inputs: []string{"head.scores"}})
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		return &c, nil
+	}
 	feat := 1
 	for _, d := range shape {
 		feat *= d
@@ -267,19 +322,7 @@ func (h *Head) Attach(g *graph.Graph) (*graph.Graph, error) {
 	}
 	for i := range h.W {
 		in, out := h.Sizes[i], h.Sizes[i+1]
-		w := append([]float32(nil), h.W[i]...)
-		b := append([]float32(nil), h.B[i]...)
-		if i == 0 {
-			// (x - mean) / std @ W + b = x @ (W / std) + (b - (mean / std) @ W)
-			for r := range in {
-				s, m := float64(h.Std[r]), float64(h.Mean[r])
-				for j := range out {
-					wv := float64(h.W[0][r*out+j])
-					w[r*out+j] = float32(wv / s)
-					b[j] = float32(float64(b[j]) - m/s*wv)
-				}
-			}
-		}
+		w, b := h.folded(i)
 		name := fmt.Sprintf("head.fc%d", i+1)
 		if i == len(h.W)-1 {
 			name = "head.logits"
