@@ -25,7 +25,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	features := fs.String("features", "", "a `vkvgg extract` output folder of a labelled dataset")
 	layer := fs.String("layer", "", "the layer to train on (default: the folder's only one)")
-	head := fs.String("head", "linear", "linear (softmax regression) or mlp (one hidden ReLU layer)")
+	head := fs.String("head", "linear", "linear (softmax regression), mlp (one hidden ReLU layer) or fcn (segmentation)")
 	hidden := fs.Int("hidden", 512, "mlp: hidden units")
 	dropout := fs.Float64("dropout", 0, "mlp: dropout rate on the hidden layer")
 	epochs := fs.Int("epochs", 100, "at most this many epochs")
@@ -37,14 +37,31 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	patience := fs.Int("patience", 10, "stop after this many epochs without a better validation loss")
 	out := fs.String("out", "", "the head file to write (.npz)")
 	plotPath := fs.String("plot", "", "also draw loss and accuracy per epoch into this PNG")
+	// Segmentation heads train on images and masks through the network.
+	nf := netFlags{batch: 8}
+	fs.StringVar(&nf.weights, "weights", "", "fcn: the network's weights (a file or random:NAME)")
+	fs.StringVar(&nf.device, "device", "", "fcn: the device that computes the features")
+	dataDir := fs.String("data", "", "fcn: a folder with images/ and masks/ (PNG class ids, same base names; 255 is ignored)")
+	classesFile := fs.String("classes", "", "fcn: class names, one per line (default: class0, class1, ...)")
+	size := fs.Int("size", 224, "fcn: images and masks are centre-cropped and resized to SIZE x SIZE")
 	if err := parse(fs, args, stdout); err != nil {
 		return helped(err)
+	}
+	if *head == "fcn" {
+		if *out == "" || *size < 1 {
+			return errors.New("train: --out is required, and --size must be positive")
+		}
+		cfg := heads.Config{Epochs: *epochs, LR: *lr, WeightDecay: *wd, Batch: *batch, Patience: *patience, Seed: *seed}
+		cfg.Epoch = func(e heads.EpochStats) {
+			fmt.Fprintf(stdout, "epoch %3d  train loss %.4f pixel acc %.4f  validation loss %.4f pixel acc %.4f\n", e.Epoch, e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc)
+		}
+		return trainFCN(&nf, *dataDir, *layer, *classesFile, *size, *val, *seed, cfg, *out, *plotPath, stdout, stderr)
 	}
 	if *features == "" || *out == "" {
 		return errors.New("train: --features and --out are required")
 	}
 	if *head != "linear" && *head != "mlp" {
-		return fmt.Errorf("train: --head %q: linear or mlp", *head)
+		return fmt.Errorf("train: --head %q: linear, mlp or fcn", *head)
 	}
 	if *val < 0 || *val >= 1 {
 		return fmt.Errorf("train: --val %v: a fraction in [0, 1)", *val)
@@ -122,6 +139,8 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	headPath := fs.String("head", "", "a head file from vkvgg train")
 	top := fs.Int("top", 3, "classes to print per image")
 	out := fs.String("out", "", "write a CSV (path, class, probability of each class) instead of printing")
+	masks := fs.String("masks", "", "segmentation heads: write each image's mask (palette PNG) into this folder")
+	overlay := fs.Bool("overlay", false, "segmentation heads: also write the mask blended over the photo")
 	if err := parse(fs, args, stdout); err != nil {
 		return helped(err)
 	}
@@ -156,6 +175,9 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if net.Name != h.Network {
 		fmt.Fprintf(stderr, "vkvgg: WARNING: the head was trained on %s features, these weights are %s\n", h.Network, net.Name)
+	}
+	if h.Kind == "fcn" {
+		return predictSeg(ctx, net, h, files, *masks, *overlay, stdout, stderr)
 	}
 	var w *csv.Writer
 	var tmp string

@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
+	"image"
+	"image/color"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -603,5 +607,114 @@ func TestMaps(t *testing.T) {
 	if _, _, err := runCmd(t, "maps", "--device", "cpu", "--weights", "../../testdata/tv/resnet18.pth", "--layer", "fc",
 		"--size", "64", "--out", out, "../../testdata/images/chelsea.jpg"); err == nil || !strings.Contains(err.Error(), "only maps") {
 		t.Errorf("a vector layer: got %v", err)
+	}
+}
+
+// segFolder writes n generated images (textured background, a red
+// square, a blue disc) of w x h as PNGs in dir/images and their masks
+// (palette PNGs of class ids) in dir/masks.
+func segFolder(t *testing.T, dir string, n, w, h int) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(dir, "images"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "masks"), 0o755)
+	rng := rand.New(rand.NewPCG(5, 5))
+	pal := color.Palette{color.Black, color.RGBA{128, 0, 0, 255}, color.RGBA{0, 128, 0, 255}}
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		m := image.NewPaletted(image.Rect(0, 0, w, h), pal)
+		sq := [3]int{rng.IntN(h / 2), rng.IntN(w / 2), h/4 + rng.IntN(h/4)}
+		dc := [3]int{h/4 + rng.IntN(h/2), w/4 + rng.IntN(w/2), h/8 + rng.IntN(h/8)}
+		for y := range h {
+			for x := range w {
+				g := uint8(80 + rng.IntN(100))
+				c, lab := color.RGBA{g, g, g, 255}, uint8(0)
+				if dy, dx := y-dc[0], x-dc[1]; dy*dy+dx*dx <= dc[2]*dc[2] {
+					c, lab = color.RGBA{25, 50, 230, 255}, 2
+				}
+				if y >= sq[0] && y < sq[0]+sq[2] && x >= sq[1] && x < sq[1]+sq[2] {
+					c, lab = color.RGBA{230, 25, 25, 255}, 1
+				}
+				img.SetRGBA(x, y, c)
+				m.SetColorIndex(x, y, lab)
+			}
+		}
+		for _, f := range []struct {
+			path string
+			img  image.Image
+		}{{filepath.Join(dir, "images", fmt.Sprintf("s%02d.png", i)), img}, {filepath.Join(dir, "masks", fmt.Sprintf("s%02d.png", i)), m}} {
+			fh, err := os.Create(f.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(fh, f.img)
+			fh.Close()
+		}
+	}
+}
+
+// TestSegmentation trains an FCN head through the command on generated
+// images and masks, predicts masks for images of other sizes, and checks
+// the errors for a missing mask and out-of-range class ids.
+func TestSegmentation(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "set")
+	segFolder(t, data, 24, 64, 64)
+	classes := filepath.Join(dir, "classes.txt")
+	os.WriteFile(classes, []byte("background\nsquare\ndisc\n"), 0o644)
+	head := filepath.Join(dir, "seg.npz")
+	w := "../../testdata/tv/vgg16.pth"
+	stdout, stderr, err := runCmd(t, "train", "--head", "fcn", "--device", "cpu", "--weights", w, "--layer", "features.16", "--size", "64",
+		"--data", data, "--classes", classes, "--epochs", "40", "--lr", "0.02", "--batch", "6", "--val", "0.25", "--out", head)
+	if err != nil {
+		t.Fatalf("train: %v\n%s%s", err, stdout, stderr)
+	}
+	var miou, base float64
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "kept epoch") {
+			fmt.Sscanf(line[strings.Index(line, "mean IoU"):], "mean IoU %f", &miou)
+			fmt.Sscanf(line[strings.LastIndex(line, "mean IoU"):], "mean IoU %f", &base)
+		}
+	}
+	t.Logf("mean IoU %.3f, all-background %.3f", miou, base)
+	if miou < base+0.2 {
+		t.Errorf("mean IoU %.3f against the baseline's %.3f:\n%s", miou, base, stdout)
+	}
+	other := filepath.Join(dir, "other")
+	segFolder(t, other, 2, 80, 56)
+	masks := filepath.Join(dir, "masks")
+	for _, device := range []string{"cpu", device(t)} {
+		if _, stderr, err := runCmd(t, "predict", "--device", device, "--weights", w, "--head", head, "--masks", masks, "--overlay", filepath.Join(other, "images")); err != nil {
+			t.Fatalf("predict: %v\n%s", err, stderr)
+		}
+		for _, name := range []string{"s00.png", "s01.png", "s00_overlay.png"} {
+			f, err := os.Open(filepath.Join(masks, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(f)
+			f.Close()
+			if err != nil || img.Bounds().Dx() != 80 || img.Bounds().Dy() != 56 {
+				t.Fatalf("%s: %v, %v; want 80x56", name, err, img.Bounds())
+			}
+			if p, ok := img.(*image.Paletted); ok {
+				for _, v := range p.Pix {
+					if v > 2 {
+						t.Fatalf("%s holds class %d of 3", name, v)
+					}
+				}
+			} else if !strings.Contains(name, "overlay") {
+				t.Fatalf("%s is a %T, want a palette PNG", name, img)
+			}
+		}
+	}
+	// A missing mask, and ids beyond the classes.
+	os.Remove(filepath.Join(data, "masks", "s03.png"))
+	if _, _, err := runCmd(t, "train", "--head", "fcn", "--device", "cpu", "--weights", w, "--layer", "features.16", "--size", "64", "--data", data, "--out", head); err == nil || !strings.Contains(err.Error(), "no mask") {
+		t.Errorf("a missing mask: got %v", err)
+	}
+	os.Remove(filepath.Join(data, "images", "s03.png"))
+	os.WriteFile(classes, []byte("background\nsquare\n"), 0o644)
+	if _, _, err := runCmd(t, "train", "--head", "fcn", "--device", "cpu", "--weights", w, "--layer", "features.16", "--size", "64", "--data", data, "--classes", classes, "--out", head); err == nil || !strings.Contains(err.Error(), "beyond the 2 classes") {
+		t.Errorf("ids beyond the classes: got %v", err)
 	}
 }
