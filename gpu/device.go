@@ -31,6 +31,7 @@ type instance struct {
 	debug      vk.DebugReportCallback
 	validation bool
 	messages   *messageLog
+	adopted    bool // the application's: never destroyed here
 }
 
 func newInstance(validation bool) (*instance, error) {
@@ -73,7 +74,9 @@ func (in *instance) close() {
 		vk.DestroyDebugReportCallback(in.handle, in.debug, nil)
 		unregisterLog(in.messages)
 	}
-	vk.DestroyInstance(in.handle, nil)
+	if !in.adopted {
+		vk.DestroyInstance(in.handle, nil)
+	}
 }
 
 // messageLog collects validation messages.
@@ -284,13 +287,17 @@ type Device struct {
 	cacheLoaded int
 	// The staging buffer and copy sequence of transfers to device-only
 	// memory, made on first use.
-	staged  bool // Options.Staging
-	xfer    sync.Mutex
-	staging *Buffer
-	copySeq *Sequence
-	mu      sync.Mutex // guards live and the queue
-	live    map[closer]string
-	closed  bool
+	staged bool // Options.Staging
+	// An adopted device is the application's: Close leaves it, and
+	// submissions take the application's queue lock.
+	adopted   bool
+	queueLock sync.Locker
+	xfer      sync.Mutex
+	staging   *Buffer
+	copySeq   *Sequence
+	mu        sync.Mutex // guards live and the queue
+	live      map[closer]string
+	closed    bool
 }
 
 type closer interface{ Close() error }
@@ -372,6 +379,17 @@ func (d *Device) WaitIdle() error {
 	return vkErr("vkDeviceWaitIdle", vk.DeviceWaitIdle(d.handle))
 }
 
+// lockQueue takes the queue for a submission: the application's lock on
+// an adopted device, else the device's own.
+func (d *Device) lockQueue() func() {
+	if d.queueLock != nil {
+		d.queueLock.Lock()
+		return d.queueLock.Unlock
+	}
+	d.mu.Lock()
+	return d.mu.Unlock
+}
+
 // Close waits for the device to go idle and destroys it. Objects created
 // from it that are still open are closed too, and Close then returns an
 // error wrapping ErrLeak that counts them. Close is idempotent and nil-safe.
@@ -380,8 +398,12 @@ func (d *Device) Close() error {
 		return nil
 	}
 	var errs []error
-	if err := d.WaitIdle(); err != nil {
-		errs = append(errs, err)
+	// An adopted device may be busy with the application's work; each of
+	// this engine's sequences waits for its own submission when closed.
+	if !d.adopted {
+		if err := d.WaitIdle(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	// The device's own transfer objects are not the caller's leaks.
 	d.xfer.Lock()
@@ -405,7 +427,9 @@ func (d *Device) Close() error {
 		errs = append(errs, err)
 	}
 	d.closed = true
-	vk.DestroyDevice(d.handle, nil)
+	if !d.adopted {
+		vk.DestroyDevice(d.handle, nil)
+	}
 	d.inst.close()
 	if len(leaked) > 0 {
 		sort.Strings(leaked)

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Environment variables read by Open and Devices.
@@ -123,4 +124,17 @@ func names(devs []DeviceInfo) string {
 		s[i] = d.String()
 	}
 	return strings.Join(s, "; ")
+}
+
+// Adopted names Vulkan objects an application owns, as raw handles (so
+// that the API depends on no binding): its VkInstance, the
+// VkPhysicalDevice and VkDevice it made, and a VkQueue of a family with
+// compute.
+type Adopted struct {
+	Instance, PhysicalDevice, Device, Queue uintptr
+	QueueFamily                             uint32
+	// QueueLock is the lock the application holds around its own
+	// vkQueueSubmit calls on Queue (Vulkan requires them to be externally
+	// synchronised); nil when the engine is the queue's only user.
+	QueueLock sync.Locker
 }

@@ -120,3 +120,9 @@ func (s *Sequence) Timings() ([]Timing, error) { return nil, errNoCgo }
 
 // Close does nothing and returns nil.
 func (s *Sequence) Close() error { return nil }
+
+// Adopt fails: this build has no Vulkan backend.
+func Adopt(a Adopted, opts Options) (*Device, error) { return nil, errNoCgo }
+
+// Handles are zero: this build has no Vulkan backend.
+func (d *Device) Handles() Adopted { return Adopted{} }

@@ -404,9 +404,9 @@ func (s *Sequence) Start() error {
 		s.ended = true
 	}
 	// Vulkan requires external synchronisation of the queue.
-	s.dev.mu.Lock()
+	unlock := s.dev.lockQueue()
 	r := queueSubmit(s.dev.queue, s.cmd, s.fence)
-	s.dev.mu.Unlock()
+	unlock()
 	if err := vkErr("vkQueueSubmit", r); err != nil {
 		return err
 	}

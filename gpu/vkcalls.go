@@ -40,6 +40,23 @@ static void vkvggDestroyPipelineCache(VkDevice dev, VkPipelineCache cache) {
 	callVkDestroyPipelineCache(dev, cache, NULL);
 }
 
+// vkvggFamilyComputes reports whether queue family f has compute.
+static int vkvggFamilyComputes(VkPhysicalDevice pd, uint32_t f) {
+	uint32_t n = 0;
+	callVkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
+	if (f >= n) {
+		return 0;
+	}
+	VkQueueFamilyProperties* q = calloc(n, sizeof *q);
+	if (q == NULL) {
+		return 0;
+	}
+	callVkGetPhysicalDeviceQueueFamilyProperties(pd, &n, q);
+	int ok = f < n && (q[f].queueFlags & VK_QUEUE_COMPUTE_BIT) != 0;
+	free(q);
+	return ok;
+}
+
 // vkvggComputeQueue finds the first queue family with compute and its
 // timestamp bits; it returns -1 when there is none.
 static int vkvggComputeQueue(VkPhysicalDevice pd, uint32_t* timestampBits) {
@@ -364,4 +381,9 @@ func pipelineCacheData(dev vk.Device, cache vk.PipelineCache) ([]byte, vk.Result
 
 func destroyPipelineCache(dev vk.Device, cache vk.PipelineCache) {
 	C.vkvggDestroyPipelineCache(cv[C.VkDevice](dev), cv[C.VkPipelineCache](cache))
+}
+
+// familyComputes reports whether queue family f of pd has compute.
+func familyComputes(pd vk.PhysicalDevice, f uint32) bool {
+	return C.vkvggFamilyComputes(cv[C.VkPhysicalDevice](pd), C.uint32_t(f)) != 0
 }

@@ -1,0 +1,93 @@
+package graph_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers/layertest"
+)
+
+// TestAdoptedDevice plays an application that owns a Vulkan device and
+// its queue: the engine adopts them (raw handles and the application's
+// queue lock), runs a network on them while the application submits its
+// own work under the same lock, gives the same results as the CPU
+// reference, and at Close leaves the application's device working.
+func TestAdoptedDevice(t *testing.T) {
+	app := testdev.Open(t) // the application's own device, validation on
+	// Handles carries the lock the application's submissions take.
+	dev, err := gpu.Adopt(app.Handles(), gpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model(t, "resnet18")
+	n, err := graph.NewOn(dev, m.Graph, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := randomBatch(11, 2, 57, 63)
+	cpu, _ := graph.NewCPU(m.Graph)
+	want, err := cpu.Run(context.Background(), b, "layer2", "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The application keeps submitting work of its own meanwhile.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf, err := app.NewBuffer(1 << 16)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer buf.Close()
+		for range 20 {
+			seq, err := app.NewSequence(gpu.SequenceOptions{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			seq.Fill(buf.All(), 7)
+			err = seq.Submit()
+			seq.Close()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 3 {
+		got, err := n.Run(context.Background(), b, "layer2", "prob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"layer2", "prob"} {
+			g, _ := got.Feature(name)
+			w, _ := want.Feature(name)
+			if e := layertest.NormErr(g.Data, w.Data); !(e < 1e-4) {
+				t.Errorf("%s on the adopted device: normalised error %.3g", name, e)
+			}
+		}
+	}
+	<-done
+	if err := n.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := dev.Close(); err != nil {
+		t.Errorf("closing the adopted device: %v", err)
+	}
+	// The application's device still works.
+	buf, err := app.NewBuffer(1024)
+	if err != nil {
+		t.Fatalf("the application's device after the engine closed: %v", err)
+	}
+	if err := buf.Upload(0, []float32{1, 2, 3}); err != nil {
+		t.Error(err)
+	}
+	buf.Close()
+	if _, err := gpu.Adopt(gpu.Adopted{}, gpu.Options{}); err == nil {
+		t.Error("adopting zero handles: no error")
+	}
+}
