@@ -44,20 +44,7 @@ func ReadTorch(path string) ([]TorchEntry, error) {
 // has been read and before any tensor's data is read or any memory is set
 // aside for it.
 func ReadTorchChecked(path string, check TorchShapeCheck) ([]TorchEntry, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
-	}
-	entries, err := DecodeTorchChecked(f, fi.Size(), check)
-	if err != nil {
-		return nil, wrap(err, "%s", path)
-	}
-	return entries, nil
+	return decodeFile(path, func(f *os.File, size int64) ([]TorchEntry, error) { return DecodeTorchChecked(f, size, check) })
 }
 
 // DecodeTorch reads the state dict of ReadTorch from the size bytes of r.

@@ -50,20 +50,26 @@ func ReadWeights(path string) (map[string]Layer, error) {
 // its npy header has been read (and, if deflated, inflated), before its
 // data.
 func ReadWeightsChecked(path string, check ShapeCheck) (map[string]Layer, error) {
+	return decodeFile(path, func(f *os.File, size int64) (map[string]Layer, error) { return DecodeWeightsChecked(f, size, check) })
+}
+
+// decodeFile opens path and runs decode on it, naming the file in errors.
+func decodeFile[T any](path string, decode func(f *os.File, size int64) (T, error)) (T, error) {
+	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
+		return zero, fmt.Errorf("npy: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
+		return zero, fmt.Errorf("npy: %w", err)
 	}
-	layers, err := DecodeWeightsChecked(f, fi.Size(), check)
+	v, err := decode(f, fi.Size())
 	if err != nil {
-		return nil, wrap(err, "%s", path)
+		return zero, wrap(err, "%s", path)
 	}
-	return layers, nil
+	return v, nil
 }
 
 // DecodeWeights reads the weight file of ReadWeights from the size bytes of
