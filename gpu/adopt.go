@@ -70,3 +70,7 @@ func (d *Device) Handles() Adopted {
 	return Adopted{Instance: cv[uintptr](d.inst.handle), PhysicalDevice: cv[uintptr](d.info.physical),
 		Device: cv[uintptr](d.handle), Queue: cv[uintptr](d.queue), QueueFamily: d.info.QueueFamily, QueueLock: lock}
 }
+
+// Handle is the buffer's raw VkBuffer handle, for an application that
+// reads or writes the buffer with its own Vulkan code.
+func (b *Buffer) Handle() uintptr { return cv[uintptr](b.handle) }

@@ -126,3 +126,6 @@ func Adopt(a Adopted, opts Options) (*Device, error) { return nil, errNoCgo }
 
 // Handles are zero: this build has no Vulkan backend.
 func (d *Device) Handles() Adopted { return Adopted{} }
+
+// Handle is zero: this build has no Vulkan backend.
+func (b *Buffer) Handle() uintptr { return 0 }

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -89,5 +90,56 @@ func TestAdoptedDevice(t *testing.T) {
 	buf.Close()
 	if _, err := gpu.Adopt(gpu.Adopted{}, gpu.Options{}); err == nil {
 		t.Error("adopting zero handles: no error")
+	}
+}
+
+// TestRunOnDevice: an input in the application's device buffer, features
+// left in device buffers; the application's own read of those buffers
+// equals a host Run bit for bit.
+func TestRunOnDevice(t *testing.T) {
+	app := testdev.Open(t)
+	m := model(t, "resnet18")
+	n, err := graph.NewOn(app, m.Graph, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	b := randomBatch(12, 2, 49, 61)
+	src, err := app.NewBuffer(int64(len(b.Data)+7) * 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Upload(7, b.Data); err != nil { // the application's pixels, at an offset
+		t.Fatal(err)
+	}
+	names := []string{"layer1", "avgpool", "prob"}
+	res, err := n.RunOnDevice(context.Background(), graph.DeviceInput{N: 2, H: 49, W: 61, Buf: src, Off: 7}, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := n.Run(context.Background(), b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		f, ok := res.Feature(name)
+		if !ok || f.Buf.Handle() == 0 {
+			t.Fatalf("%s: no device feature", name)
+		}
+		got := make([]float32, f.Bytes/4)
+		if err := f.Buf.Download(0, got); err != nil {
+			t.Fatal(err)
+		}
+		w, _ := want.Feature(name)
+		if !slices.Equal(got, w.Data) || !slices.Equal(f.Shape, w.Shape) {
+			t.Errorf("%s: the device buffer differs from the host run", name)
+		}
+	}
+	if err := res.Release(); err != nil {
+		t.Error(err)
+	}
+	if _, err := n.RunOnDevice(context.Background(), graph.DeviceInput{N: 3, H: 49, W: 61, Buf: src}, "prob"); err == nil {
+		t.Error("an input larger than its buffer: no error")
 	}
 }

@@ -98,9 +98,10 @@ func newGPUPlan(n *Net, s *schedule) (*gpuPlan, error) {
 // segment once ctx is done, waits for those running, and returns
 // ctx.Err() then.
 func (p *gpuPlan) run(ctx context.Context, input []float32) error {
-	in := p.tensor(-1)
-	if err := in.Buf.Upload(0, input); err != nil {
-		return err
+	if input != nil { // nil: the caller filled the input buffer on the device
+		if err := p.tensor(-1).Buf.Upload(0, input); err != nil {
+			return err
+		}
 	}
 	var running []*gpu.Sequence
 	var first error
