@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 
@@ -141,5 +142,43 @@ func TestRunOnDevice(t *testing.T) {
 	}
 	if _, err := n.RunOnDevice(context.Background(), graph.DeviceInput{N: 3, H: 49, W: 61, Buf: src}, "prob"); err == nil {
 		t.Error("an input larger than its buffer: no error")
+	}
+	// RGBA8 pixels, as a renderer stores them, unpacked on the device.
+	words := make([]uint32, 2*49*61)
+	rgb := make([]float32, 3*len(words))
+	for i := range words {
+		r, g, bl := uint32(i*7%256), uint32(i*13%256), uint32(i*29%256)
+		words[i] = r | g<<8 | bl<<16 | 0xff<<24
+		rgb[3*i], rgb[3*i+1], rgb[3*i+2] = float32(r)/255, float32(g)/255, float32(bl)/255
+	}
+	pix, err := app.NewBuffer(int64(len(words)) * 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pix.Close()
+	asFloats := make([]float32, len(words))
+	for i, w := range words {
+		asFloats[i] = math.Float32frombits(w)
+	}
+	if err := pix.Upload(0, asFloats); err != nil {
+		t.Fatal(err)
+	}
+	res, err = n.RunOnDevice(context.Background(), graph.DeviceInput{N: 2, H: 49, W: 61, Buf: pix, RGBA8: true}, "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	want, err = n.Run(context.Background(), graph.Batch{N: 2, H: 49, W: 61, Data: rgb}, "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := res.Feature("prob")
+	got := make([]float32, f.Bytes/4)
+	f.Buf.Download(0, got)
+	w, _ := want.Feature("prob")
+	// GLSL's division is not correctly rounded (2.5 ulp): the inputs may
+	// differ in their last bit.
+	if e := layertest.NormErr(got, w.Data); !(e < 1e-4) {
+		t.Errorf("RGBA8 input: normalised error %.3g against the float input", e)
 	}
 }

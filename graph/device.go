@@ -10,13 +10,16 @@ import (
 )
 
 // DeviceInput is a batch already in device memory, for an application
-// whose images are on the GPU: N RGB images of H x W, float32 NHWC
-// [N,H,W,3] with values in [0,1], from element Off of Buf (a buffer of
-// the Net's device).
+// whose images are on the GPU: N images of H x W from element Off of Buf
+// (a buffer of the Net's device), either float32 NHWC RGB [N,H,W,3] in
+// [0,1], or with RGBA8 one 32-bit word per pixel (red in the low byte,
+// as an R8G8B8A8 image or a camera frame stores them; alpha is dropped),
+// converted on the device.
 type DeviceInput struct {
 	N, H, W int
 	Buf     *gpu.Buffer
-	Off     int
+	Off     int // in elements: floats, or words with RGBA8
+	RGBA8   bool
 }
 
 // DeviceFeature is a feature left in device memory: float32 values of
@@ -67,7 +70,11 @@ func (n *Net) RunOnDevice(ctx context.Context, in DeviceInput, names ...string) 
 	if in.N < 1 || in.H < 1 || in.W < 1 || in.Buf == nil || in.Off < 0 {
 		return nil, fmt.Errorf("%w: device input [%d,%d,%d,3] at element %d", ErrInput, in.N, in.H, in.W, in.Off)
 	}
-	count := int64(in.N) * int64(in.H) * int64(in.W) * 3
+	pixels := int64(in.N) * int64(in.H) * int64(in.W)
+	count := pixels * 3
+	if in.RGBA8 {
+		count = pixels
+	}
 	if (int64(in.Off)+count)*4 > in.Buf.Size() {
 		return nil, fmt.Errorf("%w: device input [%d,%d,%d,3] at element %d does not fit its %d-byte buffer", ErrInput, in.N, in.H, in.W, in.Off, in.Buf.Size())
 	}
@@ -87,8 +94,15 @@ func (n *Net) RunOnDevice(ctx context.Context, in DeviceInput, names ...string) 
 		return nil, err
 	}
 	n.last = p
-	// The input is copied into the plan's input buffer on the device.
-	if err := n.copyOnDevice([][2]gpu.View{{in.Buf.Floats(in.Off, int(count)), p.tensor(-1).Buf.Floats(0, int(count))}}); err != nil {
+	// The input goes into the plan's input buffer on the device: copied,
+	// or unpacked from RGBA8.
+	if in.RGBA8 {
+		if err := n.onDevice(func(seq *gpu.Sequence) error {
+			return n.kit.UnpackRGBA8(seq, in.Buf, in.Off, p.tensor(-1).Buf, 0, int(pixels))
+		}); err != nil {
+			return nil, err
+		}
+	} else if err := n.copyOnDevice([][2]gpu.View{{in.Buf.Floats(in.Off, int(count)), p.tensor(-1).Buf.Floats(0, int(count))}}); err != nil {
 		return nil, err
 	}
 	if err := p.run(ctx, nil); err != nil {
@@ -114,18 +128,28 @@ func (n *Net) RunOnDevice(ctx context.Context, in DeviceInput, names ...string) 
 	return r, nil
 }
 
-// copyOnDevice records and runs device-to-device copies (src, dst) after
-// every earlier submission, and waits for them.
+// copyOnDevice records and runs device-to-device copies (src, dst).
 func (n *Net) copyOnDevice(copies [][2]gpu.View) error {
+	return n.onDevice(func(seq *gpu.Sequence) error {
+		for _, c := range copies {
+			if err := seq.Copy(c[1], c[0]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// onDevice records work into a sequence that runs after every earlier
+// submission, submits it and waits for it.
+func (n *Net) onDevice(record func(*gpu.Sequence) error) error {
 	seq, err := n.dev.NewSequence(gpu.SequenceOptions{AfterPrevious: true})
 	if err != nil {
 		return err
 	}
 	defer seq.Close()
-	for _, c := range copies {
-		if err := seq.Copy(c[1], c[0]); err != nil {
-			return err
-		}
+	if err := record(seq); err != nil {
+		return err
 	}
 	return seq.Submit()
 }

@@ -396,6 +396,33 @@ func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, ou
 	return nil
 }
 
+// UnpackRGBA8 records the conversion of n RGBA8 pixels (32-bit words
+// from element inOff of in, red in the low byte) into float RGB in [0,1]
+// at element outOff of out.
+func (k *Kit) UnpackRGBA8(s *gpu.Sequence, in *gpu.Buffer, inOff int, out *gpu.Buffer, outOff, n int) error {
+	if n < 1 || inOff < 0 || outOff < 0 || int64(inOff+n)*4 > in.Size() || int64(outOff+3*n)*4 > out.Size() {
+		return fmt.Errorf("layers: rgba8: %d pixels from word %d of a %d-byte buffer into element %d of a %d-byte one", n, inOff, in.Size(), outOff, out.Size())
+	}
+	kern, err := k.kernel("rgba8", 2, 3, uint32(k.ewg()))
+	if err != nil {
+		return err
+	}
+	step := k.maxWindow() / 3 / 64 * 64
+	for i0 := 0; i0 < n; i0 += step {
+		m := min(step, n-i0)
+		iv, ib := k.window(in, inOff+i0, m)
+		ov, ob := k.window(out, outOff+3*i0, 3*m)
+		g, err := grid(m, k.ewg())
+		if err != nil {
+			return err
+		}
+		if err := s.Dispatch(kern, g, []uint32{uint32(m), ib, ob}, gpu.R(iv), gpu.W(ov)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GlobalPool records global average or max pooling of in [N,H,W,C] into
 // out [N,1,1,C] as a parallel reduction (gpool.comp): one workgroup per
 // image and block of channels, rather than one serial loop per channel.
