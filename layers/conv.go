@@ -32,14 +32,23 @@ func (k *Kit) NewConv3x3(cin, cout int, w, b []float32, relu bool) (*Conv3x3, er
 	}
 	c := &Conv3x3{Cin: cin, Cout: cout, ReLU: relu, kit: k}
 	var err error
-	if c.w, err = upload(k.dev, w); err != nil {
-		return nil, err
-	}
-	if c.b, err = upload(k.dev, b); err != nil {
-		c.w.Close()
+	if c.w, c.b, err = uploadWeights(k.dev, w, b); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// uploadWeights copies a layer's weights and bias into new buffers, or
+// leaves none behind.
+func uploadWeights(dev *gpu.Device, w, b []float32) (wbuf, bbuf *gpu.Buffer, err error) {
+	if wbuf, err = upload(dev, w); err != nil {
+		return nil, nil, err
+	}
+	if bbuf, err = upload(dev, b); err != nil {
+		wbuf.Close()
+		return nil, nil, err
+	}
+	return wbuf, bbuf, nil
 }
 
 // upload copies data into a new buffer.
@@ -188,11 +197,7 @@ func (k *Kit) newGConv(win Window, cin, cout int, w, b []float32, relu bool) (*G
 	}
 	c := &GConv{win: win, Cin: cin, Cout: cout, ReLU: relu, kit: k}
 	var err error
-	if c.w, err = upload(k.dev, w); err != nil {
-		return nil, err
-	}
-	if c.b, err = upload(k.dev, b); err != nil {
-		c.w.Close()
+	if c.w, c.b, err = uploadWeights(k.dev, w, b); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -59,19 +59,12 @@ func DecodeTorch(r io.ReaderAt, size int64) ([]TorchEntry, error) {
 // bytes of r, checking every float tensor's shape with check (if not nil)
 // before any data is read.
 func DecodeTorchChecked(r io.ReaderAt, size int64, check TorchShapeCheck) ([]TorchEntry, error) {
-	if size < 0 {
-		return nil, formatErr("negative input size %d", size)
-	}
 	var head [32]byte
-	want := int(min(int64(len(head)), size))
-	n, err := r.ReadAt(head[:want], 0)
-	if n < want {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, ioErr(err, "the first bytes")
+	h, err := readHead(r, size, head[:])
+	if err != nil {
+		return nil, err
 	}
-	h := head[:n]
+	n := len(h)
 	switch {
 	case bytes.HasPrefix(h, []byte("PK\x03\x04")), bytes.HasPrefix(h, []byte("PK\x05\x06")):
 		return decodeTorchZip(r, size, check)

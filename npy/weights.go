@@ -90,20 +90,31 @@ func DecodeWeightsChecked(r io.ReaderAt, size int64, check ShapeCheck) (map[stri
 	return layers, nil
 }
 
-func decodeWeights(r io.ReaderAt, size int64, check ShapeCheck) (map[string]Layer, error) {
+// readHead reads the first bytes of a file of size bytes into buf, as many
+// as the file has up to len(buf), to tell its format by.
+func readHead(r io.ReaderAt, size int64, buf []byte) ([]byte, error) {
 	if size < 0 {
 		return nil, formatErr("negative input size %d", size)
 	}
-	var head [8]byte
-	want := int(min(int64(len(head)), size))
-	n, err := r.ReadAt(head[:want], 0)
+	want := int(min(int64(len(buf)), size))
+	n, err := r.ReadAt(buf[:want], 0)
 	if n < want {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, ioErr(err, "the first bytes")
 	}
-	h := string(head[:n])
+	return buf[:n], nil
+}
+
+func decodeWeights(r io.ReaderAt, size int64, check ShapeCheck) (map[string]Layer, error) {
+	var head [8]byte
+	hb, err := readHead(r, size, head[:])
+	if err != nil {
+		return nil, err
+	}
+	h := string(hb)
+	n := len(hb)
 	switch {
 	case strings.HasPrefix(h, magic):
 		return decodePickledNPY(r, size, check)
