@@ -196,7 +196,7 @@ func TrainFCN(d *SegData, train, valid []int, cfg Config) (*SegResult, error) {
 	res := &SegResult{}
 	order := append([]int(nil), train...)
 	step := 0
-	bestLoss, since := math.Inf(1), 0
+	es := newEarlyStop(cfg.Patience)
 	var bestW, bestB []float64
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
@@ -269,14 +269,10 @@ func TrainFCN(d *SegData, train, valid []int, cfg Config) (*SegResult, error) {
 		if cfg.Epoch != nil {
 			cfg.Epoch(st)
 		}
-		score := st.ValLoss
-		if len(valid) == 0 {
-			score = st.TrainLoss
-		}
-		if score < bestLoss-1e-9 {
-			bestLoss, since, res.Best = score, 0, epoch
+		if best, stop := es.next(st, len(valid) > 0); best {
+			res.Best = epoch
 			bestW, bestB = append(bestW[:0], l.w...), append(bestB[:0], l.b...)
-		} else if since++; since >= cfg.Patience {
+		} else if stop {
 			break
 		}
 	}

@@ -321,7 +321,7 @@ func Train(data *Data, train, valid []int, cfg Config) (*Result, error) {
 		order[i] = i
 	}
 	step := 0
-	bestLoss, since := math.Inf(1), 0
+	es := newEarlyStop(cfg.Patience)
 	save := func() {
 		for _, l := range nt.layers {
 			l.bestW = append(l.bestW[:0], l.w...)
@@ -386,14 +386,10 @@ func Train(data *Data, train, valid []int, cfg Config) (*Result, error) {
 		if cfg.Epoch != nil {
 			cfg.Epoch(st)
 		}
-		score := st.ValLoss
-		if len(yv) == 0 {
-			score = st.TrainLoss
-		}
-		if score < bestLoss-1e-9 {
-			bestLoss, since, res.Best = score, 0, epoch
+		if best, stop := es.next(st, len(yv) > 0); best {
+			res.Best = epoch
 			save()
-		} else if since++; since >= cfg.Patience {
+		} else if stop {
 			break
 		}
 	}
@@ -488,4 +484,33 @@ func (h *Head) Predict(x []float32, n int) ([]float64, error) {
 	y := make([]int32, n)
 	softmaxLoss(cur, y, k)
 	return cur, nil
+}
+
+// earlyStop follows the loss epoch by epoch: the validation loss, or the
+// training loss when there is no validation set. An epoch is the best when
+// it beats the best so far, and training stops after patience epochs
+// without one.
+type earlyStop struct {
+	patience int
+	best     float64
+	since    int
+}
+
+func newEarlyStop(patience int) *earlyStop {
+	return &earlyStop{patience: patience, best: math.Inf(1)}
+}
+
+// next takes an epoch's figures and reports whether it is the best so far
+// and, if not, whether to stop.
+func (e *earlyStop) next(st EpochStats, haveVal bool) (best, stop bool) {
+	score := st.ValLoss
+	if !haveVal {
+		score = st.TrainLoss
+	}
+	if score < e.best-1e-9 {
+		e.best, e.since = score, 0
+		return true, false
+	}
+	e.since++
+	return false, e.since >= e.patience
 }
