@@ -9,7 +9,7 @@
 //	vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
 //	vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz
 //	                [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
-//	vkvgg maps     --weights W --layer L --out maps.png [--channels 64] [--size S] IMAGE
+//	vkvgg grid     --weights W --layer L [--out grid.png] [--heatmap heat.png] [--channels 0-63] [--size S] IMAGE
 //	vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
 //	vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
 //	vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
@@ -70,7 +70,7 @@ const usage = `usage:
   vkvgg layers   --weights W [--size S] [--fcn]
   vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
   vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
-  vkvgg maps     --weights W --layer L --out maps.png [--channels 64] [--size S] IMAGE
+  vkvgg grid     --weights W --layer L [--out grid.png] [--heatmap heat.png] [--channels 0-63] [--size S] IMAGE
   vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
   vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
   vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
@@ -99,8 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return extractCmd(ctx, args[1:], stdout, stderr)
 	case "train":
 		return trainCmd(args[1:], stdout, stderr)
-	case "maps":
-		return mapsCmd(ctx, args[1:], stdout, stderr)
+	case "grid", "maps":
+		return gridCmd(ctx, args[0], args[1:], stdout, stderr)
 	case "predict":
 		return predictCmd(ctx, args[1:], stdout, stderr)
 	case "validate":
@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, maps, extract, train, predict, validate, bench; vkvgg help for usage)", args[0])
+	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, grid, view, extract, train, predict, validate, bench; vkvgg help for usage)", args[0])
 }
 
 func devices(w io.Writer) error {

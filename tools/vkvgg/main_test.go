@@ -27,6 +27,7 @@ import (
 	"github.com/vkvgg/vkvgg/layers/layertest"
 	"github.com/vkvgg/vkvgg/models"
 	"github.com/vkvgg/vkvgg/npy"
+	"github.com/vkvgg/vkvgg/viz"
 )
 
 const golden = "../../testdata/golden"
@@ -583,15 +584,52 @@ func TestExtractMemoryLimit(t *testing.T) {
 	}
 }
 
-// TestMaps draws a layer's maps as a PNG grid and refuses a vector layer.
-func TestMaps(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "m.png")
-	stdout, stderr, err := runCmd(t, "maps", "--device", "cpu", "--weights", "../../testdata/tv/resnet18.pth", "--layer", "layer1",
-		"--size", "64", "--channels", "5", "--out", out, "../../testdata/images/chelsea.jpg")
-	if err != nil || !strings.Contains(stdout, "5 channels drawn") {
+// TestGrid draws a layer's maps as a labelled PNG grid (and the old
+// name maps without labels), a heatmap over the photo, and refuses a
+// vector layer, a bad channel range and an out-of-range channel.
+func TestGrid(t *testing.T) {
+	dir := t.TempDir()
+	out, heat := filepath.Join(dir, "g.png"), filepath.Join(dir, "h.png")
+	w := "../../testdata/tv/resnet18.pth"
+	stdout, stderr, err := runCmd(t, "grid", "--device", "cpu", "--weights", w, "--layer", "layer1",
+		"--size", "64", "--channels", "3-7", "--out", out, "--heatmap", heat, "../../testdata/images/chelsea.jpg")
+	if err != nil || !strings.Contains(stdout, "channels 3-7 drawn") || !strings.Contains(stdout, "mean activation") {
 		t.Fatalf("%v\n%s%s", err, stdout, stderr)
 	}
-	f, err := os.Open(out)
+	// layer1 at 64x64 is 16x16: 3 columns of 64-pixel tiles, 2 rows, a header.
+	if b := decodePNG(t, out).Bounds(); b.Dx() != 3*65-1 || b.Dy() != viz.HeaderHeight+2*65-1 {
+		t.Errorf("grid %v", b)
+	}
+	if b := decodePNG(t, heat).Bounds(); b.Dx() != 64 || b.Dy() != 64 {
+		t.Errorf("heatmap %v, want the 64x64 input", b)
+	}
+	if _, _, err := runCmd(t, "maps", "--device", "cpu", "--weights", w, "--layer", "layer1", "--labels=false",
+		"--size", "64", "--channels", "5", "--out", out, "../../testdata/images/chelsea.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if b := decodePNG(t, out).Bounds(); b.Dx() != 3*65-1 || b.Dy() != 2*65-1 {
+		t.Errorf("unlabelled grid %v", b)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--layer", "fc"}, "only maps"},
+		{[]string{"--layer", "layer1", "--channels", "9-2"}, "A-B"},
+		{[]string{"--layer", "layer1", "--channels", "64-70"}, "has 8 channels"},
+		{[]string{"--layer", "layer1", "--alpha", "2"}, "--alpha"},
+		{[]string{"--layer", "layer1", "--heatmap", dir}, "is a directory"},
+	} {
+		args := append([]string{"grid", "--device", "cpu", "--weights", w, "--size", "64", "--out", out}, c.args...)
+		if _, _, err := runCmd(t, append(args, "../../testdata/images/chelsea.jpg")...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,14 +638,7 @@ func TestMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// layer1 at 64x64 is 16x16: 3 columns of 64-pixel tiles, 2 rows.
-	if b := img.Bounds(); b.Dx() != 3*65-1 || b.Dy() != 2*65-1 {
-		t.Errorf("picture %v", b)
-	}
-	if _, _, err := runCmd(t, "maps", "--device", "cpu", "--weights", "../../testdata/tv/resnet18.pth", "--layer", "fc",
-		"--size", "64", "--out", out, "../../testdata/images/chelsea.jpg"); err == nil || !strings.Contains(err.Error(), "only maps") {
-		t.Errorf("a vector layer: got %v", err)
-	}
+	return img
 }
 
 // segFolder writes n generated images (textured background, a red
