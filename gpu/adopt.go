@@ -74,3 +74,43 @@ func (d *Device) Handles() Adopted {
 // Handle is the buffer's raw VkBuffer handle, for an application that
 // reads or writes the buffer with its own Vulkan code.
 func (b *Buffer) Handle() uintptr { return cv[uintptr](b.handle) }
+
+// SignalAfter signals s's semaphore and fence once everything submitted
+// to the device's queue before the call has finished: an empty
+// submission that takes the queue lock like every other. The device
+// writes of that work are then available to the application's commands
+// that wait on the semaphore (with a wait stage of the access that
+// reads them) or that are submitted after the fence.
+func (d *Device) SignalAfter(s Signal) error {
+	if d.closed {
+		return ErrClosed
+	}
+	if s.Semaphore == 0 && s.Fence == 0 {
+		return nil
+	}
+	unlock := d.lockQueue()
+	r := queueSignal(d.queue, s.Semaphore, s.Fence)
+	unlock()
+	return vkErr("vkQueueSubmit (signal)", r)
+}
+
+// WrapBuffer makes a Buffer of an application's VkBuffer of size bytes
+// (a multiple of 4), created on this device with the usages
+// STORAGE_BUFFER, TRANSFER_SRC and TRANSFER_DST and bound to memory: an
+// input that RunOnDevice reads where the application wrote it, or a
+// place a kernel writes to. The engine never frees it; Close only
+// forgets it. Upload and Download go through a staging buffer.
+func (d *Device) WrapBuffer(handle uintptr, size int64) (*Buffer, error) {
+	if d.closed {
+		return nil, ErrClosed
+	}
+	if handle == 0 {
+		return nil, fmt.Errorf("%w: WrapBuffer of a null VkBuffer", ErrInvalid)
+	}
+	if size <= 0 || size%4 != 0 {
+		return nil, fmt.Errorf("%w: WrapBuffer: size %d bytes is not a positive multiple of 4", ErrInvalid, size)
+	}
+	b := &Buffer{dev: d, handle: cv[vk.Buffer](handle), size: size, shared: true}
+	d.track(b, "Buffer")
+	return b, nil
+}

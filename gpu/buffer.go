@@ -21,6 +21,7 @@ type Buffer struct {
 	size   int64
 	mapped unsafe.Pointer // non-nil for host-visible buffers
 	closed bool
+	shared bool // the application's (WrapBuffer): never destroyed
 }
 
 // stagingChunk bounds the staging memory of one upload or download step
@@ -109,6 +110,9 @@ func (d *Device) maxAllocation() int64 {
 }
 
 func (b *Buffer) destroy() {
+	if b.shared {
+		return
+	}
 	if b.mapped != nil {
 		vk.UnmapMemory(b.dev.handle, b.memory)
 		b.mapped = nil

@@ -138,3 +138,12 @@ type Adopted struct {
 	// synchronised); nil when the engine is the queue's only user.
 	QueueLock sync.Locker
 }
+
+// Signal names an application's Vulkan synchronisation objects, as raw
+// handles, that the engine signals once its work is done: a binary
+// VkSemaphore (unsignalled, with no wait pending) that the application's
+// own submission waits on, so that the GPU goes on without the host, and
+// a VkFence (unsignalled) that the host waits on. Either may be 0.
+type Signal struct {
+	Semaphore, Fence uintptr
+}

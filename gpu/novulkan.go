@@ -127,5 +127,11 @@ func Adopt(a Adopted, opts Options) (*Device, error) { return nil, errNoCgo }
 // Handles are zero: this build has no Vulkan backend.
 func (d *Device) Handles() Adopted { return Adopted{} }
 
+// SignalAfter needs the Vulkan backend.
+func (d *Device) SignalAfter(s Signal) error { return errNoCgo }
+
 // Handle is zero: this build has no Vulkan backend.
 func (b *Buffer) Handle() uintptr { return 0 }
+
+// WrapBuffer needs the Vulkan backend.
+func (d *Device) WrapBuffer(handle uintptr, size int64) (*Buffer, error) { return nil, errNoCgo }

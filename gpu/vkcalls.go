@@ -232,6 +232,17 @@ static VkResult vkvggSubmit(VkQueue q, VkCommandBuffer cmd, VkFence fence) {
 	si.pCommandBuffers = &cmd;
 	return callVkQueueSubmit(q, 1, &si, fence);
 }
+
+// vkvggSignal submits an empty batch that signals sem (when not null)
+// and fence (when not null) after all work submitted before it.
+static VkResult vkvggSignal(VkQueue q, VkSemaphore sem, VkFence fence) {
+	VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
+	if (sem != VK_NULL_HANDLE) {
+		si.signalSemaphoreCount = 1;
+		si.pSignalSemaphores = &sem;
+	}
+	return callVkQueueSubmit(q, 1, &si, fence);
+}
 */
 import "C"
 
@@ -345,6 +356,10 @@ func cmdCopy(cmd vk.CommandBuffer, src, dst vk.Buffer, srcOff, dstOff, size int6
 
 func queueSubmit(q vk.Queue, cmd vk.CommandBuffer, fence vk.Fence) vk.Result {
 	return vk.Result(C.vkvggSubmit(cv[C.VkQueue](q), cv[C.VkCommandBuffer](cmd), cv[C.VkFence](fence)))
+}
+
+func queueSignal(q vk.Queue, sem, fence uintptr) vk.Result {
+	return vk.Result(C.vkvggSignal(cv[C.VkQueue](q), cv[C.VkSemaphore](sem), cv[C.VkFence](fence)))
 }
 
 // computeQueue is the first queue family with compute (-1 for none) and

@@ -182,3 +182,88 @@ func TestRunOnDevice(t *testing.T) {
 		t.Errorf("RGBA8 input: normalised error %.3g against the float input", e)
 	}
 }
+
+// TestRunOnDeviceAsync: the asynchronous variant returns before the
+// device is done; Wait, Release and the Net's next run each wait for it,
+// and the features equal a host run's.
+func TestRunOnDeviceAsync(t *testing.T) {
+	app := testdev.Open(t)
+	m := model(t, "resnet18")
+	n, err := graph.NewOn(app, m.Graph, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	b := randomBatch(13, 1, 45, 52)
+	src, err := app.NewBuffer(int64(len(b.Data)) * 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Upload(0, b.Data); err != nil {
+		t.Fatal(err)
+	}
+	in := graph.DeviceInput{N: 1, H: 45, W: 52, Buf: src}
+	want, err := n.Run(context.Background(), b, "layer3", "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(res *graph.DeviceResult, what string) {
+		t.Helper()
+		for _, name := range []string{"layer3", "prob"} {
+			f, _ := res.Feature(name)
+			got := make([]float32, f.Bytes/4)
+			if err := f.Buf.Download(0, got); err != nil {
+				t.Fatal(err)
+			}
+			w, _ := want.Feature(name)
+			if !slices.Equal(got, w.Data) {
+				t.Errorf("%s: %s differs from the host run", what, name)
+			}
+		}
+	}
+	res, err := n.RunOnDeviceAsync(context.Background(), in, gpu.Signal{}, "layer3", "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	check(res, "after Wait")
+	// Two runs in a row: the second waits for the first; a host run
+	// after them waits for both.
+	r1, err := n.RunOnDeviceAsync(context.Background(), in, gpu.Signal{}, "layer3", "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := n.RunOnDeviceAsync(context.Background(), in, gpu.Signal{}, "layer3", "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Run(context.Background(), b, "prob"); err != nil {
+		t.Fatal(err)
+	}
+	check(r1, "first of two")
+	check(r2, "second of two")
+	for _, r := range []*graph.DeviceResult{res, r1, r2} {
+		if err := r.Release(); err != nil {
+			t.Error(err)
+		}
+	}
+	// A run left running when the Net closes is waited for.
+	last, err := n.RunOnDeviceAsync(context.Background(), in, gpu.Signal{}, "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := n.RunOnDeviceAsync(ctx, in, gpu.Signal{}, "prob"); err == nil {
+		t.Error("a cancelled context: no error")
+	}
+	if err := n.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := last.Release(); err != nil { // the features outlive the Net
+		t.Error(err)
+	}
+}

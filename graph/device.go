@@ -34,6 +34,7 @@ type DeviceFeature struct {
 
 // DeviceResult holds the features of RunOnDevice until Release.
 type DeviceResult struct {
+	net      *Net
 	features map[string]DeviceFeature
 	order    []string
 }
@@ -47,9 +48,22 @@ func (r *DeviceResult) Feature(name string) (DeviceFeature, bool) {
 // Names lists the features in network order.
 func (r *DeviceResult) Names() []string { return append([]string(nil), r.order...) }
 
-// Release frees the features' buffers; they must not be used after.
+// Wait waits until the device's work for the result is done (at once
+// after RunOnDevice; RunOnDeviceAsync returns before). The Net's next
+// call waits for it too.
+func (r *DeviceResult) Wait() error {
+	if r.net == nil {
+		return nil
+	}
+	r.net.mu.lock()
+	defer r.net.mu.unlock()
+	return r.net.settle()
+}
+
+// Release waits for the device's work and frees the features' buffers;
+// they must not be used after.
 func (r *DeviceResult) Release() error {
-	var errs []error
+	errs := []error{r.Wait()}
 	for _, f := range r.features {
 		errs = append(errs, f.Buf.Close())
 	}
@@ -64,6 +78,21 @@ func (r *DeviceResult) Release() error {
 // the application at once). Names and sizes are checked before any work;
 // the input's values are not read, so they are not checked.
 func (n *Net) RunOnDevice(ctx context.Context, in DeviceInput, names ...string) (*DeviceResult, error) {
+	return n.runOnDevice(ctx, in, nil, names)
+}
+
+// RunOnDeviceAsync is RunOnDevice that returns once the work is
+// submitted, without waiting for the device: a renderer keeps drawing
+// meanwhile. The work is done when sig's semaphore or fence (the
+// application's, either may be 0) is signalled, or when the result's
+// Wait returns; until then the application must not write the input or
+// read the features except from commands that wait on the semaphore.
+// The Net's next call (a run, Close, ...) waits for the work first.
+func (n *Net) RunOnDeviceAsync(ctx context.Context, in DeviceInput, sig gpu.Signal, names ...string) (*DeviceResult, error) {
+	return n.runOnDevice(ctx, in, &sig, names)
+}
+
+func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, names []string) (*DeviceResult, error) {
 	if n.dev == nil {
 		return nil, errors.New("graph: RunOnDevice needs a Net on a Vulkan device")
 	}
@@ -85,6 +114,9 @@ func (n *Net) RunOnDevice(ctx context.Context, in DeviceInput, names ...string) 
 	if n.closed {
 		return nil, ErrClosed
 	}
+	if err := n.settle(); err != nil {
+		return nil, err
+	}
 	s, err := newSchedule(n.g, layers.Shape{N: in.N, H: in.H, W: in.W, C: 3}, names, n.fusable)
 	if err != nil {
 		return nil, err
@@ -94,21 +126,7 @@ func (n *Net) RunOnDevice(ctx context.Context, in DeviceInput, names ...string) 
 		return nil, err
 	}
 	n.last = p
-	// The input goes into the plan's input buffer on the device: copied,
-	// or unpacked from RGBA8.
-	if in.RGBA8 {
-		if err := n.onDevice(func(seq *gpu.Sequence) error {
-			return n.kit.UnpackRGBA8(seq, in.Buf, in.Off, p.tensor(-1).Buf, 0, int(pixels))
-		}); err != nil {
-			return nil, err
-		}
-	} else if err := n.copyOnDevice([][2]gpu.View{{in.Buf.Floats(in.Off, int(count)), p.tensor(-1).Buf.Floats(0, int(count))}}); err != nil {
-		return nil, err
-	}
-	if err := p.run(ctx, nil); err != nil {
-		return nil, err
-	}
-	r := &DeviceResult{features: map[string]DeviceFeature{}}
+	r := &DeviceResult{net: n, features: map[string]DeviceFeature{}}
 	var copies [][2]gpu.View
 	for _, k := range s.kept {
 		t := p.tensor(k.node)
@@ -121,35 +139,95 @@ func (n *Net) RunOnDevice(ctx context.Context, in DeviceInput, names ...string) 
 		r.order = append(r.order, k.name)
 		copies = append(copies, [2]gpu.View{t.Buf.Floats(t.Off, t.Shape.Len()), buf.Floats(0, t.Shape.Len())})
 	}
-	if err := n.copyOnDevice(copies); err != nil {
-		r.Release()
+	fail := func(err error) (*DeviceResult, error) {
+		n.settle()
+		for _, f := range r.features {
+			f.Buf.Close()
+		}
 		return nil, err
 	}
-	return r, nil
-}
-
-// copyOnDevice records and runs device-to-device copies (src, dst).
-func (n *Net) copyOnDevice(copies [][2]gpu.View) error {
-	return n.onDevice(func(seq *gpu.Sequence) error {
+	// The input goes into the plan's input buffer on the device (copied,
+	// or unpacked from RGBA8), the network runs, and the features are
+	// copied out: each step starts after the one before on the queue.
+	if err := n.startOnDevice(func(seq *gpu.Sequence) error {
+		if in.RGBA8 {
+			return n.kit.UnpackRGBA8(seq, in.Buf, in.Off, p.tensor(-1).Buf, 0, int(pixels))
+		}
+		return seq.Copy(p.tensor(-1).Buf.Floats(0, int(count)), in.Buf.Floats(in.Off, int(count)))
+	}); err != nil {
+		return fail(err)
+	}
+	if sig == nil {
+		if err := n.settle(); err != nil {
+			return fail(err)
+		}
+		if err := p.run(ctx, nil); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		for _, q := range p.segs {
+			if err := q.Start(); err != nil {
+				return fail(fmt.Errorf("graph: running the network: %w", err))
+			}
+			n.inflight = append(n.inflight, q)
+		}
+	}
+	if err := n.startOnDevice(func(seq *gpu.Sequence) error {
 		for _, c := range copies {
 			if err := seq.Copy(c[1], c[0]); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		return fail(err)
+	}
+	if sig == nil {
+		if err := n.settle(); err != nil {
+			return fail(err)
+		}
+		return r, nil
+	}
+	if err := n.dev.SignalAfter(*sig); err != nil {
+		return fail(err)
+	}
+	return r, nil
 }
 
-// onDevice records work into a sequence that runs after every earlier
-// submission, submits it and waits for it.
-func (n *Net) onDevice(record func(*gpu.Sequence) error) error {
+// settle waits for the work RunOnDeviceAsync left running and closes
+// the sequences it made for it. The caller holds n.mu.
+func (n *Net) settle() error {
+	var errs []error
+	for _, q := range n.inflight {
+		errs = append(errs, q.Wait())
+	}
+	for _, q := range n.owned {
+		errs = append(errs, q.Close())
+	}
+	n.inflight, n.owned = nil, nil
+	return errors.Join(errs...)
+}
+
+// startOnDevice records work into a sequence of its own that runs after
+// every earlier submission and starts it; settle waits for it and
+// closes it.
+func (n *Net) startOnDevice(record func(*gpu.Sequence) error) error {
 	seq, err := n.dev.NewSequence(gpu.SequenceOptions{AfterPrevious: true})
 	if err != nil {
 		return err
 	}
-	defer seq.Close()
 	if err := record(seq); err != nil {
+		seq.Close()
 		return err
 	}
-	return seq.Submit()
+	if err := seq.Start(); err != nil {
+		seq.Close()
+		return err
+	}
+	n.inflight = append(n.inflight, seq)
+	n.owned = append(n.owned, seq)
+	return nil
 }

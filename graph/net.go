@@ -69,6 +69,8 @@ type Net struct {
 	profile  bool
 	memLimit int64
 	closed   bool
+	inflight []*gpu.Sequence // started by RunOnDeviceAsync, not yet waited for
+	owned    []*gpu.Sequence // made for those runs; settle closes them
 }
 
 // NewCPU returns a Net that runs g with the CPU reference.
@@ -141,7 +143,7 @@ func (n *Net) Close() error {
 		return nil
 	}
 	n.closed = true
-	var errs []error
+	errs := []error{n.settle()}
 	for _, p := range n.plans {
 		errs = append(errs, p.close())
 	}
@@ -160,6 +162,7 @@ func (n *Net) Close() error {
 func (n *Net) SetProfile(on bool) {
 	n.mu.lock()
 	defer n.mu.unlock()
+	n.settle()
 	if on != n.profile {
 		for _, p := range n.plans {
 			p.close()
@@ -174,6 +177,9 @@ func (n *Net) SetProfile(on bool) {
 func (n *Net) Timings() ([]gpu.Timing, error) {
 	n.mu.lock()
 	defer n.mu.unlock()
+	if err := n.settle(); err != nil {
+		return nil, err
+	}
 	if n.last == nil || !n.profile {
 		return nil, nil
 	}
@@ -396,6 +402,9 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 	defer n.mu.unlock()
 	if n.closed {
 		return nil, ErrClosed
+	}
+	if err := n.settle(); err != nil {
+		return nil, err
 	}
 	asked := names
 	if pool != NoPooling {
