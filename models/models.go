@@ -122,6 +122,21 @@ func Load(path string, opts Options) (*Net, error) {
 	return n, nil
 }
 
+// LoadOn is Load on a device the caller opened or adopted (gpu.Adopt, for
+// an application's own Vulkan device); opts.Device and opts.Validation
+// are ignored, and closing the Net leaves the device open.
+func LoadOn(dev *gpu.Device, path string, opts Options) (*Net, error) {
+	if dev == nil {
+		return nil, errors.New("models: LoadOn needs a device")
+	}
+	n, err := load(path, opts, dev)
+	if err != nil {
+		return nil, err
+	}
+	n.Source, n.Output = path, "prob"
+	return n, nil
+}
+
 func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
 	d, err := describe(path, opts)
 	if err != nil {
