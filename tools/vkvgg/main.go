@@ -10,6 +10,7 @@
 //	vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz
 //	                [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
 //	vkvgg grid     --weights W --layer L [--out grid.png] [--heatmap heat.png] [--channels 0-63] [--size S] IMAGE
+//	vkvgg view     --weights W [--layer L] [--size S] [--frames N --screenshot s.png] IMAGE...|FOLDER
 //	vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
 //	vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
 //	vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
@@ -71,6 +72,7 @@ const usage = `usage:
   vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
   vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
   vkvgg grid     --weights W --layer L [--out grid.png] [--heatmap heat.png] [--channels 0-63] [--size S] IMAGE
+  vkvgg view     --weights W [--layer L] [--size S] [--frames N --screenshot s.png] IMAGE...|FOLDER
   vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
   vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
   vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
@@ -99,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return extractCmd(ctx, args[1:], stdout, stderr)
 	case "train":
 		return trainCmd(args[1:], stdout, stderr)
+	case "view":
+		return viewCmd(ctx, args[1:], stdout, stderr)
 	case "grid", "maps":
 		return gridCmd(ctx, args[0], args[1:], stdout, stderr)
 	case "predict":
