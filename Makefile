@@ -30,7 +30,7 @@ demo: deps
 # through the staging path of discrete GPUs (device-only memory).
 test: deps-test vet
 	VKVGG_REQUIRE_GPU=1 VKVGG_REQUIRE_DISPLAY=1 $(GO) test -count=1 -timeout 30m ./...
-	VKVGG_REQUIRE_GPU=1 $(GO) test -race -count=1 -run 'TestConcurrentRuns|TestCancel' ./graph/
+	VKVGG_REQUIRE_GPU=1 $(GO) test -race -count=1 -run 'TestConcurrentRuns|TestCancel|TestRunOnDeviceAsync' ./graph/
 	VKVGG_STAGING=1 VKVGG_REQUIRE_GPU=1 $(GO) test -short -count=1 ./gpu/ ./layers/ ./graph/
 	$(MAKE) test-nocgo test-nodriver test-beam
 
