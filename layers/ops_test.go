@@ -69,7 +69,7 @@ func opTable(rng interface{ Float64() float64 }) []layertest.OpCase {
 		{Adaptive: true, OH: 1, OW: 1, Flat: true},            // global max
 	}
 	for _, p := range pools {
-		for _, s := range [][4]int{{1, 13, 11, 3}, {3, 8, 5, 17}, {1, 1, 1, 5}, {3, 16, 17, 6}} {
+		for _, s := range [][4]int{{1, 13, 11, 3}, {3, 8, 5, 17}, {1, 1, 1, 5}, {3, 16, 17, 6}, {2, 9, 11, 12}} {
 			if !p.Adaptive && !p.Same && (s[1]+2*p.Pad[0] < p.KH || s[2]+2*p.Pad[1] < p.KW) {
 				continue
 			}
