@@ -141,7 +141,9 @@ func benchSubmit(b *testing.B, seq *gpu.Sequence, flops float64) {
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-// BenchmarkFC6 times fc6 of VGG16 (25088 -> 4096) at batch 1 and 8.
+// BenchmarkFC6 times fc6 of VGG16 (25088 -> 4096) at batch 1 and 8, with
+// the GB/s of its weights read, and in the same run a plain buffer copy
+// of as many bytes (GB/s read plus written: the device's memory speed).
 func BenchmarkFC6(b *testing.B) {
 	dev := benchDevice(b)
 	kit := layers.NewKit(dev)
@@ -166,8 +168,24 @@ func BenchmarkFC6(b *testing.B) {
 				b.Fatal(err)
 			}
 			benchSubmit(b, seq, 2*float64(rows*k*m))
+			b.ReportMetric(float64(k*m*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
 	}
+	b.Run("copy", func(b *testing.B) {
+		// Both written first: untouched pages would be the zero page.
+		src := benchTensor(b, dev, layers.Shape{N: 1, H: k, W: m, C: 1}, rng)
+		dst := benchTensor(b, dev, layers.Shape{N: 1, H: k, W: m, C: 1}, rng)
+		seq, err := dev.NewSequence(gpu.SequenceOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer seq.Close()
+		if err := seq.Copy(dst.Buf.All(), src.Buf.All()); err != nil {
+			b.Fatal(err)
+		}
+		benchSubmit(b, seq, 0)
+		b.ReportMetric(2*float64(k*m*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
 }
 
 func benchTensor(b *testing.B, dev *gpu.Device, s layers.Shape, rng *rand.Rand) layers.Tensor {
