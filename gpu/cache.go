@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	vk "github.com/vulkan-go/vulkan"
 )
@@ -94,4 +95,15 @@ func (d *Device) saveCache() error {
 		return fmt.Errorf("gpu: pipeline cache: %w", werr)
 	}
 	return nil
+}
+
+// TuningFile is where choices measured on this device (the layers'
+// auto-tuning) are kept beside its pipeline cache: one file per device
+// and driver, as the cache. It is "" when the device has no pipeline
+// cache folder.
+func (d *Device) TuningFile() string {
+	if d.cachePath == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(d.cachePath), "tuning-"+strings.TrimSuffix(strings.TrimPrefix(filepath.Base(d.cachePath), "pipelines-"), ".bin")+".json")
 }

@@ -135,3 +135,6 @@ func (b *Buffer) Handle() uintptr { return 0 }
 
 // WrapBuffer needs the Vulkan backend.
 func (d *Device) WrapBuffer(handle uintptr, size int64) (*Buffer, error) { return nil, errNoCgo }
+
+// TuningFile is "": this build has no Vulkan backend.
+func (d *Device) TuningFile() string { return "" }

@@ -14,6 +14,7 @@ type Conv3x3 struct {
 	ReLU      bool
 	kit       *Kit
 	w, b      *gpu.Buffer
+	u         *gpu.Buffer // Winograd weights [16, cin, cout], where they apply
 }
 
 // NewConv3x3 uploads HWIO weights w [3,3,cin,cout] and bias b [cout].
@@ -34,6 +35,12 @@ func (k *Kit) NewConv3x3(cin, cout int, w, b []float32, relu bool) (*Conv3x3, er
 	var err error
 	if c.w, c.b, err = uploadWeights(k.dev, w, b); err != nil {
 		return nil, err
+	}
+	if k.wino != "off" && k.winogradFits(cin, cout) {
+		if c.u, err = upload(k.dev, winogradWeights(w, cin, cout)); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -69,7 +76,7 @@ func (c *Conv3x3) Close() error {
 	if c == nil {
 		return nil
 	}
-	return errors.Join(c.w.Close(), c.b.Close())
+	return errors.Join(c.w.Close(), c.b.Close(), c.u.Close())
 }
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,H,W,Cout].
@@ -94,6 +101,19 @@ func (c *Conv3x3) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 	if want := (Shape{is.N, is.H, is.W, c.Cout}); out.Shape != want {
 		return fmt.Errorf("layers: conv3x3: output %v, want %v", out.Shape, want)
 	}
+	if wino, err := c.useWinograd(in, out, withReLU); err != nil {
+		return err
+	} else if wino {
+		return c.recordWinograd(s, in, out, withReLU)
+	}
+	return c.recordDirect(s, in, out, withReLU)
+}
+
+// recordDirect records the direct convolution (conv3x3.comp or
+// conv3x3_cpu.comp).
+func (c *Conv3x3) recordDirect(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
+	const what = "conv3x3"
+	is := in.Shape
 	relu := uint32(0)
 	if withReLU {
 		relu = 1

@@ -3,3 +3,11 @@ package layers
 // SetWindowLimit makes the kit split work as if one binding could hold
 // only n elements, to test batch and column splitting on small data.
 func (k *Kit) SetWindowLimit(n int) { k.limit = n }
+
+// SetWinogradScratch sets the Winograd scratch size (in floats) for a
+// test and returns a function that restores it.
+func SetWinogradScratch(floats int) func() {
+	old := winoScratchFloats
+	winoScratchFloats = floats
+	return func() { winoScratchFloats = old }
+}

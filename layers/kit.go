@@ -132,12 +132,20 @@ type Kit struct {
 	cpu     bool // CPU-device kernels (see EnvKernels)
 	kernels map[string]*gpu.Kernel
 	limit   int // test override of maxWindow, in elements
+
+	wino         string          // EnvWinograd: "on", "off" or "auto"
+	winoV, winoM *gpu.Buffer     // Winograd scratch, shared by the kit's layers
+	tuned        map[string]bool // auto: Winograd is faster, by layer and shape
+	tuneFile     string          // where tuned is kept ("" for nowhere)
 }
 
 // NewKit prepares the layers for dev with its default tilings.
 func NewKit(dev *gpu.Device) *Kit {
 	info := dev.Info()
-	return &Kit{dev: dev, info: info, conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{}}
+	k := &Kit{dev: dev, info: info, conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{},
+		wino: winogradMode(), tuned: map[string]bool{}, tuneFile: dev.TuningFile()}
+	k.loadTuning()
+	return k
 }
 
 // Device is the kit's device.
@@ -160,7 +168,8 @@ func (k *Kit) Close() error {
 	if k == nil {
 		return nil
 	}
-	var errs []error
+	errs := []error{k.winoV.Close(), k.winoM.Close()}
+	k.winoV, k.winoM = nil, nil
 	for key, kern := range k.kernels {
 		errs = append(errs, kern.Close())
 		delete(k.kernels, key)

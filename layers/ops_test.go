@@ -233,3 +233,45 @@ func TestCPUCancel(t *testing.T) {
 func TestOpTableSize(t *testing.T) {
 	t.Logf("%d cases", len(opTable(layertest.Seed(t))))
 }
+
+// TestWinograd runs the 3x3 stride-1 convolutions through Winograd
+// F(2x2,3x3) (VKVGG_WINOGRAD=on) with both kernel families: the table's
+// cases and more with channels that are multiples of 4 (odd sizes, 1x1
+// and 1x2 images, batches), once with scratch buffers so small that the
+// tiles go through them in many chunks. The auto mode is checked to
+// decide once per shape.
+func TestWinograd(t *testing.T) {
+	pad := [4]int{1, 1, 1, 1}
+	for _, family := range []string{"gpu", "cpu"} {
+		for _, scratch := range []int{0, 16 * 20 * 7} {
+			t.Run(fmt.Sprintf("%s scratch %d", family, scratch), func(t *testing.T) {
+				t.Setenv(layers.EnvKernels, family)
+				t.Setenv(layers.EnvWinograd, "on")
+				if scratch > 0 {
+					defer layers.SetWinogradScratch(scratch)()
+				}
+				dev := testdev.Open(t)
+				kit := layers.NewKit(dev)
+				defer kit.Close()
+				rng := layertest.Seed(t)
+				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 1, 1, 4, 4}, {3, 2, 1, 8, 4}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}} {
+					for _, win := range []layers.Window{{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, {KH: 3, KW: 3, SH: 1, SW: 1, Same: true}} {
+						layertest.CheckOp(t, kit, rng, convCase(rng, win, s[0], s[1], s[2], s[3], s[4]))
+					}
+				}
+			})
+		}
+	}
+	t.Run("auto", func(t *testing.T) {
+		t.Setenv(layers.EnvWinograd, "auto")
+		dev := testdev.Open(t)
+		kit := layers.NewKit(dev)
+		defer kit.Close()
+		rng := layertest.Seed(t)
+		c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, 1, 20, 18, 16, 32)
+		layertest.CheckOp(t, kit, rng, c)
+		if got := kit.Tuning(); len(got) != 1 {
+			t.Errorf("tuning after one layer and shape: %v", got)
+		}
+	})
+}

@@ -1,0 +1,68 @@
+#version 450
+// wino_gemm: the 16 products of the Winograd F(2x2,3x3) convolution,
+//   M[xi, t, co] = sum_ci V[xi, t, ci] * U[xi, ci, co],
+// register-blocked as conv3x3_cpu.comp: each invocation owns TM tiles x
+// 4*TN4 output channels, V and U are read as vec4 texel buffers.
+// Requires cin and cout to be multiples of 4.
+// Bindings: 0 V [16, tcount, cin] (texel buffer), 1 U [16, cin, cout]
+// (texel buffer), 2 M [16, tcount, cout] (writeonly, vec4).
+// Push: tcount, cin, cout.
+// Spec: 0 workgroup size WG, 1 TM, 2 TN4.
+// Dispatch: x = ceil(tcount / TM), y = ceil(cout / (4*TN4*WG)), z = 16.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TM = 16;
+layout(constant_id = 2) const uint TN4 = 4;
+layout(binding = 0) uniform samplerBuffer vt;
+layout(binding = 1) uniform samplerBuffer ut;
+layout(std430, binding = 2) writeonly buffer M { vec4 m[]; };
+layout(push_constant) uniform Push { uint tcount, cin, cout; } p;
+
+void main() {
+    uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
+    uint cg0 = (gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN4;
+    if (cg0 >= cout4) {
+        return;
+    }
+    uint xi = gl_WorkGroupID.z;
+    uint t0 = gl_WorkGroupID.x * TM;
+    uint vrow[TM];
+    for (uint i = 0u; i < TM; i++) {
+        vrow[i] = (xi * p.tcount + min(t0 + i, p.tcount - 1u)) * cin4;
+    }
+    vec4 acc[TM][TN4];
+    for (uint i = 0u; i < TM; i++) {
+        for (uint j = 0u; j < TN4; j++) {
+            acc[i][j] = vec4(0.0);
+        }
+    }
+    uint urow = xi * p.cin * cout4;
+    for (uint c4 = 0u; c4 < cin4; c4++) {
+        vec4 b[4][TN4];
+        for (uint q = 0u; q < 4u; q++) {
+            for (uint j = 0u; j < TN4; j++) {
+                b[q][j] = texelFetch(ut, int(urow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)));
+            }
+        }
+        for (uint i = 0u; i < TM; i++) {
+            vec4 a = texelFetch(vt, int(vrow[i] + c4));
+            for (uint j = 0u; j < TN4; j++) {
+                acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
+                acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
+                acc[i][j] = fma(vec4(a.z), b[2][j], acc[i][j]);
+                acc[i][j] = fma(vec4(a.w), b[3][j], acc[i][j]);
+            }
+        }
+    }
+    for (uint i = 0u; i < TM; i++) {
+        uint t = t0 + i;
+        if (t >= p.tcount) {
+            break;
+        }
+        for (uint j = 0u; j < TN4; j++) {
+            uint cg = cg0 + j;
+            if (cg < cout4) {
+                m[(xi * p.tcount + t) * cout4 + cg] = acc[i][j];
+            }
+        }
+    }
+}
