@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -175,7 +176,11 @@ func (c *Conv3x3) useWinograd(in, out Tensor, relu bool) (bool, error) {
 		return k.wino == "on", nil
 	}
 	is := in.Shape
-	key := fmt.Sprintf("conv3x3 %dx%dx%d %d->%d", is.N, is.H, is.W, c.Cin, c.Cout)
+	family := "gpu"
+	if k.conv.Register {
+		family = "cpu"
+	}
+	key := fmt.Sprintf("conv3x3 %s-kernels %dx%dx%d %d->%d", family, is.N, is.H, is.W, c.Cin, c.Cout)
 	if v, ok := k.tuned[key]; ok {
 		return v, nil
 	}
@@ -240,15 +245,19 @@ func (k *Kit) saveTuning() {
 	if k.tuneFile == "" {
 		return
 	}
-	b, err := json.MarshalIndent(k.tuned, "", "\t")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "\t")
+	if enc.Encode(k.tuned) != nil {
 		return
 	}
+	b := buf.Bytes()
 	f, err := os.CreateTemp(filepath.Dir(k.tuneFile), ".tuning-*")
 	if err != nil {
 		return
 	}
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(b)
 	if cerr := f.Close(); err == nil && cerr == nil {
 		if os.Rename(f.Name(), k.tuneFile) == nil {
 			return
