@@ -14,7 +14,7 @@ type Conv3x3 struct {
 	ReLU      bool
 	kit       *Kit
 	w, b      *gpu.Buffer
-	u         *gpu.Buffer // Winograd weights [16, cin, cout], where they apply
+	u         map[string]*gpu.Buffer // Winograd weights [A*A, cin, cout] by algorithm, made when first used
 }
 
 // NewConv3x3 uploads HWIO weights w [3,3,cin,cout] and bias b [cout].
@@ -35,12 +35,6 @@ func (k *Kit) NewConv3x3(cin, cout int, w, b []float32, relu bool) (*Conv3x3, er
 	var err error
 	if c.w, c.b, err = uploadWeights(k.dev, w, b); err != nil {
 		return nil, err
-	}
-	if k.wino != "off" && k.winogradFits(cin, cout) {
-		if c.u, err = upload(k.dev, winogradWeights(w, cin, cout)); err != nil {
-			c.Close()
-			return nil, err
-		}
 	}
 	return c, nil
 }
@@ -76,7 +70,11 @@ func (c *Conv3x3) Close() error {
 	if c == nil {
 		return nil
 	}
-	return errors.Join(c.w.Close(), c.b.Close(), c.u.Close())
+	errs := []error{c.w.Close(), c.b.Close()}
+	for _, u := range c.u {
+		errs = append(errs, u.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,H,W,Cout].
@@ -101,10 +99,12 @@ func (c *Conv3x3) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 	if want := (Shape{is.N, is.H, is.W, c.Cout}); out.Shape != want {
 		return fmt.Errorf("layers: conv3x3: output %v, want %v", out.Shape, want)
 	}
-	if wino, err := c.useWinograd(in, out, withReLU); err != nil {
+	algo, err := c.algorithm(in, out, withReLU)
+	if err != nil {
 		return err
-	} else if wino {
-		return c.recordWinograd(s, in, out, withReLU)
+	}
+	if algo != algoDirect {
+		return c.recordWinograd(s, in, out, withReLU, algo)
 	}
 	return c.recordDirect(s, in, out, withReLU)
 }

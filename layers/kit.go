@@ -133,17 +133,17 @@ type Kit struct {
 	kernels map[string]*gpu.Kernel
 	limit   int // test override of maxWindow, in elements
 
-	wino         string          // EnvWinograd: "on", "off" or "auto"
-	winoV, winoM *gpu.Buffer     // Winograd scratch, shared by the kit's layers
-	tuned        map[string]bool // auto: Winograd is faster, by layer and shape
-	tuneFile     string          // where tuned is kept ("" for nowhere)
+	wino         string            // EnvWinograd: "f2", "f4", "off" or "auto"
+	winoV, winoM *gpu.Buffer       // Winograd scratch, shared by the kit's layers
+	tuned        map[string]string // auto: the fastest algorithm, by layer and shape
+	tuneFile     string            // where tuned is kept ("" for nowhere)
 }
 
 // NewKit prepares the layers for dev with its default tilings.
 func NewKit(dev *gpu.Device) *Kit {
 	info := dev.Info()
 	k := &Kit{dev: dev, info: info, conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{},
-		wino: winogradMode(), tuned: map[string]bool{}, tuneFile: dev.TuningFile()}
+		wino: winogradMode(), tuned: map[string]string{}, tuneFile: dev.TuningFile()}
 	k.loadTuning()
 	return k
 }

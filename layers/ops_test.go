@@ -235,18 +235,22 @@ func TestOpTableSize(t *testing.T) {
 }
 
 // TestWinograd runs the 3x3 stride-1 convolutions through Winograd
-// F(2x2,3x3) (VKVGG_WINOGRAD=on) with both kernel families: the table's
-// cases and more with channels that are multiples of 4 (odd sizes, 1x1
-// and 1x2 images, batches), once with scratch buffers so small that the
-// tiles go through them in many chunks. The auto mode is checked to
-// decide once per shape.
+// F(2x2,3x3) and F(4x4,3x3) with both kernel families: channels that are
+// multiples of 4, odd sizes, 1x1 and 1x2 images, batches, padding as
+// numbers and as SAME, once with scratch buffers so small that the tiles
+// go through them in many chunks. The auto mode is checked to decide
+// once per shape.
 func TestWinograd(t *testing.T) {
 	pad := [4]int{1, 1, 1, 1}
 	for _, family := range []string{"gpu", "cpu"} {
-		for _, scratch := range []int{0, 16 * 20 * 7} {
-			t.Run(fmt.Sprintf("%s scratch %d", family, scratch), func(t *testing.T) {
+		for _, c := range []struct {
+			algo    string
+			scratch int
+		}{{"f2", 0}, {"f4", 0}, {"f2", 16 * 20 * 7}, {"f4", 36 * 64 * 3}} {
+			t.Run(fmt.Sprintf("%s %s scratch %d", family, c.algo, c.scratch), func(t *testing.T) {
 				t.Setenv(layers.EnvKernels, family)
-				t.Setenv(layers.EnvWinograd, "on")
+				t.Setenv(layers.EnvWinograd, c.algo)
+				scratch := c.scratch
 				if scratch > 0 {
 					defer layers.SetWinogradScratch(scratch)()
 				}
@@ -254,7 +258,7 @@ func TestWinograd(t *testing.T) {
 				kit := layers.NewKit(dev)
 				defer kit.Close()
 				rng := layertest.Seed(t)
-				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 1, 1, 4, 4}, {3, 2, 1, 8, 4}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}} {
+				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 1, 1, 4, 4}, {3, 2, 1, 8, 4}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}, {1, 6, 10, 16, 8}} {
 					for _, win := range []layers.Window{{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, {KH: 3, KW: 3, SH: 1, SW: 1, Same: true}} {
 						layertest.CheckOp(t, kit, rng, convCase(rng, win, s[0], s[1], s[2], s[3], s[4]))
 					}

@@ -6,25 +6,43 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
 
 // EnvWinograd chooses the algorithm of 3x3 stride-1 convolutions whose
-// channel counts are multiples of 4: "on" (Winograd F(2x2,3x3) wherever
-// it applies), "off" (direct), or unset/"auto": each layer and input
-// shape is timed both ways once per device, the faster is kept, and the
-// choices are saved beside the device's pipeline cache.
+// channel counts are multiples of 4: "f2" (Winograd F(2x2,3x3) wherever
+// it applies), "f4" (F(4x4,3x3)), "off" (direct), or unset/"auto": each
+// layer and input shape is timed all three ways once per device, the
+// fastest is kept, and the choices are saved beside the device's
+// pipeline cache.
 const EnvWinograd = "VKVGG_WINOGRAD"
 
 // winogradMode reads EnvWinograd.
 func winogradMode() string {
 	switch m := os.Getenv(EnvWinograd); m {
-	case "on", "off":
+	case "f2", "f4", "off":
 		return m
 	}
 	return "auto"
+}
+
+// The algorithms of a 3x3 stride-1 convolution.
+const (
+	algoDirect = "direct"
+	algoF2     = "f2" // Winograd F(2x2,3x3): 4x4 input tiles, 2x2 outputs
+	algoF4     = "f4" // Winograd F(4x4,3x3): 6x6 input tiles, 4x4 outputs
+)
+
+// winoTile is the input tile side A of an algorithm (A*A products per
+// tile) and its output tile side.
+func winoTile(algo string) (a, m int) {
+	if algo == algoF4 {
+		return 6, 4
+	}
+	return 4, 2
 }
 
 // winoScratchFloats (a variable so that tests can make it small) is the size of each of the two scratch buffers (the
@@ -32,47 +50,55 @@ func winogradMode() string {
 // Winograd layers; larger layers go through them in chunks of tiles.
 var winoScratchFloats = 4 << 20
 
-// winogradWeights is the weight transform of F(2x2,3x3), done once at
-// upload in float64: U[xi, ci, co] = (G g G^T)[xi/4][xi%4] for the 3x3
-// kernel g of input channel ci and output channel co (weights HWIO).
-func winogradWeights(w []float32, cin, cout int) []float32 {
-	g := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
-	u := make([]float32, 16*cin*cout)
-	for ci := range cin {
-		for co := range cout {
-			var k [3][3]float64
-			for ky := range 3 {
-				for kx := range 3 {
-					k[ky][kx] = float64(w[((ky*3+kx)*cin+ci)*cout+co])
-				}
-			}
-			var gk [4][3]float64 // G k
-			for r := range 4 {
-				for c := range 3 {
-					for j := range 3 {
-						gk[r][c] += g[r][j] * k[j][c]
-					}
-				}
-			}
-			for r := range 4 {
-				for c := range 4 {
-					s := 0.0 // (G k G^T)[r][c]
-					for j := range 3 {
-						s += gk[r][j] * g[c][j]
-					}
-					u[((r*4+c)*cin+ci)*cout+co] = float32(s)
-				}
-			}
-		}
+// winoWeights returns the layer's transformed weights for algo, making
+// them on the device (wino_weights.comp) in a sequence of their own the
+// first time.
+func (c *Conv3x3) winoWeights(algo string) (*gpu.Buffer, error) {
+	if u := c.u[algo]; u != nil {
+		return u, nil
 	}
-	return u
+	a, _ := winoTile(algo)
+	k := c.kit
+	u, err := k.dev.NewBuffer(int64(a*a*c.Cin*c.Cout) * 4)
+	if err != nil {
+		return nil, err
+	}
+	kern, err := k.kernel("wino_weights", 2, 2, uint32(a))
+	if err == nil {
+		err = func() error {
+			seq, err := k.dev.NewSequence(gpu.SequenceOptions{})
+			if err != nil {
+				return err
+			}
+			defer seq.Close()
+			g, err := grid(c.Cin*c.Cout, 64)
+			if err != nil {
+				return err
+			}
+			if err := seq.Dispatch(kern, g, []uint32{uint32(c.Cin), uint32(c.Cout)}, gpu.R(c.w.All()), gpu.W(u.All())); err != nil {
+				return err
+			}
+			return seq.Submit()
+		}()
+	}
+	if err != nil {
+		u.Close()
+		return nil, err
+	}
+	if c.u == nil {
+		c.u = map[string]*gpu.Buffer{}
+	}
+	c.u[algo] = u
+	return u, nil
 }
 
 // winogradFits reports whether a layer of cin -> cout channels can take
-// the Winograd kernels on the kit's device (vec4 access, U in one texel
-// binding).
-func (k *Kit) winogradFits(cin, cout int) bool {
-	return cin%4 == 0 && cout%4 == 0 && 16*cin*cout <= k.maxTexelWindow() && k.align()%16 == 0
+// the Winograd kernels of algo on the kit's device (vec4 access, U in
+// one texel binding).
+func (k *Kit) winogradFits(algo string, cin, cout int) bool {
+	a, _ := winoTile(algo)
+	return cin%4 == 0 && cout%4 == 0 && a*a*cin*cout <= min(k.maxTexelWindow(), k.maxWindow()) && k.align()%16 == 0 &&
+		a*a*max(cin, cout) <= min(k.maxTexelWindow(), k.maxWindow(), winoScratchFloats) // a tile at a time at least
 }
 
 // winoScratch returns the kit's two Winograd scratch buffers.
@@ -90,22 +116,28 @@ func (k *Kit) winoScratch() (v, m *gpu.Buffer, err error) {
 	return k.winoV, k.winoM, nil
 }
 
-// recordWinograd records the convolution as Winograd F(2x2,3x3): per
-// chunk of tiles, the input transform into V, the 16 products into M and
-// the output transform into out.
-func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool) error {
-	const what = "conv3x3 (winograd)"
+// recordWinograd records the convolution as Winograd F(2x2,3x3) or
+// F(4x4,3x3): per chunk of tiles, the input transform into V, the A*A
+// products into M and the output transform into out.
+func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, algo string) error {
+	what := "conv3x3 (winograd " + algo + ")"
 	k := c.kit
+	u, err := c.winoWeights(algo)
+	if err != nil {
+		return err
+	}
 	v, m, err := k.winoScratch()
 	if err != nil {
 		return err
 	}
 	is := in.Shape
+	a, mt := winoTile(algo)
+	aa := a * a
 	cin4, cout4 := c.Cin/4, c.Cout/4
-	th, tw := (is.H+1)/2, (is.W+1)/2
+	th, tw := (is.H+mt-1)/mt, (is.W+mt-1)/mt
 	perImage := th * tw
 	lim := min(k.maxWindow(), k.maxTexelWindow(), winoScratchFloats)
-	maxTiles := lim / (16 * max(c.Cin, c.Cout))
+	maxTiles := lim / (aa * max(c.Cin, c.Cout))
 	if maxTiles < 1 {
 		return fmt.Errorf("layers: %s: %d -> %d channels do not fit the scratch buffers", what, c.Cin, c.Cout)
 	}
@@ -113,7 +145,11 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool) err
 	if err != nil {
 		return err
 	}
-	inK, err := k.kernelTexels("wino_in", 2, 0b1, 7)
+	prefix := "wino"
+	if algo == algoF4 {
+		prefix = "wino4"
+	}
+	inK, err := k.kernelTexels(prefix+"_in", 2, 0b1, 7)
 	if err != nil {
 		return err
 	}
@@ -126,7 +162,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool) err
 	if err != nil {
 		return err
 	}
-	outK, err := k.kernelTexels("wino_out", 3, 0b1, 8)
+	outK, err := k.kernelTexels(prefix+"_out", 3, 0b1, 8)
 	if err != nil {
 		return err
 	}
@@ -142,7 +178,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool) err
 		tiles := n * perImage
 		for t0 := 0; t0 < tiles; t0 += maxTiles {
 			tc := min(maxTiles, tiles-t0)
-			vv, mv := v.Floats(0, 16*tc*c.Cin), m.Floats(0, 16*tc*c.Cout)
+			vv, mv := v.Floats(0, aa*tc*c.Cin), m.Floats(0, aa*tc*c.Cout)
 			g, err := grid(tc*cin4, 64)
 			if err != nil {
 				return err
@@ -150,8 +186,8 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool) err
 			if err := s.Dispatch(inK, g, []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), ib, uint32(t0), uint32(tc)}, gpu.Texels(iv), gpu.W(vv)); err != nil {
 				return err
 			}
-			gg := [3]int{(tc + tm - 1) / tm, (cout4 + tn4*wg - 1) / (tn4 * wg), 16}
-			if err := s.Dispatch(gemmK, gg, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), gpu.Texels(c.u.All()), gpu.W(mv)); err != nil {
+			gg := [3]int{(tc + tm - 1) / tm, (cout4 + tn4*wg - 1) / (tn4 * wg), aa}
+			if err := s.Dispatch(gemmK, gg, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), gpu.Texels(u.All()), gpu.W(mv)); err != nil {
 				return err
 			}
 			if g, err = grid(tc*cout4, 64); err != nil {
@@ -165,15 +201,25 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool) err
 	return nil
 }
 
-// useWinograd decides the algorithm of one recording: by EnvWinograd,
-// or by timing both once for this layer and input shape (auto).
-func (c *Conv3x3) useWinograd(in, out Tensor, relu bool) (bool, error) {
+// algorithm decides the algorithm of one recording: by EnvWinograd, or
+// by timing the candidates once for this layer and input shape (auto).
+// Transformed weights the choice does not need are freed.
+func (c *Conv3x3) algorithm(in, out Tensor, relu bool) (string, error) {
 	k := c.kit
-	if c.u == nil || in.Off%4 != 0 || out.Off%4 != 0 {
-		return false, nil
+	if in.Off%4 != 0 || out.Off%4 != 0 {
+		return algoDirect, nil
+	}
+	var candidates []string
+	for _, algo := range []string{algoF2, algoF4} {
+		if (k.wino == "auto" || k.wino == algo) && k.winogradFits(algo, c.Cin, c.Cout) {
+			candidates = append(candidates, algo)
+		}
+	}
+	if len(candidates) == 0 {
+		return algoDirect, nil
 	}
 	if k.wino != "auto" {
-		return k.wino == "on", nil
+		return candidates[0], nil
 	}
 	is := in.Shape
 	family := "gpu"
@@ -181,20 +227,33 @@ func (c *Conv3x3) useWinograd(in, out Tensor, relu bool) (bool, error) {
 		family = "cpu"
 	}
 	key := fmt.Sprintf("conv3x3 %s-kernels %dx%dx%d %d->%d", family, is.N, is.H, is.W, c.Cin, c.Cout)
-	if v, ok := k.tuned[key]; ok {
-		return v, nil
+	if algo, ok := k.tuned[key]; ok && (algo == algoDirect || slices.Contains(candidates, algo)) {
+		return algo, nil
 	}
-	direct, err := k.timeRecording(func(s *gpu.Sequence) error { return c.recordDirect(s, in, out, relu) })
-	if err != nil {
-		return false, err
+	best, bestTime := algoDirect, time.Duration(0)
+	for _, algo := range append([]string{algoDirect}, candidates...) {
+		d, err := k.timeRecording(func(s *gpu.Sequence) error {
+			if algo == algoDirect {
+				return c.recordDirect(s, in, out, relu)
+			}
+			return c.recordWinograd(s, in, out, relu, algo)
+		})
+		if err != nil {
+			return "", err
+		}
+		if algo == algoDirect || d < bestTime {
+			best, bestTime = algo, d
+		}
 	}
-	wino, err := k.timeRecording(func(s *gpu.Sequence) error { return c.recordWinograd(s, in, out, relu) })
-	if err != nil {
-		return false, err
+	for algo, u := range c.u {
+		if algo != best {
+			u.Close()
+			delete(c.u, algo)
+		}
 	}
-	k.tuned[key] = wino < direct
+	k.tuned[key] = best
 	k.saveTuning()
-	return k.tuned[key], nil
+	return best, nil
 }
 
 // timeRecording runs a recording once (compiling its pipelines), then
@@ -231,7 +290,7 @@ func (k *Kit) loadTuning() {
 	if err != nil || len(b) > 1<<20 {
 		return
 	}
-	var saved map[string]bool
+	var saved map[string]string
 	if json.Unmarshal(b, &saved) == nil { // a corrupt file is ignored and rewritten
 		for key, v := range saved {
 			k.tuned[key] = v
@@ -266,10 +325,10 @@ func (k *Kit) saveTuning() {
 	os.Remove(f.Name())
 }
 
-// Tuning returns the kit's Winograd choices (true: Winograd is faster),
+// Tuning returns the kit's choices of algorithm ("direct", "f2", "f4"),
 // keyed by layer and input shape.
-func (k *Kit) Tuning() map[string]bool {
-	out := make(map[string]bool, len(k.tuned))
+func (k *Kit) Tuning() map[string]string {
+	out := make(map[string]string, len(k.tuned))
 	for key, v := range k.tuned {
 		out[key] = v
 	}

@@ -1,14 +1,15 @@
 #version 450
-// wino_gemm: the 16 products of the Winograd F(2x2,3x3) convolution,
+// wino_gemm: the A*A products (16 for F(2x2,3x3), 36 for F(4x4,3x3)) of
+// a Winograd convolution,
 //   M[xi, t, co] = sum_ci V[xi, t, ci] * U[xi, ci, co],
 // register-blocked as conv3x3_cpu.comp: each invocation owns TM tiles x
 // 4*TN4 output channels, V and U are read as vec4 texel buffers.
 // Requires cin and cout to be multiples of 4.
-// Bindings: 0 V [16, tcount, cin] (texel buffer), 1 U [16, cin, cout]
-// (texel buffer), 2 M [16, tcount, cout] (writeonly, vec4).
+// Bindings: 0 V [A*A, tcount, cin] (texel buffer), 1 U [A*A, cin, cout]
+// (texel buffer), 2 M [A*A, tcount, cout] (writeonly, vec4).
 // Push: tcount, cin, cout.
 // Spec: 0 workgroup size WG, 1 TM, 2 TN4.
-// Dispatch: x = ceil(tcount / TM), y = ceil(cout / (4*TN4*WG)), z = 16.
+// Dispatch: x = ceil(tcount / TM), y = ceil(cout / (4*TN4*WG)), z = A*A.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 16;
 layout(constant_id = 2) const uint TN4 = 4;
