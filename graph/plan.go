@@ -29,6 +29,18 @@ type schedule struct {
 	// Statistics.
 	tensorElems int // sum of every computed tensor (and the input)
 	segments    [][]int
+	costs       []LayerCost // of the nodes run, in order
+}
+
+// LayerCost is the work of one layer of a run: its estimated
+// floating-point operations (Counted: the op states them; otherwise one
+// per output element) and the bytes of its inputs, parameters and output
+// (float32).
+type LayerCost struct {
+	Name    string
+	FLOPs   float64
+	Counted bool
+	Bytes   int64
 }
 
 // kept is one requested name and the node whose output it is.
@@ -50,6 +62,11 @@ type PlanInfo struct {
 	// Nodes is the number of operations run (after fusing ReLUs and
 	// eliding views), Segments the number of submissions.
 	Nodes, Segments int
+	// FLOPs is the run's estimated work (2 per multiply-add of the
+	// convolutions and fc layers, one per output element elsewhere), and
+	// Layers the work of each operation run.
+	FLOPs  float64
+	Layers []LayerCost
 }
 
 func (s *schedule) info() PlanInfo {
@@ -57,7 +74,12 @@ func (s *schedule) info() PlanInfo {
 	for _, b := range s.bufSize {
 		act += int64(b) * 4
 	}
-	return PlanInfo{ActivationBytes: act, TensorBytes: int64(s.tensorElems) * 4, Buffers: len(s.bufSize), Nodes: len(s.run), Segments: len(s.segments)}
+	info := PlanInfo{ActivationBytes: act, TensorBytes: int64(s.tensorElems) * 4, Buffers: len(s.bufSize), Nodes: len(s.run), Segments: len(s.segments),
+		Layers: append([]LayerCost(nil), s.costs...)}
+	for _, c := range s.costs {
+		info.FLOPs += c.FLOPs
+	}
+	return info
 }
 
 // canFuse tells whether a node's op can take the ReLU of its reader.
@@ -211,6 +233,19 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*s
 	for pos, e := range s.run {
 		cost[pos] = s.flops(g, idx, e)
 		total += cost[pos]
+		bytes := int64(s.shapes[e].Len())
+		for _, in := range s.inShapes(g, idx, e) {
+			bytes += int64(in.Len())
+		}
+		for _, p := range g.Nodes[e].Op.Params() {
+			n := int64(1)
+			for _, d := range p.Shape {
+				n *= int64(d)
+			}
+			bytes += n
+		}
+		_, counted := g.Nodes[e].Op.(layers.Coster)
+		s.costs = append(s.costs, LayerCost{Name: g.Nodes[e].Name, FLOPs: cost[pos], Counted: counted, Bytes: 4 * bytes})
 	}
 	var seg []int
 	var acc float64

@@ -35,6 +35,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -581,10 +582,21 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *iters == 0 {
 		return nil
 	}
-	for _, n := range sizes {
+	where := "the CPU reference"
+	if d := net.Device(); d != nil {
+		where = d.Info().Name
+	}
+	for i, n := range sizes {
 		b := graph.Batch{N: n, H: *size, W: *size, Data: make([]float32, n**size**size*3)}
 		for i := range b.Data {
 			b.Data[i] = float32(i%251) / 250
+		}
+		plan, err := net.Plan(b, names...)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			fmt.Fprintf(stdout, "%s on %s, fp32, %dx%d, %.2f GFLOP per image\n", net.Name, where, *size, *size, plan.FLOPs/float64(n)/1e9)
 		}
 		if _, err := net.Run(ctx, b, names...); err != nil {
 			return err
@@ -595,8 +607,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		per := time.Since(start).Seconds() * 1000 / float64(*iters*n)
-		fmt.Fprintf(stdout, "batch %d: %.1f ms per image (%.1f images/s)\n", n, per, 1000/per)
+		secs := time.Since(start).Seconds() / float64(*iters)
+		per := secs * 1000 / float64(n)
+		fmt.Fprintf(stdout, "batch %d: %.1f ms per image (%.1f images/s, %.1f GFLOP/s)\n", n, per, 1000/per, plan.FLOPs/secs/1e9)
 		if *profile {
 			net.SetProfile(true)
 			if _, err := net.Run(ctx, b, names...); err != nil {
@@ -606,13 +619,55 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			for _, t := range ts {
-				fmt.Fprintf(stdout, "  %8.2f ms  %s\n", float64(t.Duration.Microseconds())/1000, t.Label)
-			}
 			net.SetProfile(false)
+			printProfile(stdout, plan, ts)
 		}
 	}
 	return nil
+}
+
+// printProfile prints the GPU time of each layer of a run (the sum of
+// its dispatches, labelled "layer kernel"), its share of the run, and its
+// GFLOP/s (layers that state their arithmetic) and GB/s (bytes of their
+// inputs and output).
+func printProfile(w io.Writer, plan graph.PlanInfo, ts []gpu.Timing) {
+	if len(ts) == 0 {
+		fmt.Fprintln(w, "  (no GPU timestamps: the device does not offer them, or the run is on the CPU reference)")
+		return
+	}
+	byLayer := map[string]time.Duration{}
+	kernels := map[string][]string{}
+	var total time.Duration
+	for _, t := range ts {
+		layer, kern, _ := strings.Cut(t.Label, " ")
+		byLayer[layer] += t.Duration
+		if !slices.Contains(kernels[layer], kern) {
+			kernels[layer] = append(kernels[layer], kern)
+		}
+		total += t.Duration
+	}
+	fmt.Fprintf(w, "  %-14s %9s %7s %9s %8s  %s\n", "layer", "ms", "share", "GFLOP/s", "GB/s", "kernels")
+	for _, c := range plan.Layers {
+		d, ok := byLayer[c.Name]
+		if !ok {
+			continue
+		}
+		sec := d.Seconds()
+		gflops := "-"
+		if c.Counted && sec > 0 {
+			gflops = fmt.Sprintf("%.1f", c.FLOPs/sec/1e9)
+		}
+		gbs := "-"
+		if sec > 0 {
+			gbs = fmt.Sprintf("%.1f", float64(c.Bytes)/sec/1e9)
+		}
+		fmt.Fprintf(w, "  %-14s %9.2f %6.1f%% %9s %8s  %s\n", c.Name, sec*1000, 100*sec/total.Seconds(), gflops, gbs, strings.Join(kernels[c.Name], ", "))
+		delete(byLayer, c.Name)
+	}
+	for layer, d := range byLayer { // dispatches of no layer of the plan
+		fmt.Fprintf(w, "  %-14s %9.2f %6.1f%%\n", layer, d.Seconds()*1000, 100*d.Seconds()/total.Seconds())
+	}
+	fmt.Fprintf(w, "  %-14s %9.2f\n", "total", total.Seconds()*1000)
 }
 
 // layersCmd lists every layer name of a network with its shape.

@@ -749,3 +749,36 @@ func TestSegmentation(t *testing.T) {
 		t.Errorf("ids beyond the classes: got %v", err)
 	}
 }
+
+// TestBench: bench prints the network, device and work per image, ms per
+// image, images/s and GFLOP/s per batch, and with --profile a table of
+// every layer whose shares add up to the whole.
+func TestBench(t *testing.T) {
+	dev := device(t)
+	stdout, stderr, err := runCmd(t, "bench", "--device", dev, "--weights", "../../testdata/tv/resnet18.pth", "--size", "64",
+		"--batches", "1,2", "--iters", "1", "--profile")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, want := range []string{"resnet18 (torchvision) on ", "fp32, 64x64", "GFLOP per image", "batch 1: ", "batch 2: ", "GFLOP/s)", "share", "layer1.0.conv1", "fc "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in:\n%s", want, stdout)
+		}
+	}
+	// The shares of the last table add up to 100%.
+	tables := strings.Split(stdout, "batch 2: ")
+	sum := 0.0
+	for _, line := range strings.Split(tables[len(tables)-1], "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && strings.HasSuffix(f[2], "%") {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(f[2], "%"), 64)
+			if err != nil {
+				t.Fatalf("share %q: %v", f[2], err)
+			}
+			sum += v
+		}
+	}
+	if math.Abs(sum-100) > 1 {
+		t.Errorf("the shares add up to %.1f%%:\n%s", sum, stdout)
+	}
+}
