@@ -385,8 +385,18 @@ func (k *Kit) Eltwise(s *gpu.Sequence, a, b, out Tensor, add, relu bool) error {
 // threads invocations per image and push constants from push (images in
 // the chunk, element bases of the two windows).
 func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, out Tensor, threads int, push func(n int, ib, ob uint32) []uint32) error {
+	return k.imageChunksTexel(s, what, kern, in, out, threads, false, push)
+}
+
+// imageChunksTexel is imageChunks with, when texel is set, the input
+// bound as a vec4 texel buffer.
+func (k *Kit) imageChunksTexel(s *gpu.Sequence, what string, kern *gpu.Kernel, in, out Tensor, threads int, texel bool, push func(n int, ib, ob uint32) []uint32) error {
 	is, os := in.Shape, out.Shape
-	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30, k.maxWindow())
+	lim := k.maxWindow()
+	if texel {
+		lim = min(lim, k.maxTexelWindow())
+	}
+	chunks, err := k.batchChunks(what, is.N, []int{is.Image(), os.Image()}, 1<<30, lim)
 	if err != nil {
 		return err
 	}
@@ -398,7 +408,11 @@ func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, ou
 		if err != nil {
 			return err
 		}
-		if err := s.Dispatch(kern, g, push(n, ib, ob), gpu.R(iv), gpu.W(ov)); err != nil {
+		inArg := gpu.R(iv)
+		if texel {
+			inArg = gpu.Texels(iv)
+		}
+		if err := s.Dispatch(kern, g, push(n, ib, ob), inArg, gpu.W(ov)); err != nil {
 			return err
 		}
 	}

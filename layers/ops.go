@@ -626,17 +626,25 @@ func (pk *poolKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 	}
 	// Four channels per invocation where channels and every window's
 	// start are multiples of 4 elements (as Eltwise).
-	name, per := "pool", 1
+	// On CPU devices the input is read as a texel buffer.
+	name, per, texel := "pool", 1, false
 	if is.C%4 == 0 && in[0].Off%4 == 0 && out.Off%4 == 0 && pk.kit.align()%16 == 0 {
 		name, per = "pool4", 4
+		if pk.kit.cpu {
+			name, texel = "pool4t", true
+		}
 	}
-	kern, err := pk.kit.kernel(name, 2, 17, uint32(pk.kit.ewg()), flags, uint32(kh), uint32(kw))
+	var texBits uint32
+	if texel {
+		texBits = 1
+	}
+	kern, err := pk.kit.kernelTexels(name, 2, texBits, 17, uint32(pk.kit.ewg()), flags, uint32(kh), uint32(kw))
 	if err != nil {
 		return err
 	}
 	os, w := out.Shape, pk.op.Window
 	p := uint32(per)
-	return pk.kit.imageChunks(s, what, kern, in[0], out, os.Image()/per, func(n int, ib, ob uint32) []uint32 {
+	return pk.kit.imageChunksTexel(s, what, kern, in[0], out, os.Image()/per, texel, func(n int, ib, ob uint32) []uint32 {
 		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C) / p, uint32(os.H), uint32(os.W), ib / p, ob / p,
 			uint32(w.KH), uint32(w.KW), uint32(w.SH), uint32(w.SW), uint32(pad[0]), uint32(pad[1]), uint32(pad[2]), uint32(pad[3]), flags}
 	})

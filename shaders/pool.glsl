@@ -1,10 +1,17 @@
-// The body of pool.comp and pool4.comp: T is float, or vec4 for four
-// channels at a time (then c, inBase and outBase count vec4s).
+// The body of pool.comp, pool4.comp and pool4t.comp: T is float, or vec4
+// for four channels at a time (then c, inBase and outBase count vec4s);
+// with TEXEL the input is a vec4 texel buffer.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint FLAGS = 0;
 layout(constant_id = 2) const uint KH = 2;
 layout(constant_id = 3) const uint KW = 2;
+#ifdef TEXEL
+layout(binding = 0) uniform samplerBuffer xt;
+#define LOAD(i) texelFetch(xt, int(i))
+#else
 layout(std430, binding = 0) readonly buffer In { T x[]; };
+#define LOAD(i) x[i]
+#endif
 layout(std430, binding = 1) writeonly buffer Out { T y[]; };
 layout(push_constant) uniform Push {
     uint n, h, w, c, oh, ow, inBase, outBase;
@@ -37,7 +44,7 @@ void main() {
         count = float((y1 - y0) * (x1 - x0));
         for (int yy = y0; yy < y1; yy++) {
             for (int xx = x0; xx < x1; xx++) {
-                T v = x[base + (uint(yy) * p.w + uint(xx)) * p.c];
+                T v = LOAD(base + (uint(yy) * p.w + uint(xx)) * p.c);
                 m = avg ? m + v : max(m, v);
             }
         }
@@ -56,7 +63,7 @@ void main() {
             for (uint kx = 0u; kx < KW; kx++) {
                 int xx = x0 + int(kx);
                 if (yy >= 0 && yy < int(p.h) && xx >= 0 && xx < int(p.w)) {
-                    T v = x[base + (uint(yy) * p.w + uint(xx)) * p.c];
+                    T v = LOAD(base + (uint(yy) * p.w + uint(xx)) * p.c);
                     m = avg ? m + v : max(m, v);
                 }
             }
