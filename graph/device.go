@@ -117,7 +117,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	if err := n.settle(); err != nil {
 		return nil, err
 	}
-	s, err := newSchedule(n.g, layers.Shape{N: in.N, H: in.H, W: in.W, C: 3}, names, n.fusable)
+	s, err := newSchedule(n.g, layers.Shape{N: in.N, H: in.H, W: in.W, C: 3}, names, n.fusers())
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func newGPUPlan(n *Net, s *schedule) (*gpuPlan, error) {
 		for _, e := range seg {
 			nd := n.g.Nodes[e]
 			var ins []layers.Tensor
-			for _, name := range nd.Inputs {
+			for _, name := range s.inputs(n.g, e) {
 				if name == Input {
 					ins = append(ins, p.tensor(-1))
 				} else {
@@ -75,16 +75,18 @@ func newGPUPlan(n *Net, s *schedule) (*gpuPlan, error) {
 			}
 			out := p.tensor(e)
 			k := n.kernels[e]
-			if s.fuse[e] {
+			if c, ok := s.absorbed[e]; ok {
+				err = n.kernels[c].(layers.PoolKernel).RecordPooled(q, ins, out, s.fuse[c], nd.Op)
+			} else if s.fuse[e] {
 				err = k.(layers.ReLUKernel).RecordReLU(q, ins, out)
 			} else {
 				err = k.Record(q, ins, out)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("graph: recording %s (%s): %w", nd.Name, nd.Op.Kind(), err)
+				return nil, fmt.Errorf("graph: recording %s (%s): %w", s.label(n.g, e), nd.Op.Kind(), err)
 			}
 			for len(labels) < q.Dispatches() {
-				labels = append(labels, nd.Name)
+				labels = append(labels, s.label(n.g, e))
 			}
 		}
 		p.labels = append(p.labels, labels)

@@ -446,3 +446,55 @@ func TestPlansFitTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolFusion: on a device, a 2x2/2 max pooling after a 3x3 conv and
+// its ReLU runs inside the conv (the plan names them together, and the
+// conv's output is never allocated), with the CPU reference's results;
+// asking for the conv's or the ReLU's output keeps them apart.
+func TestPoolFusion(t *testing.T) {
+	m := model(t, "vgg11")
+	n := onDevice(t, m.Graph)
+	cpu, _ := graph.NewCPU(m.Graph)
+	b := randomBatch(21, 2, 45, 61)
+	ctx := context.Background()
+	for _, c := range []struct {
+		names []string
+		fused bool
+	}{
+		{[]string{"features.5", "features.20"}, true},
+		{[]string{"features.3", "features.5"}, false},
+		{[]string{"features.4", "features.5"}, false},
+	} {
+		plan, err := n.Plan(b, c.names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fused := false
+		for _, l := range plan.Layers {
+			fused = fused || l.Name == "features.3+features.5"
+		}
+		if fused != c.fused {
+			t.Errorf("%v: features.3+features.5 fused %v, want %v (%+v)", c.names, fused, c.fused, plan.Layers)
+		}
+		got, err := n.Run(ctx, b, c.names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := cpu.Run(ctx, b, c.names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range c.names {
+			g, _ := got.Feature(name)
+			w, _ := want.Feature(name)
+			if e := layertest.NormErr(g.Data, w.Data); !(e < 1e-4) {
+				t.Errorf("%v: %s: normalised error %.3g", c.names, name, e)
+			}
+		}
+	}
+	unfused, _ := n.Plan(b, "features.3", "features.5")
+	fusedPlan, _ := n.Plan(b, "features.5")
+	if fusedPlan.ActivationBytes >= unfused.ActivationBytes {
+		t.Errorf("fusing plans %d bytes, not fusing %d", fusedPlan.ActivationBytes, unfused.ActivationBytes)
+	}
+}

@@ -226,7 +226,7 @@ func (g *Graph) CheckRun(n, h, w int, names ...string) error {
 	if err := g.Validate(); err != nil {
 		return err
 	}
-	_, err := newSchedule(g, layers.Shape{N: n, H: h, W: w, C: 3}, names, func(int) bool { return false })
+	_, err := newSchedule(g, layers.Shape{N: n, H: h, W: w, C: 3}, names, fusers{relu: func(int) bool { return false }})
 	return err
 }
 
@@ -262,7 +262,7 @@ func (e *MemoryError) Unwrap() error { return ErrMemory }
 // the memory limit, with a MemoryError (naming the largest batch that
 // fits) when it does not; names and sizes are checked too.
 func (n *Net) Fits(images, h, w int, names ...string) error {
-	s, err := newSchedule(n.g, layers.Shape{N: images, H: h, W: w, C: 3}, names, n.fusable)
+	s, err := newSchedule(n.g, layers.Shape{N: images, H: h, W: w, C: 3}, names, n.fusers())
 	if err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func (n *Net) checkMemory(s *schedule) error {
 		mid := (lo + hi) / 2
 		in := s.in
 		in.N = mid
-		t, err := newSchedule(n.g, in, names, n.fusable)
+		t, err := newSchedule(n.g, in, names, n.fusers())
 		if err != nil || t.info().ActivationBytes > have {
 			hi = mid
 		} else {
@@ -338,11 +338,24 @@ func (n *Net) checkMemory(s *schedule) error {
 func (n *Net) Plan(b Batch, names ...string) (PlanInfo, error) {
 	n.mu.lock()
 	defer n.mu.unlock()
-	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusable)
+	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusers())
 	if err != nil {
 		return PlanInfo{}, err
 	}
 	return s.info(), nil
+}
+
+// fusers are what the Net's executor fuses: ReLUs everywhere, poolings
+// into the convolution before them on a device whose kernel offers it.
+func (n *Net) fusers() fusers {
+	f := fusers{relu: n.fusable}
+	if n.dev != nil {
+		f.pool = func(node, pool int, in []layers.Shape) bool {
+			k, ok := n.kernels[node].(layers.PoolKernel)
+			return ok && k.FusesPool(n.g.Nodes[pool].Op, in)
+		}
+	}
+	return f
 }
 
 // fusable tells whether node i can apply its reader's ReLU: on the CPU
@@ -413,7 +426,7 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 			return nil, err
 		}
 	}
-	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusable)
+	s, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, names, n.fusers())
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +489,7 @@ func (n *Net) pooled(b Batch, pool Pooling, names []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		sch, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, []string{name}, func(int) bool { return false })
+		sch, err := newSchedule(n.g, layers.Shape{N: b.N, H: b.H, W: b.W, C: 3}, []string{name}, fusers{relu: func(int) bool { return false }})
 		if err != nil {
 			return nil, err
 		}

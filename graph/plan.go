@@ -13,16 +13,19 @@ import (
 // which order, where each tensor lives, and which buffer each storage
 // gets. It is computed once per input shape and set of requested names.
 type schedule struct {
-	key     string
-	in      layers.Shape
-	shapes  []layers.Shape // per node, up to the deepest requested one
-	vec     []bool
-	run     []int        // nodes executed, in order
-	fuse    map[int]bool // node applies the ReLU of the node that reads it
-	storage []int        // node -> the executed node whose output memory it is (-1: the input)
-	kept    []kept       // requested names in network order
-	keepSt  map[int]bool
-	lastUse map[int]int // storage -> position in run of its last reader
+	key    string
+	in     layers.Shape
+	shapes []layers.Shape // per node, up to the deepest requested one
+	vec    []bool
+	run    []int        // nodes executed, in order
+	fuse   map[int]bool // node applies the ReLU of the node that reads it
+	// absorbed: a pooling node that runs fused with the node it reads
+	// (pooling -> that node, which does not run).
+	absorbed map[int]int
+	storage  []int  // node -> the executed node whose output memory it is (-1: the input)
+	kept     []kept // requested names in network order
+	keepSt   map[int]bool
+	lastUse  map[int]int // storage -> position in run of its last reader
 	// Buffers: sizes in elements, and the buffer of each storage.
 	bufSize []int
 	bufOf   map[int]int
@@ -85,10 +88,19 @@ func (s *schedule) info() PlanInfo {
 // canFuse tells whether a node's op can take the ReLU of its reader.
 type canFuse func(node int) bool
 
+// fusers say what the executor can fuse: a ReLU into the node before it
+// (relu), and a pooling node into the node whose output it reads (pool,
+// given that node's input shapes); nil pool fuses none.
+type fusers struct {
+	relu canFuse
+	pool func(node, pool int, in []layers.Shape) bool
+}
+
 // newSchedule plans a run of g on input shape in that returns names.
-func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*schedule, error) {
+func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedule, error) {
+	fusable := fu.relu
 	idx := g.index()
-	s := &schedule{in: in, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}}
+	s := &schedule{in: in, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}, absorbed: map[int]int{}}
 	last := -1
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -167,13 +179,25 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*s
 				continue
 			}
 		}
+		// A pooling that reads only what one node (perhaps with its fused
+		// ReLU) wrote, and nothing else reads or keeps: the node applies
+		// it and its own output never exists.
+		if fu.pool != nil && len(n.Inputs) == 1 && n.Inputs[0] != Input {
+			r := idx[n.Inputs[0]]
+			p := s.storage[r]
+			if p >= 0 && len(s.run) > 0 && s.run[len(s.run)-1] == p && !requested[r] && !requested[p] && len(readers[r]) == 1 &&
+				(r == p || len(readers[p]) == 1) && fu.pool(p, i, s.inShapes(g, idx, p)) {
+				s.run = s.run[:len(s.run)-1]
+				s.absorbed[i] = p
+			}
+		}
 		s.run = append(s.run, i)
 	}
 	for _, k := range s.kept {
 		s.keepSt[s.storage[k.node]] = true
 	}
 	for pos, e := range s.run {
-		for _, name := range g.Nodes[e].Inputs {
+		for _, name := range s.inputs(g, e) {
 			s.lastUse[src(name)] = pos
 		}
 	}
@@ -232,20 +256,25 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*s
 	var total float64
 	for pos, e := range s.run {
 		cost[pos] = s.flops(g, idx, e)
+		first, name := e, g.Nodes[e].Name
+		if p, ok := s.absorbed[e]; ok {
+			cost[pos] += s.flops(g, idx, p)
+			first, name = p, s.label(g, e)
+		}
 		total += cost[pos]
 		bytes := int64(s.shapes[e].Len())
-		for _, in := range s.inShapes(g, idx, e) {
+		for _, in := range s.inShapes(g, idx, first) {
 			bytes += int64(in.Len())
 		}
-		for _, p := range g.Nodes[e].Op.Params() {
+		for _, p := range g.Nodes[first].Op.Params() {
 			n := int64(1)
 			for _, d := range p.Shape {
 				n *= int64(d)
 			}
 			bytes += n
 		}
-		_, counted := g.Nodes[e].Op.(layers.Coster)
-		s.costs = append(s.costs, LayerCost{Name: g.Nodes[e].Name, FLOPs: cost[pos], Counted: counted, Bytes: 4 * bytes})
+		_, counted := g.Nodes[first].Op.(layers.Coster)
+		s.costs = append(s.costs, LayerCost{Name: name, FLOPs: cost[pos], Counted: counted, Bytes: 4 * bytes})
 	}
 	var seg []int
 	var acc float64
@@ -260,7 +289,17 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fusable canFuse) (*s
 	return s, nil
 }
 
-// inShapes are the input shapes of node e.
+// inputs are the names node e reads when it runs: those of the node it
+// absorbed, for a fused pooling.
+func (s *schedule) inputs(g *Graph, e int) []string {
+	if p, ok := s.absorbed[e]; ok {
+		return g.Nodes[p].Inputs
+	}
+	return g.Nodes[e].Inputs
+}
+
+// inShapes are the input shapes of node e (as its op sees them, not
+// those of an absorbed node).
 func (s *schedule) inShapes(g *Graph, idx map[string]int, e int) []layers.Shape {
 	var out []layers.Shape
 	for _, name := range g.Nodes[e].Inputs {
@@ -279,6 +318,15 @@ func (s *schedule) flops(g *Graph, idx map[string]int, e int) float64 {
 		return 0
 	}
 	return f
+}
+
+// label names what node e runs: its name, or "conv+pool" for a fused
+// pooling.
+func (s *schedule) label(g *Graph, e int) string {
+	if p, ok := s.absorbed[e]; ok {
+		return g.Nodes[p].Name + "+" + g.Nodes[e].Name
+	}
+	return g.Nodes[e].Name
 }
 
 // featureShape of a kept name.

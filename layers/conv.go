@@ -15,6 +15,7 @@ type Conv3x3 struct {
 	kit       *Kit
 	w, b      *gpu.Buffer
 	u         map[string]*gpu.Buffer // Winograd weights [A*A, cin, cout] by algorithm, made when first used
+	keep      map[string]bool        // algorithms chosen for some shape: their weights stay
 }
 
 // NewConv3x3 uploads HWIO weights w [3,3,cin,cout] and bias b [cout].
@@ -104,7 +105,7 @@ func (c *Conv3x3) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 		return err
 	}
 	if algo != algoDirect {
-		return c.recordWinograd(s, in, out, withReLU, algo)
+		return c.recordWinograd(s, in, out, withReLU, algo, false)
 	}
 	return c.recordDirect(s, in, out, withReLU)
 }

@@ -11,3 +11,7 @@ func SetWinogradScratch(floats int) func() {
 	winoScratchFloats = floats
 	return func() { winoScratchFloats = old }
 }
+
+// SetWinogradMode overrides EnvWinograd for a kit; "direct" makes every
+// choice the direct convolution while fusing poolings still applies.
+func (k *Kit) SetWinogradMode(m string) { k.wino = m }

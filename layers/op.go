@@ -67,6 +67,19 @@ type ReLUKernel interface {
 	RecordReLU(s *gpu.Sequence, in []Tensor, out Tensor) error
 }
 
+// PoolKernel is a Kernel that can apply the max pooling of the Op that
+// reads its output while it writes it, so that its full output never
+// exists in memory: a planner fuses the two where FusesPool says so.
+type PoolKernel interface {
+	// FusesPool reports whether the kernel fuses pool (the reader's Op)
+	// for inputs of shapes in.
+	FusesPool(pool Op, in []Shape) bool
+	// RecordPooled records the kernel with the pooling applied: out has
+	// the pooling's output shape; relu applies a ReLU first (as
+	// RecordReLU).
+	RecordPooled(s *gpu.Sequence, in []Tensor, out Tensor, relu bool, pool Op) error
+}
+
 // Activation is an Op that is a ReLU: a planner may fuse it into the Op
 // before it when that one is a ReLUFuser (on the CPU) and its kernel a
 // ReLUKernel (on a device).

@@ -225,6 +225,7 @@ type convOpKernel struct {
 	fast *Conv3x3
 	gen  *GConv
 	pad  *scratch
+	pre  *scratch // the full output of a direct convolution before a fused pooling
 }
 
 func (ck *convOpKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
@@ -240,7 +241,54 @@ func (ck *convOpKernel) record(s *gpu.Sequence, in []Tensor, out Tensor, relu bo
 	if err := checkTensors(what, in, 1, out); err != nil {
 		return err
 	}
-	x := in[0]
+	x, err := ck.padded(s, in[0])
+	if err != nil {
+		return err
+	}
+	if ck.fast != nil {
+		return ck.fast.record(s, x, out, relu)
+	}
+	return ck.gen.record(s, x, out, relu)
+}
+
+// FusesPool implements PoolKernel: a 3x3 stride-1 convolution that the
+// Winograd kernels may run fuses a 2x2/2 max pooling whose windows start
+// at row and column 0 (SAME, or no padding).
+func (ck *convOpKernel) FusesPool(pool Op, in []Shape) bool {
+	p, ok := pool.(*Pool)
+	if !ok || ck.fast == nil || len(in) != 1 || p.Avg || p.Adaptive || p.KH != 2 || p.KW != 2 || p.SH != 2 || p.SW != 2 {
+		return false
+	}
+	if _, _, pad, err := p.Out(in[0].H, in[0].W); err != nil || pad[0] != 0 || pad[1] != 0 {
+		return false
+	}
+	k := ck.kit
+	return k.wino != "off" && (k.winogradFits(algoF2, ck.cin, ck.op.Cout) || k.winogradFits(algoF4, ck.cin, ck.op.Cout))
+}
+
+// RecordPooled implements PoolKernel.
+func (ck *convOpKernel) RecordPooled(s *gpu.Sequence, in []Tensor, out Tensor, relu bool, pool Op) error {
+	what := ck.op.Kind() + " + " + pool.Kind()
+	if err := checkTensors(what, in, 1, out); err != nil {
+		return err
+	}
+	if !ck.FusesPool(pool, []Shape{in[0].Shape}) {
+		return fmt.Errorf("layers: %s: not a pooling this convolution fuses", what)
+	}
+	is := in[0].Shape
+	oh, ow, _, _ := pool.(*Pool).Out(is.H, is.W)
+	if want := (Shape{is.N, oh, ow, ck.op.Cout}); out.Shape != want {
+		return fmt.Errorf("layers: %s: output %v, want %v", what, out.Shape, want)
+	}
+	x, err := ck.padded(s, in[0])
+	if err != nil {
+		return err
+	}
+	return ck.fast.recordPooled(s, x, out, relu || ck.op.ReLU, pool.(*Pool), &ck.pre)
+}
+
+// padded pads an input of fewer than 4 channels to 4 (CPU devices).
+func (ck *convOpKernel) padded(s *gpu.Sequence, x Tensor) (Tensor, error) {
 	if ck.cin != ck.op.Cin {
 		ps := x.Shape
 		ps.C = ck.cin
@@ -249,18 +297,15 @@ func (ck *convOpKernel) record(s *gpu.Sequence, in []Tensor, out Tensor, relu bo
 		}
 		buf, err := ck.pad.get(ps.Len())
 		if err != nil {
-			return err
+			return Tensor{}, err
 		}
 		px := Tensor{Buf: buf, Shape: ps}
 		if err := ck.kit.PadChannels(s, x, px); err != nil {
-			return err
+			return Tensor{}, err
 		}
 		x = px
 	}
-	if ck.fast != nil {
-		return ck.fast.record(s, x, out, relu)
-	}
-	return ck.gen.record(s, x, out, relu)
+	return x, nil
 }
 
 func (ck *convOpKernel) Close() error {
@@ -269,6 +314,9 @@ func (ck *convOpKernel) Close() error {
 		err = e
 	}
 	if e := ck.pad.close(); err == nil {
+		err = e
+	}
+	if e := ck.pre.close(); err == nil {
 		err = e
 	}
 	return err

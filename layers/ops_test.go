@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/internal/testdev"
 	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/layers/layertest"
@@ -278,4 +279,102 @@ func TestWinograd(t *testing.T) {
 			t.Errorf("tuning after one layer and shape: %v", got)
 		}
 	})
+}
+
+// TestConvPoolFused: a 3x3 convolution with a 2x2/2 max pooling fused in
+// (RecordPooled) equals the convolution then the pooling on the CPU, for
+// Winograd F(2x2,3x3), F(4x4,3x3) and the direct fallback, both kernel
+// families, SAME and unpadded poolings on odd and even sizes, batches,
+// with and without the ReLU; paddings that do not start at 0 are not
+// fused.
+func TestConvPoolFused(t *testing.T) {
+	ctx := context.Background()
+	for _, family := range []string{"gpu", "cpu"} {
+		for _, mode := range []string{"f2", "f4", "direct", "auto"} {
+			t.Run(family+" "+mode, func(t *testing.T) {
+				t.Setenv(layers.EnvKernels, family)
+				dev := testdev.Open(t)
+				kit := layers.NewKit(dev)
+				defer kit.Close()
+				kit.SetWinogradMode(mode)
+				rng := layertest.Seed(t)
+				for _, s := range [][5]int{{2, 9, 7, 8, 12}, {1, 16, 14, 12, 8}, {3, 5, 6, 4, 4}, {1, 1, 1, 4, 8}} {
+					for _, pool := range []*layers.Pool{
+						{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}},
+						{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2}},
+					} {
+						if _, err := pool.OutShape([]layers.Shape{{N: s[0], H: s[1], W: s[2], C: s[4]}}); err != nil {
+							continue // a 1x1 map has no unpadded 2x2 window
+						}
+						for _, relu := range []bool{false, true} {
+							c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, s[0], s[1], s[2], s[3], s[4])
+							conv := c.Op.(*layers.Conv)
+							conv.ReLU = relu
+							x := layers.HostTensor{Data: layertest.Uniform(rng, c.In[0].Len(), -1, 1), Shape: c.In[0]}
+							y, err := conv.CPU(ctx, []layers.HostTensor{x})
+							if err != nil {
+								t.Fatal(err)
+							}
+							ys, _ := conv.OutShape(c.In)
+							want, err := pool.CPU(ctx, []layers.HostTensor{{Data: y, Shape: ys}})
+							if err != nil {
+								t.Fatal(err)
+							}
+							ps, _ := pool.OutShape([]layers.Shape{ys})
+							k, err := conv.Upload(kit)
+							if err != nil {
+								t.Fatal(err)
+							}
+							pk := k.(layers.PoolKernel)
+							if !pk.FusesPool(pool, c.In) {
+								t.Fatalf("%s: %s not fused", c.Name, pool.Kind())
+							}
+							in := tensorOf(t, dev, x.Data, x.Shape)
+							out := tensorOf(t, dev, layertest.NaNs(ps.Len()), ps)
+							seq, err := dev.NewSequence(gpu.SequenceOptions{})
+							if err != nil {
+								t.Fatal(err)
+							}
+							if err := pk.RecordPooled(seq, []layers.Tensor{in}, out, false, pool); err != nil {
+								t.Fatal(err)
+							}
+							if err := seq.Submit(); err != nil {
+								t.Fatal(err)
+							}
+							seq.Close()
+							got := make([]float32, ps.Len())
+							out.Buf.Download(0, got)
+							layertest.Check(t, fmt.Sprintf("%s relu=%v + %s", c.Name, relu, pool.Kind()), got, want, tolGEMM)
+							k.Close()
+						}
+					}
+				}
+				conv := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 8, 8, 4, 4).Op
+				k, _ := conv.Upload(kit)
+				defer k.Close()
+				for _, p := range []*layers.Pool{
+					{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}},
+					{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2}},
+					{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}, Avg: true},
+				} {
+					if k.(layers.PoolKernel).FusesPool(p, []layers.Shape{{N: 1, H: 8, W: 8, C: 4}}) {
+						t.Errorf("%s %+v fused", p.Kind(), p.Window)
+					}
+				}
+			})
+		}
+	}
+}
+
+func tensorOf(t *testing.T, dev *gpu.Device, data []float32, s layers.Shape) layers.Tensor {
+	t.Helper()
+	buf, err := dev.NewBuffer(int64(len(data)) * 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { buf.Close() })
+	if err := buf.Upload(0, data); err != nil {
+		t.Fatal(err)
+	}
+	return layers.Tensor{Buf: buf, Shape: s}
 }

@@ -118,8 +118,10 @@ func (k *Kit) winoScratch() (v, m *gpu.Buffer, err error) {
 
 // recordWinograd records the convolution as Winograd F(2x2,3x3) or
 // F(4x4,3x3): per chunk of tiles, the input transform into V, the A*A
-// products into M and the output transform into out.
-func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, algo string) error {
+// products into M and the output transform into out. With pooled, a 2x2/2
+// max pooling (windows from row and column 0) is applied by the output
+// transform and out has the pooled shape.
+func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, algo string, pooled bool) error {
 	what := "conv3x3 (winograd " + algo + ")"
 	k := c.kit
 	u, err := c.winoWeights(algo)
@@ -141,7 +143,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	if maxTiles < 1 {
 		return fmt.Errorf("layers: %s: %d -> %d channels do not fit the scratch buffers", what, c.Cin, c.Cout)
 	}
-	chunks, err := k.batchChunks(what, is.N, []int{is.H * is.W * c.Cin, is.H * is.W * c.Cout}, is.N, min(k.maxWindow(), k.maxTexelWindow()))
+	chunks, err := k.batchChunks(what, is.N, []int{is.H * is.W * c.Cin, out.Shape.Image()}, is.N, min(k.maxWindow(), k.maxTexelWindow()))
 	if err != nil {
 		return err
 	}
@@ -162,7 +164,11 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	if err != nil {
 		return err
 	}
-	outK, err := k.kernelTexels(prefix+"_out", 3, 0b1, 8)
+	pool := uint32(0)
+	if pooled {
+		pool = 1
+	}
+	outK, err := k.kernelTexels(prefix+"_out", 3, 0b1, 10, pool)
 	if err != nil {
 		return err
 	}
@@ -171,10 +177,12 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 		flag = 1
 	}
 	hw := is.H * is.W
+	os := out.Shape
+	ohw := os.H * os.W
 	for _, ch := range chunks {
 		n := ch[1] - ch[0]
 		iv, ib := k.window(in.Buf, in.Off+ch[0]*hw*c.Cin, n*hw*c.Cin)
-		ov, ob := k.window(out.Buf, out.Off+ch[0]*hw*c.Cout, n*hw*c.Cout)
+		ov, ob := k.window(out.Buf, out.Off+ch[0]*ohw*c.Cout, n*ohw*c.Cout)
 		tiles := n * perImage
 		for t0 := 0; t0 < tiles; t0 += maxTiles {
 			tc := min(maxTiles, tiles-t0)
@@ -193,7 +201,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 			if g, err = grid(tc*cout4, 64); err != nil {
 				return err
 			}
-			if err := s.Dispatch(outK, g, []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cout), flag, ob, uint32(t0), uint32(tc)}, gpu.Texels(mv), gpu.R(c.b.All()), gpu.W(ov)); err != nil {
+			if err := s.Dispatch(outK, g, []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cout), flag, ob, uint32(t0), uint32(tc), uint32(os.H), uint32(os.W)}, gpu.Texels(mv), gpu.R(c.b.All()), gpu.W(ov)); err != nil {
 				return err
 			}
 		}
@@ -205,6 +213,18 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 // by timing the candidates once for this layer and input shape (auto).
 // Transformed weights the choice does not need are freed.
 func (c *Conv3x3) algorithm(in, out Tensor, relu bool) (string, error) {
+	return c.choose("conv3x3", in, out, func(s *gpu.Sequence, algo string) error {
+		if algo == algoDirect {
+			return c.recordDirect(s, in, out, relu)
+		}
+		return c.recordWinograd(s, in, out, relu, algo, false)
+	})
+}
+
+// choose picks among the direct convolution and the Winograd algorithms
+// that fit, timing each recording of record once per kind of layer
+// (what), shape and kernel family in auto mode.
+func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequence, algo string) error) (string, error) {
 	k := c.kit
 	if in.Off%4 != 0 || out.Off%4 != 0 {
 		return algoDirect, nil
@@ -226,18 +246,13 @@ func (c *Conv3x3) algorithm(in, out Tensor, relu bool) (string, error) {
 	if k.conv.Register {
 		family = "cpu"
 	}
-	key := fmt.Sprintf("conv3x3 %s-kernels %dx%dx%d %d->%d", family, is.N, is.H, is.W, c.Cin, c.Cout)
+	key := fmt.Sprintf("%s %s-kernels %dx%dx%d %d->%d", what, family, is.N, is.H, is.W, c.Cin, c.Cout)
 	if algo, ok := k.tuned[key]; ok && (algo == algoDirect || slices.Contains(candidates, algo)) {
 		return algo, nil
 	}
 	best, bestTime := algoDirect, time.Duration(0)
 	for _, algo := range append([]string{algoDirect}, candidates...) {
-		d, err := k.timeRecording(func(s *gpu.Sequence) error {
-			if algo == algoDirect {
-				return c.recordDirect(s, in, out, relu)
-			}
-			return c.recordWinograd(s, in, out, relu, algo)
-		})
+		d, err := k.timeRecording(func(s *gpu.Sequence) error { return record(s, algo) })
 		if err != nil {
 			return "", err
 		}
@@ -246,14 +261,65 @@ func (c *Conv3x3) algorithm(in, out Tensor, relu bool) (string, error) {
 		}
 	}
 	for algo, u := range c.u {
-		if algo != best {
+		if algo != best && !c.keep[algo] {
 			u.Close()
 			delete(c.u, algo)
 		}
 	}
+	if c.keep == nil {
+		c.keep = map[string]bool{}
+	}
+	c.keep[best] = true
 	k.tuned[key] = best
 	k.saveTuning()
 	return best, nil
+}
+
+// recordPooled records the convolution followed by the 2x2/2 max pooling
+// p: Winograd with the pooling in its output transform, or the direct
+// convolution into scratch (a chunk of images at a time) and the pooling
+// from there, whichever is chosen.
+func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Pool, pre **scratch) error {
+	direct := func(s *gpu.Sequence) error {
+		if *pre == nil {
+			*pre = &scratch{dev: c.kit.dev}
+		}
+		is := in.Shape
+		full := Shape{N: 1, H: is.H, W: is.W, C: c.Cout}
+		per := max(1, min(is.N, c.kit.maxWindow()/full.Len()))
+		buf, err := (*pre).get(per * full.Len())
+		if err != nil {
+			return err
+		}
+		pk := &poolKernel{c.kit, p}
+		for i0 := 0; i0 < is.N; i0 += per {
+			n := min(per, is.N-i0)
+			full.N = n
+			xi := Tensor{Buf: in.Buf, Off: in.Off + i0*is.Image(), Shape: Shape{N: n, H: is.H, W: is.W, C: is.C}}
+			yi := Tensor{Buf: buf, Shape: full}
+			oi := Tensor{Buf: out.Buf, Off: out.Off + i0*out.Shape.Image(), Shape: Shape{N: n, H: out.Shape.H, W: out.Shape.W, C: out.Shape.C}}
+			if err := c.recordDirect(s, xi, yi, relu); err != nil {
+				return err
+			}
+			if err := pk.Record(s, []Tensor{yi}, oi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	algo, err := c.choose("conv3x3+maxpool2", in, out, func(s *gpu.Sequence, algo string) error {
+		if algo == algoDirect {
+			return direct(s)
+		}
+		return c.recordWinograd(s, in, out, relu, algo, true)
+	})
+	if err != nil {
+		return err
+	}
+	if algo == algoDirect {
+		return direct(s)
+	}
+	return c.recordWinograd(s, in, out, relu, algo, true)
 }
 
 // timeRecording runs a recording once (compiling its pipelines), then

@@ -3,17 +3,22 @@
 // as wino_out.comp for F(2x2,3x3): the 6x6 products m of tile t become
 // the 4x4 outputs A^T m A, plus the bias, with an optional ReLU; outputs
 // beyond the image are not written. Four channels per invocation.
+// With POOL (a 2x2/2 max pooling fused in, windows from row and column
+// 0), each 2x2 block of outputs is reduced to its maximum over those
+// inside the image, and out is the pooled map [n,ph,pw,cout].
 // Requires cout and outBase to be multiples of 4.
 // Bindings: 0 M [36, tcount, cout] (texel buffer), 1 bias [cout]
 // (readonly, vec4), 2 out [n,h,w,cout] (writeonly, vec4).
-// Push: n, h, w, cout, relu (0/1), outBase, t0, tcount.
+// Push: n, h, w, cout, relu (0/1), outBase, t0, tcount, ph, pw.
+// Spec: 0 POOL (0/1).
 // Dispatch: ceil(tcount*cout/4 / 64) workgroups of 64, 2D grid.
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer mt;
 layout(std430, binding = 1) readonly buffer Bias { vec4 bias[]; };
 layout(std430, binding = 2) writeonly buffer Out { vec4 outp[]; };
-layout(push_constant) uniform Push { uint n, h, w, cout, relu, outBase, t0, tcount; } p;
+layout(constant_id = 0) const uint POOL = 0;
+layout(push_constant) uniform Push { uint n, h, w, cout, relu, outBase, t0, tcount, ph, pw; } p;
 
 // at applies A^T of F(4x4,3x3) (points 0, -1, 1, 1/2, -2, infinity).
 void at(in vec4 m[6], out vec4 o[4]) {
@@ -51,20 +56,53 @@ void main() {
         }
     }
     vec4 b = bias[cg];
+    vec4 y4[4][4];
+    for (uint r = 0u; r < 4u; r++) {
+        at(s[r], y4[r]);
+        for (uint c = 0u; c < 4u; c++) {
+            y4[r][c] += b;
+            if (p.relu != 0u) {
+                y4[r][c] = max(y4[r][c], vec4(0.0));
+            }
+        }
+    }
+    if (POOL == 1u) {
+        for (uint pr = 0u; pr < 2u; pr++) {
+            uint py = 2u * ty + pr;
+            if (py >= p.ph) {
+                break;
+            }
+            for (uint pc = 0u; pc < 2u; pc++) {
+                uint px = 2u * tx + pc;
+                if (px >= p.pw) {
+                    break;
+                }
+                vec4 m = y4[2u * pr][2u * pc]; // inside the image
+                if (2u * px + 1u < p.w) {
+                    m = max(m, y4[2u * pr][2u * pc + 1u]);
+                }
+                if (2u * py + 1u < p.h) {
+                    m = max(m, y4[2u * pr + 1u][2u * pc]);
+                    if (2u * px + 1u < p.w) {
+                        m = max(m, y4[2u * pr + 1u][2u * pc + 1u]);
+                    }
+                }
+                outp[p.outBase / 4u + ((img * p.ph + py) * p.pw + px) * cout4 + cg] = m;
+            }
+        }
+        return;
+    }
     for (uint r = 0u; r < 4u; r++) {
         uint y = 4u * ty + r;
         if (y >= p.h) {
             break;
         }
-        vec4 o[4];
-        at(s[r], o);
         uint px = (img * p.h + y) * p.w + 4u * tx;
         for (uint c = 0u; c < 4u; c++) {
             if (4u * tx + c >= p.w) {
                 break;
             }
-            vec4 v = o[c] + b;
-            outp[p.outBase / 4u + (px + c) * cout4 + cg] = p.relu != 0u ? max(v, vec4(0.0)) : v;
+            outp[p.outBase / 4u + (px + c) * cout4 + cg] = y4[r][c];
         }
     }
 }
