@@ -3,7 +3,10 @@ package layers_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -377,4 +380,48 @@ func tensorOf(t *testing.T, dev *gpu.Device, data []float32, s layers.Shape) lay
 		t.Fatal(err)
 	}
 	return layers.Tensor{Buf: buf, Shape: s}
+}
+
+// TestTuningSaved: auto mode writes its choices beside the device's
+// pipeline cache (creating the folder), a new kit on a device of the
+// same driver starts from them, and a corrupt file is ignored.
+func TestTuningSaved(t *testing.T) {
+	t.Setenv(layers.EnvWinograd, "auto")
+	testdev.Open(t) // skips or fails as the GPU tests do
+	dir := filepath.Join(t.TempDir(), "cache")
+	open := func() (*gpu.Device, *layers.Kit) {
+		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dev, layers.NewKit(dev)
+	}
+	dev, kit := open()
+	rng := layertest.Seed(t)
+	layertest.CheckOp(t, kit, rng, convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 12, 10, 8, 16))
+	tuned := kit.Tuning()
+	path := dev.TuningFile()
+	kit.Close()
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(tuned) != 1 || path == "" {
+		t.Fatalf("tuning %v in %q", tuned, path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no tuning file: %v", err)
+	}
+	dev, kit = open()
+	if got := kit.Tuning(); !maps.Equal(got, tuned) {
+		t.Errorf("a new kit starts from %v, want %v", got, tuned)
+	}
+	kit.Close()
+	dev.Close()
+	os.WriteFile(path, []byte("{not json"), 0o644)
+	dev, kit = open()
+	if got := kit.Tuning(); len(got) != 0 {
+		t.Errorf("from a corrupt file: %v", got)
+	}
+	kit.Close()
+	dev.Close()
 }

@@ -378,6 +378,9 @@ func (k *Kit) saveTuning() {
 		return
 	}
 	b := buf.Bytes()
+	if os.MkdirAll(filepath.Dir(k.tuneFile), 0o755) != nil {
+		return
+	}
 	f, err := os.CreateTemp(filepath.Dir(k.tuneFile), ".tuning-*")
 	if err != nil {
 		return
