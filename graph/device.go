@@ -121,7 +121,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	if err != nil {
 		return nil, err
 	}
-	p, err := n.planFor(s)
+	p, err := n.planFor(ctx, s)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,10 @@ func (p *gpuPlan) tensor(i int) layers.Tensor {
 	return layers.Tensor{Buf: p.bufs[p.s.bufOf[p.s.storage[i]]], Shape: p.s.shapes[i]}
 }
 
-func newGPUPlan(n *Net, s *schedule) (*gpuPlan, error) {
+// newGPUPlan allocates and records a plan. Recording may time kernels
+// (the first plan of a shape tunes its convolutions), so it stops, and
+// returns ctx.Err(), when ctx ends.
+func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 	p := &gpuPlan{s: s, g: n.g, idx: n.g.index()}
 	ok := false
 	defer func() {
@@ -64,6 +67,9 @@ func newGPUPlan(n *Net, s *schedule) (*gpuPlan, error) {
 		p.segs = append(p.segs, q)
 		var labels []string
 		for _, e := range seg {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			nd := n.g.Nodes[e]
 			var ins []layers.Tensor
 			for _, name := range s.inputs(n.g, e) {
@@ -76,7 +82,12 @@ func newGPUPlan(n *Net, s *schedule) (*gpuPlan, error) {
 			out := p.tensor(e)
 			k := n.kernels[e]
 			if c, ok := s.absorbed[e]; ok {
-				err = n.kernels[c].(layers.PoolKernel).RecordPooled(q, ins, out, s.fuse[c], nd.Op)
+				if _, sum := s.residual[e]; sum {
+					relu := s.fuse[e] || nd.Op.(layers.Residual).ResidualReLU()
+					err = n.kernels[c].(layers.AddKernel).RecordAdd(q, ins[:len(ins)-1], ins[len(ins)-1], out, relu)
+				} else {
+					err = n.kernels[c].(layers.PoolKernel).RecordPooled(q, ins, out, s.fuse[c], nd.Op)
+				}
 			} else if s.fuse[e] {
 				err = k.(layers.ReLUKernel).RecordReLU(q, ins, out)
 			} else {

@@ -216,8 +216,12 @@ func TestCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A full run, to know how long one takes (the device also
-			// records its plan here).
+			// A full run, to know how long one takes, after one that
+			// records the plan (and on a device times the algorithms of
+			// its convolutions once).
+			if _, err := n.Run(ctx, big, "prob"); err != nil {
+				t.Fatal(err)
+			}
 			start := time.Now()
 			if _, err := n.Run(ctx, big, "prob"); err != nil {
 				t.Fatal(err)
@@ -496,5 +500,56 @@ func TestPoolFusion(t *testing.T) {
 	fusedPlan, _ := n.Plan(b, "features.5")
 	if fusedPlan.ActivationBytes >= unfused.ActivationBytes {
 		t.Errorf("fusing plans %d bytes, not fusing %d", fusedPlan.ActivationBytes, unfused.ActivationBytes)
+	}
+}
+
+// TestAddFusion: on a device, each residual sum of a ResNet-50 runs in
+// the epilogue of the convolution that computes one of its terms (conv3,
+// or the downsampling conv after it), with the CPU reference's results;
+// asking for that convolution's output keeps the sum apart.
+func TestAddFusion(t *testing.T) {
+	m := model(t, "resnet50")
+	n := onDevice(t, m.Graph)
+	cpu, _ := graph.NewCPU(m.Graph)
+	b := randomBatch(22, 2, 40, 56)
+	ctx := context.Background()
+	plan, err := n.Plan(b, "layer2", "prob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fused := map[string]bool{}
+	for _, l := range plan.Layers {
+		if strings.HasSuffix(l.Name, ".add") && !strings.Contains(l.Name, "+") {
+			t.Errorf("%s runs on its own", l.Name)
+		}
+		fused[l.Name] = true
+	}
+	for _, name := range []string{"layer1.0.downsample.0+layer1.0.add", "layer1.1.conv3+layer1.1.add", "layer4.2.conv3+layer4.2.add"} {
+		if !fused[name] {
+			t.Errorf("no %s in the plan", name)
+		}
+	}
+	for _, names := range [][]string{{"layer2", "prob"}, {"layer1.1.conv3", "layer1.1", "prob"}} {
+		got, err := n.Run(ctx, b, names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := cpu.Run(ctx, b, names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			g, _ := got.Feature(name)
+			w, _ := want.Feature(name)
+			if e := layertest.NormErr(g.Data, w.Data); !(e < 1e-4) {
+				t.Errorf("%v: %s: normalised error %.3g", names, name, e)
+			}
+		}
+	}
+	apart, _ := n.Plan(b, "layer1.1.conv3", "layer1.1", "prob")
+	for _, l := range apart.Layers {
+		if l.Name == "layer1.1.conv3+layer1.1.add" {
+			t.Error("the sum is fused although the conv's output is asked for")
+		}
 	}
 }

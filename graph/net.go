@@ -345,14 +345,19 @@ func (n *Net) Plan(b Batch, names ...string) (PlanInfo, error) {
 	return s.info(), nil
 }
 
-// fusers are what the Net's executor fuses: ReLUs everywhere, poolings
-// into the convolution before them on a device whose kernel offers it.
+// fusers are what the Net's executor fuses: ReLUs everywhere; on a device,
+// poolings and residual sums into the convolution before them where its
+// kernel offers it.
 func (n *Net) fusers() fusers {
 	f := fusers{relu: n.fusable}
 	if n.dev != nil {
 		f.pool = func(node, pool int, in []layers.Shape) bool {
 			k, ok := n.kernels[node].(layers.PoolKernel)
 			return ok && k.FusesPool(n.g.Nodes[pool].Op, in)
+		}
+		f.add = func(node int, in []layers.Shape) bool {
+			k, ok := n.kernels[node].(layers.AddKernel)
+			return ok && k.FusesAdd(in)
 		}
 	}
 	return f
@@ -570,7 +575,7 @@ func (n *Net) runCPU(ctx context.Context, s *schedule, b Batch) (map[int][]float
 // runGPU finds or records the plan, uploads the batch, runs the
 // submissions and downloads the kept tensors.
 func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float32, error) {
-	p, err := n.planFor(s)
+	p, err := n.planFor(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -592,7 +597,7 @@ func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float
 
 // planFor returns the recorded plan of s, recording it when it is new and
 // dropping the least recently used beyond maxPlans.
-func (n *Net) planFor(s *schedule) (*gpuPlan, error) {
+func (n *Net) planFor(ctx context.Context, s *schedule) (*gpuPlan, error) {
 	for i, p := range n.plans {
 		if p.s.key == s.key {
 			n.plans = append(append(n.plans[:i:i], n.plans[i+1:]...), p)
@@ -619,7 +624,7 @@ func (n *Net) planFor(s *schedule) (*gpuPlan, error) {
 		}
 		n.plans = n.plans[1:]
 	}
-	p, err := newGPUPlan(n, s)
+	p, err := newGPUPlan(ctx, n, s)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ type schedule struct {
 	// absorbed: a pooling node that runs fused with the node it reads
 	// (pooling -> that node, which does not run).
 	absorbed map[int]int
+	// residual: for a sum absorbed into the node computing one term, the
+	// name of the other term.
+	residual map[int]string
 	storage  []int  // node -> the executed node whose output memory it is (-1: the input)
 	kept     []kept // requested names in network order
 	keepSt   map[int]bool
@@ -94,13 +97,14 @@ type canFuse func(node int) bool
 type fusers struct {
 	relu canFuse
 	pool func(node, pool int, in []layers.Shape) bool
+	add  func(node int, in []layers.Shape) bool // a sum into the node computing one of its terms
 }
 
 // newSchedule plans a run of g on input shape in that returns names.
 func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedule, error) {
 	fusable := fu.relu
 	idx := g.index()
-	s := &schedule{in: in, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}, absorbed: map[int]int{}}
+	s := &schedule{in: in, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}, absorbed: map[int]int{}, residual: map[int]string{}}
 	last := -1
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -189,6 +193,25 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedul
 				(r == p || len(readers[p]) == 1) && fu.pool(p, i, s.inShapes(g, idx, p)) {
 				s.run = s.run[:len(s.run)-1]
 				s.absorbed[i] = p
+			}
+		}
+		// A sum one of whose terms the node just run computed, for no
+		// other reader and without a ReLU of its own: that node adds the
+		// other term as it writes.
+		if _, ok := n.Op.(layers.Residual); ok && fu.add != nil && len(n.Inputs) == 2 && s.absorbed[i] == 0 {
+			for j := range 2 {
+				if n.Inputs[j] == Input {
+					continue
+				}
+				r := idx[n.Inputs[j]]
+				other := n.Inputs[1-j]
+				if p := s.storage[r]; p == r && len(s.run) > 0 && s.run[len(s.run)-1] == p && !requested[p] && len(readers[p]) == 1 &&
+					!s.fuse[p] && src(other) != p && fu.add(p, s.inShapes(g, idx, p)) {
+					s.run = s.run[:len(s.run)-1]
+					s.absorbed[i] = p
+					s.residual[i] = other
+					break
+				}
 			}
 		}
 		s.run = append(s.run, i)
@@ -290,9 +313,12 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedul
 }
 
 // inputs are the names node e reads when it runs: those of the node it
-// absorbed, for a fused pooling.
+// absorbed, for a fused pooling, and the other term too for a fused sum.
 func (s *schedule) inputs(g *Graph, e int) []string {
 	if p, ok := s.absorbed[e]; ok {
+		if r, ok := s.residual[e]; ok {
+			return append(append([]string(nil), g.Nodes[p].Inputs...), r)
+		}
 		return g.Nodes[p].Inputs
 	}
 	return g.Nodes[e].Inputs

@@ -123,15 +123,17 @@ func (c *Conv3x3) recordDirect(s *gpu.Sequence, in, out Tensor, withReLU bool) e
 	if err != nil {
 		return err
 	}
-	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, func(n int, ib, ob uint32) []uint32 {
+	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, nil, func(n int, ib, ob uint32) []uint32 {
 		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
 	})
 }
 
 // dispatchConv records a convolution kernel over chunks of images that
 // fit its bindings, with the push constants push gives for each chunk (n
-// images, element bases of the input and output windows).
-func (kit *Kit) dispatchConv(s *gpu.Sequence, what string, k convKernel, in, out Tensor, w, b *gpu.Buffer, push func(n int, ib, ob uint32) []uint32) error {
+// images, element bases of the input and output windows). Kernels with a
+// residual binding (k.resBinding) get res there, or the bias when res is
+// nil, and its element base as one more push constant.
+func (kit *Kit) dispatchConv(s *gpu.Sequence, what string, k convKernel, in, out Tensor, w, b *gpu.Buffer, res *Tensor, push func(n int, ib, ob uint32) []uint32) error {
 	is, os := in.Shape, out.Shape
 	ihw, ohw := is.H*is.W, os.H*os.W
 	maxImgs := max(1, 65535*k.pixTile/ohw)
@@ -153,7 +155,19 @@ func (kit *Kit) dispatchConv(s *gpu.Sequence, what string, k convKernel, in, out
 			groups = [3]int{pixGroups, chanGroups, 1}
 			inArg, wArg = gpu.Texels(iv), gpu.Texels(w.All())
 		}
-		if err := s.Dispatch(k.kern, groups, push(n, ib, ob), inArg, wArg, gpu.R(b.All()), gpu.W(ov)); err != nil {
+		args := []gpu.Arg{inArg, wArg, gpu.R(b.All()), gpu.W(ov)}
+		pc := push(n, ib, ob)
+		if k.resBinding {
+			if res != nil {
+				rv, rb := kit.window(res.Buf, res.Off+ch[0]*ohw*os.C, n*ohw*os.C)
+				args = append(args, gpu.R(rv))
+				pc = append(pc, rb)
+			} else {
+				args = append(args, gpu.R(b.All()))
+				pc = append(pc, 0)
+			}
+		}
+		if err := s.Dispatch(k.kern, groups, pc, args...); err != nil {
 			return err
 		}
 	}
@@ -164,6 +178,7 @@ func (kit *Kit) dispatchConv(s *gpu.Sequence, what string, k convKernel, in, out
 type convKernel struct {
 	kern              *gpu.Kernel
 	register          bool // conv3x3_cpu: texel inputs, pixel blocks along x
+	resBinding        bool // conv, conv_cpu: binding 4 is a residual
 	pixTile, chanTile int  // pixels and output channels per workgroup
 	lim               int  // elements one input or output binding may hold
 }
@@ -234,10 +249,12 @@ func (c *GConv) Close() error {
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,OH,OW,Cout].
 func (c *GConv) Record(s *gpu.Sequence, in, out Tensor) error {
-	return c.record(s, in, out, c.ReLU)
+	return c.record(s, in, out, c.ReLU, nil)
 }
 
-func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
+// record records the convolution, with res (when not nil, of out's
+// shape) added before the ReLU.
+func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tensor) error {
 	what := "conv " + c.win.String()
 	if err := checkInOut(what, in, out); err != nil {
 		return err
@@ -259,27 +276,34 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 	}
 	cfg := c.kit.conv
 	taps := c.win.KH * c.win.KW
-	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || taps*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
+	if res != nil && res.Shape != out.Shape {
+		return fmt.Errorf("layers: %s: residual %v, output %v", what, res.Shape, out.Shape)
+	}
+	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || (res != nil && res.Off%4 != 0) || taps*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
 		cfg = *cfg.Fallback
 	}
 	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {
 		return fmt.Errorf("layers: %s: %d x %d weights exceed one storage binding on this device", what, c.Cin, c.Cout)
 	}
-	var k convKernel
+	k := convKernel{resBinding: true}
+	withRes := uint32(0)
+	if res != nil {
+		withRes = 1
+	}
 	if cfg.Register {
 		tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
 		wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
-		k.kern, err = c.kit.kernelTexels("conv_cpu", 4, 0b11, 16, uint32(wg), uint32(cfg.TM), uint32(tn/4))
+		k.kern, err = c.kit.kernelTexels("conv_cpu", 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), withRes)
 		k.register, k.pixTile, k.chanTile, k.lim = true, cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
 	} else {
-		k.kern, err = c.kit.kernel("conv", 4, 16, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+		k.kern, err = c.kit.kernel("conv", 5, 17, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN), withRes)
 		k.pixTile, k.chanTile, k.lim = cfg.BM, cfg.BN, c.kit.maxWindow()
 	}
 	if err != nil {
 		return err
 	}
 	w := c.win
-	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, func(n int, ib, ob uint32) []uint32 {
+	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, res, func(n int, ib, ob uint32) []uint32 {
 		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob,
 			uint32(oh), uint32(ow), uint32(w.KH), uint32(w.KW), uint32(w.SH), uint32(w.SW), uint32(pad[0]), uint32(pad[1])}
 	})

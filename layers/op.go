@@ -80,6 +80,24 @@ type PoolKernel interface {
 	RecordPooled(s *gpu.Sequence, in []Tensor, out Tensor, relu bool, pool Op) error
 }
 
+// AddKernel is a Kernel that can add a residual to its output (then apply
+// a ReLU) while it writes it: a planner fuses an element-wise sum into the
+// node that computes one of its terms where FusesAdd says so.
+type AddKernel interface {
+	// FusesAdd reports whether the kernel fuses a sum for inputs of
+	// shapes in.
+	FusesAdd(in []Shape) bool
+	// RecordAdd records relu?(kernel(in) + res) into out (res and out of
+	// the kernel's output shape).
+	RecordAdd(s *gpu.Sequence, in []Tensor, res, out Tensor, relu bool) error
+}
+
+// Residual is an Op that sums its two inputs, with a ReLU after when
+// ResidualReLU says so (Add): a planner may fuse it into an AddKernel.
+type Residual interface {
+	ResidualReLU() bool
+}
+
 // Activation is an Op that is a ReLU: a planner may fuse it into the Op
 // before it when that one is a ReLUFuser (on the CPU) and its kernel a
 // ReLUKernel (on a device).

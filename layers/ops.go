@@ -248,7 +248,33 @@ func (ck *convOpKernel) record(s *gpu.Sequence, in []Tensor, out Tensor, relu bo
 	if ck.fast != nil {
 		return ck.fast.record(s, x, out, relu)
 	}
-	return ck.gen.record(s, x, out, relu)
+	return ck.gen.record(s, x, out, relu, nil)
+}
+
+// FusesAdd implements AddKernel: the general convolution kernels (1x1,
+// strided and other windows) add a residual in their epilogue, when the
+// convolution has no ReLU of its own.
+func (ck *convOpKernel) FusesAdd(in []Shape) bool {
+	return ck.gen != nil && !ck.op.ReLU && len(in) == 1
+}
+
+// RecordAdd implements AddKernel.
+func (ck *convOpKernel) RecordAdd(s *gpu.Sequence, in []Tensor, res, out Tensor, relu bool) error {
+	what := ck.op.Kind() + " + add"
+	if err := checkTensors(what, in, 1, out); err != nil {
+		return err
+	}
+	if err := res.check(what, "residual"); err != nil {
+		return err
+	}
+	if !ck.FusesAdd([]Shape{in[0].Shape}) {
+		return fmt.Errorf("layers: %s: not a sum this convolution fuses", what)
+	}
+	x, err := ck.padded(s, in[0])
+	if err != nil {
+		return err
+	}
+	return ck.gen.record(s, x, out, relu, &res)
 }
 
 // FusesPool implements PoolKernel: a 3x3 stride-1 convolution that the
@@ -720,6 +746,9 @@ func (a *Add) Params() []Param { return nil }
 
 // WithReLU implements ReLUFuser.
 func (a *Add) WithReLU() Op { return &Add{ReLU: true} }
+
+// ResidualReLU implements Residual.
+func (a *Add) ResidualReLU() bool { return a.ReLU }
 
 // Vector implements Vectorer.
 func (a *Add) Vector(in []bool) bool { return len(in) > 0 && in[0] }

@@ -425,3 +425,95 @@ func TestTuningSaved(t *testing.T) {
 	kit.Close()
 	dev.Close()
 }
+
+// TestConvAddFused: the general convolution with a residual added in its
+// epilogue (RecordAdd) equals the convolution plus the residual (then
+// the ReLU) on the CPU, for 1x1, strided and large windows, odd channel
+// counts, both kernel families, aligned and odd offsets; a convolution
+// with a ReLU of its own does not fuse a sum.
+func TestConvAddFused(t *testing.T) {
+	ctx := context.Background()
+	for _, family := range []string{"gpu", "cpu"} {
+		t.Run(family, func(t *testing.T) {
+			t.Setenv(layers.EnvKernels, family)
+			dev := testdev.Open(t)
+			kit := layers.NewKit(dev)
+			defer kit.Close()
+			rng := layertest.Seed(t)
+			for _, win := range []layers.Window{{KH: 1, KW: 1, SH: 1, SW: 1}, {KH: 1, KW: 1, SH: 2, SW: 2}, {KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}, {KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}} {
+				for _, s := range [][5]int{{2, 9, 11, 8, 12}, {1, 7, 5, 5, 17}, {3, 4, 4, 16, 8}} {
+					for _, off := range []int{0, 5} {
+						for _, relu := range []bool{false, true} {
+							c := convCase(rng, win, s[0], s[1], s[2], s[3], s[4])
+							conv := c.Op.(*layers.Conv)
+							os, err := conv.OutShape(c.In)
+							if err != nil {
+								continue
+							}
+							x := layertest.Uniform(rng, c.In[0].Len(), -1, 1)
+							r := layertest.Uniform(rng, os.Len(), -1, 1)
+							y, err := conv.CPU(ctx, []layers.HostTensor{{Data: x, Shape: c.In[0]}})
+							if err != nil {
+								t.Fatal(err)
+							}
+							want := make([]float32, len(y))
+							for i := range y {
+								want[i] = y[i] + r[i]
+								if relu {
+									want[i] = max(want[i], 0)
+								}
+							}
+							k, err := conv.Upload(kit)
+							if err != nil {
+								t.Fatal(err)
+							}
+							ak := k.(layers.AddKernel)
+							if !ak.FusesAdd(c.In) {
+								t.Fatalf("%s: no sum fused", c.Name)
+							}
+							in := tensorAt(t, dev, x, c.In[0], off)
+							res := tensorAt(t, dev, r, os, off)
+							out := tensorAt(t, dev, layertest.NaNs(os.Len()), os, off)
+							seq, err := dev.NewSequence(gpu.SequenceOptions{})
+							if err != nil {
+								t.Fatal(err)
+							}
+							if err := ak.RecordAdd(seq, []layers.Tensor{in}, res, out, relu); err != nil {
+								t.Fatal(err)
+							}
+							if err := seq.Submit(); err != nil {
+								t.Fatal(err)
+							}
+							seq.Close()
+							got := make([]float32, os.Len())
+							out.Buf.Download(off, got)
+							layertest.Check(t, fmt.Sprintf("%s + residual, relu=%v, offset %d", c.Name, relu, off), got, want, tolGEMM)
+							k.Close()
+						}
+					}
+				}
+			}
+			withReLU := convCase(rng, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1}, 1, 4, 4, 4, 4).Op.(*layers.Conv)
+			withReLU.ReLU = true
+			k, _ := withReLU.Upload(kit)
+			defer k.Close()
+			if k.(layers.AddKernel).FusesAdd([]layers.Shape{{N: 1, H: 4, W: 4, C: 4}}) {
+				t.Error("a convolution with its own ReLU fuses a sum")
+			}
+		})
+	}
+}
+
+// tensorAt uploads data at element offset off of a new buffer.
+func tensorAt(t *testing.T, dev *gpu.Device, data []float32, s layers.Shape, off int) layers.Tensor {
+	t.Helper()
+	buf, err := dev.NewBuffer(int64(len(data)+off) * 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { buf.Close() })
+	if err := buf.Upload(off, data); err != nil {
+		t.Fatal(err)
+	}
+	return layers.Tensor{Buf: buf, Off: off, Shape: s}
+}

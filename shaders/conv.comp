@@ -11,11 +11,15 @@
 // channels at a time. The A tile (an im2col slice) and the B tile (weights)
 // are staged in shared memory; each invocation accumulates TM pixels x TN
 // channels in registers (pixels ty + i*TY, channels tx + j*TX).
+// With RES, a residual [n,oh,ow,cout] is added before the ReLU (a ResNet
+// block's sum fused into its last convolution).
 // Bindings: 0 in [n,h,w,cin] (readonly), 1 w [kh*kw*cin, cout] (readonly),
-//           2 bias [cout] (readonly), 3 out [n,oh,ow,cout] (writeonly).
+//           2 bias [cout] (readonly), 3 out [n,oh,ow,cout] (writeonly),
+//           4 residual (readonly; any buffer when RES is 0).
 // Push: n, h, w, cin, cout, relu (0/1), inBase, outBase, oh, ow, kh, kw,
-//       sh, sw, padT, padL.
-// Spec: 0 workgroup size = (BM/TM)*(BN/TN), 1 BM, 2 BN, 3 BK, 4 TM, 5 TN.
+//       sh, sw, padT, padL, resBase.
+// Spec: 0 workgroup size = (BM/TM)*(BN/TN), 1 BM, 2 BN, 3 BK, 4 TM, 5 TN,
+//       6 RES (0/1).
 // Dispatch: x = ceil(cout / BN), y = ceil(n*oh*ow / BM).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BM = 64;
@@ -23,6 +27,7 @@ layout(constant_id = 2) const uint BN = 64;
 layout(constant_id = 3) const uint BK = 8;
 layout(constant_id = 4) const uint TM = 4;
 layout(constant_id = 5) const uint TN = 4;
+layout(constant_id = 6) const uint RES = 0;
 const uint WG = gl_WorkGroupSize.x;
 const uint TX = BN / TN;
 const uint TY = BM / TM;
@@ -33,10 +38,12 @@ layout(std430, binding = 0) readonly buffer In { float inp[]; };
 layout(std430, binding = 1) readonly buffer Wt { float wt[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) writeonly buffer Out { float outp[]; };
+layout(std430, binding = 4) readonly buffer Res { float res[]; };
 layout(push_constant) uniform Push {
     uint n, h, w, cin, cout, relu, inBase, outBase;
     uint oh, ow, kh, kw, sh, sw;
     int padT, padL;
+    uint resBase;
 } p;
 
 shared float As[BK * BM];
@@ -126,6 +133,9 @@ void main() {
             uint co = c0 + tx + j * TX;
             if (co < p.cout) {
                 float v = acc[i][j] + bias[co];
+                if (RES == 1u) {
+                    v += res[p.resBase + pix * p.cout + co];
+                }
                 outp[p.outBase + pix * p.cout + co] = p.relu != 0u ? max(v, 0.0) : v;
             }
         }

@@ -6,24 +6,30 @@
 // each invocation keeps TM pixels x 4*TN4 output channels in registers.
 // Requires cin, cout, inBase, outBase to be multiples of 4 (vec4 loads);
 // the host pads narrower inputs or falls back to conv.comp.
+// With RES, a residual [n,oh,ow,cout] is added before the ReLU (a ResNet
+// block's sum fused into its last convolution).
 // Bindings: 0 in [n,h,w,cin] (texel buffer), 1 w [kh*kw*cin, cout] (texel buffer),
-//           2 bias [cout] (readonly), 3 out [n,oh,ow,cout] (writeonly).
+//           2 bias [cout] (readonly), 3 out [n,oh,ow,cout] (writeonly),
+//           4 residual (readonly; any buffer when RES is 0).
 // Push: n, h, w, cin, cout, relu (0/1), inBase, outBase, oh, ow, kh, kw,
-//       sh, sw, padT, padL.
-// Spec: 0 workgroup size WG, 1 TM, 2 TN4.
+//       sh, sw, padT, padL, resBase (a multiple of 4).
+// Spec: 0 workgroup size WG, 1 TM, 2 TN4, 3 RES (0/1).
 // Dispatch: x = ceil(n*oh*ow / TM), y = ceil(cout / (4*TN4*WG)).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 8;
 layout(constant_id = 2) const uint TN4 = 2;
+layout(constant_id = 3) const uint RES = 0;
 
 layout(binding = 0) uniform samplerBuffer inp;
 layout(binding = 1) uniform samplerBuffer wt;
 layout(std430, binding = 2) readonly buffer Bias { vec4 bias[]; };
 layout(std430, binding = 3) writeonly buffer Out { vec4 outp[]; };
+layout(std430, binding = 4) readonly buffer Res { vec4 res[]; };
 layout(push_constant) uniform Push {
     uint n, h, w, cin, cout, relu, inBase, outBase;
     uint oh, ow, kh, kw, sh, sw;
     int padT, padL;
+    uint resBase;
 } p;
 
 void main() {
@@ -90,6 +96,9 @@ void main() {
             uint cg = cg0 + j;
             if (cg < cout4) {
                 vec4 v = acc[i][j];
+                if (RES == 1u) {
+                    v += res[p.resBase / 4u + pix * cout4 + cg];
+                }
                 outp[p.outBase / 4u + pix * cout4 + cg] = p.relu != 0u ? max(v, vec4(0.0)) : v;
             }
         }

@@ -646,7 +646,16 @@ func printProfile(w io.Writer, plan graph.PlanInfo, ts []gpu.Timing) {
 		}
 		total += t.Duration
 	}
-	fmt.Fprintf(w, "  %-14s %9s %7s %9s %8s  %s\n", "layer", "ms", "share", "GFLOP/s", "GB/s", "kernels")
+	width := len("total")
+	for _, c := range plan.Layers {
+		if _, ok := byLayer[c.Name]; ok {
+			width = max(width, len(c.Name))
+		}
+	}
+	for layer := range byLayer {
+		width = max(width, len(layer))
+	}
+	fmt.Fprintf(w, "  %-*s %9s %7s %9s %8s  %s\n", width, "layer", "ms", "share", "GFLOP/s", "GB/s", "kernels")
 	for _, c := range plan.Layers {
 		d, ok := byLayer[c.Name]
 		if !ok {
@@ -661,13 +670,13 @@ func printProfile(w io.Writer, plan graph.PlanInfo, ts []gpu.Timing) {
 		if sec > 0 {
 			gbs = fmt.Sprintf("%.1f", float64(c.Bytes)/sec/1e9)
 		}
-		fmt.Fprintf(w, "  %-14s %9.2f %6.1f%% %9s %8s  %s\n", c.Name, sec*1000, 100*sec/total.Seconds(), gflops, gbs, strings.Join(kernels[c.Name], ", "))
+		fmt.Fprintf(w, "  %-*s %9.2f %6.1f%% %9s %8s  %s\n", width, c.Name, sec*1000, 100*sec/total.Seconds(), gflops, gbs, strings.Join(kernels[c.Name], ", "))
 		delete(byLayer, c.Name)
 	}
 	for layer, d := range byLayer { // dispatches of no layer of the plan
-		fmt.Fprintf(w, "  %-14s %9.2f %6.1f%%\n", layer, d.Seconds()*1000, 100*d.Seconds()/total.Seconds())
+		fmt.Fprintf(w, "  %-*s %9.2f %6.1f%%\n", width, layer, d.Seconds()*1000, 100*d.Seconds()/total.Seconds())
 	}
-	fmt.Fprintf(w, "  %-14s %9.2f\n", "total", total.Seconds()*1000)
+	fmt.Fprintf(w, "  %-*s %9.2f\n", width, "total", total.Seconds()*1000)
 }
 
 // layersCmd lists every layer name of a network with its shape.
