@@ -132,7 +132,9 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 		t := p.tensor(k.node)
 		buf, err := n.dev.NewBuffer(int64(max(t.Shape.Len(), 1)) * 4)
 		if err != nil {
-			r.Release()
+			for _, f := range r.features { // not Release: it would wait for n.mu, held here
+				f.Buf.Close()
+			}
 			return nil, fmt.Errorf("graph: a buffer for %s: %w", k.name, err)
 		}
 		r.features[k.name] = DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: int64(t.Shape.Len()) * 4}

@@ -59,8 +59,11 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 		}
 		p.bufs = append(p.bufs, b)
 	}
-	for si, seg := range s.segments {
-		q, err := n.dev.NewSequence(gpu.SequenceOptions{Timestamps: n.profile, AfterPrevious: si > 0})
+	for _, seg := range s.segments {
+		// Every segment, the first too, waits for the work submitted
+		// before it: RunOnDeviceAsync fills the input on the device just
+		// before without a host wait.
+		q, err := n.dev.NewSequence(gpu.SequenceOptions{Timestamps: n.profile, AfterPrevious: true})
 		if err != nil {
 			return nil, err
 		}

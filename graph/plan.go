@@ -189,8 +189,7 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedul
 		if fu.pool != nil && len(n.Inputs) == 1 && n.Inputs[0] != Input {
 			r := idx[n.Inputs[0]]
 			p := s.storage[r]
-			if p >= 0 && len(s.run) > 0 && s.run[len(s.run)-1] == p && !requested[r] && !requested[p] && len(readers[r]) == 1 &&
-				(r == p || len(readers[p]) == 1) && fu.pool(p, i, s.inShapes(g, idx, p)) {
+			if p >= 0 && len(s.run) > 0 && s.run[len(s.run)-1] == p && s.soleChain(g, idx, r, p, readers, requested) && fu.pool(p, i, s.inShapes(g, idx, p)) {
 				s.run = s.run[:len(s.run)-1]
 				s.absorbed[i] = p
 			}
@@ -344,6 +343,26 @@ func (s *schedule) flops(g *Graph, idx map[string]int, e int) float64 {
 		return 0
 	}
 	return f
+}
+
+// soleChain reports whether the nodes from r back to p (r itself, the
+// fused ReLUs or views between, and p), each reading the one before, have
+// one reader each and none is requested: nothing but the node reading r
+// sees p's output, so p's output may never exist.
+func (s *schedule) soleChain(g *Graph, idx map[string]int, r, p int, readers [][]int, requested map[int]bool) bool {
+	for {
+		if requested[r] || len(readers[r]) != 1 {
+			return false
+		}
+		if r == p {
+			return true
+		}
+		in := g.Nodes[r].Inputs
+		if len(in) != 1 || in[0] == Input {
+			return false
+		}
+		r = idx[in[0]]
+	}
 }
 
 // label names what node e runs: its name, or "conv+pool" for a fused

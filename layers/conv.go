@@ -16,6 +16,7 @@ type Conv3x3 struct {
 	w, b      *gpu.Buffer
 	u         map[string]*gpu.Buffer // Winograd weights [A*A, cin, cout] by algorithm, made when first used
 	keep      map[string]bool        // algorithms chosen for some shape: their weights stay
+	preUsed   bool                   // some fused pooling took the direct path through scratch
 }
 
 // NewConv3x3 uploads HWIO weights w [3,3,cin,cout] and bias b [cout].

@@ -289,7 +289,10 @@ func (ck *convOpKernel) FusesPool(pool Op, in []Shape) bool {
 		return false
 	}
 	k := ck.kit
-	return k.wino != "off" && (k.winogradFits(algoF2, ck.cin, ck.op.Cout) || k.winogradFits(algoF4, ck.cin, ck.op.Cout))
+	x := in[0]
+	x.C = ck.cin
+	y := Shape{N: x.N, H: x.H, W: x.W, C: ck.op.Cout}
+	return k.wino != "off" && k.winogradImageFits(x, y) && (k.winogradFits(algoF2, ck.cin, ck.op.Cout) || k.winogradFits(algoF4, ck.cin, ck.op.Cout))
 }
 
 // RecordPooled implements PoolKernel.

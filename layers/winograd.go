@@ -101,6 +101,14 @@ func (k *Kit) winogradFits(algo string, cin, cout int) bool {
 		a*a*max(cin, cout) <= min(k.maxTexelWindow(), k.maxWindow(), winoScratchFloats) // a tile at a time at least
 }
 
+// winogradImageFits reports whether one image of the input and of the
+// output fits a texel binding (the Winograd kernels read the input as
+// texels; the direct GPU kernel needs only a storage binding).
+func (k *Kit) winogradImageFits(in, out Shape) bool {
+	lim := min(k.maxWindow(), k.maxTexelWindow())
+	return in.Image() <= lim && out.Image() <= lim
+}
+
 // winoScratch returns the kit's two Winograd scratch buffers.
 func (k *Kit) winoScratch() (v, m *gpu.Buffer, err error) {
 	if k.winoV == nil {
@@ -231,14 +239,18 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 	}
 	var candidates []string
 	for _, algo := range []string{algoF2, algoF4} {
-		if (k.wino == "auto" || k.wino == algo) && k.winogradFits(algo, c.Cin, c.Cout) {
+		if (k.wino == "auto" || k.wino == algo) && k.winogradFits(algo, c.Cin, c.Cout) && k.winogradImageFits(in.Shape, out.Shape) {
 			candidates = append(candidates, algo)
 		}
 	}
 	if len(candidates) == 0 {
 		return algoDirect, nil
 	}
+	if c.keep == nil {
+		c.keep = map[string]bool{}
+	}
 	if k.wino != "auto" {
+		c.keep[candidates[0]] = true
 		return candidates[0], nil
 	}
 	is := in.Shape
@@ -248,6 +260,7 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 	}
 	key := fmt.Sprintf("%s %s-kernels %dx%dx%d %d->%d", what, family, is.N, is.H, is.W, c.Cin, c.Cout)
 	if algo, ok := k.tuned[key]; ok && (algo == algoDirect || slices.Contains(candidates, algo)) {
+		c.keep[algo] = true // a later tuning must not free weights this shape's plans use
 		return algo, nil
 	}
 	best, bestTime := algoDirect, time.Duration(0)
@@ -266,9 +279,6 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 			delete(c.u, algo)
 		}
 	}
-	if c.keep == nil {
-		c.keep = map[string]bool{}
-	}
 	c.keep[best] = true
 	k.tuned[key] = best
 	k.saveTuning()
@@ -286,7 +296,9 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 		}
 		is := in.Shape
 		full := Shape{N: 1, H: is.H, W: is.W, C: c.Cout}
-		per := max(1, min(is.N, c.kit.maxWindow()/full.Len()))
+		// Images a few at a time: the scratch is memory the plan does
+		// not count.
+		per := max(1, min(is.N, c.kit.maxWindow()/full.Len(), winoScratchFloats/full.Len()))
 		buf, err := (*pre).get(per * full.Len())
 		if err != nil {
 			return err
@@ -317,7 +329,12 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 		return err
 	}
 	if algo == algoDirect {
+		c.preUsed = true
 		return direct(s)
+	}
+	if !c.preUsed && *pre != nil { // only the tuning used it
+		(*pre).close()
+		*pre = nil
 	}
 	return c.recordWinograd(s, in, out, relu, algo, true)
 }

@@ -29,6 +29,9 @@ type app struct {
 	swap *C.vkappSwap
 }
 
+// errMinimised: the window has no size (minimised): no swapchain now.
+var errMinimised = errors.New("viewer: the window is minimised")
+
 // errNoDevice: no Vulkan device has a queue with compute (and, for a
 // window, presentation).
 var errNoDevice = errors.New("viewer: no Vulkan device with compute (and presentation to the window)")
@@ -168,7 +171,11 @@ func (a *app) copy(src uintptr, dst *hostBuffer, size int64, wait uintptr) error
 func (a *app) swapchain(w, h int) (int, int, bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := vkResult("creating the swapchain", C.vkappSwapCreate(&a.c, a.swap, C.uint32_t(w), C.uint32_t(h))); err != nil {
+	r := C.vkappSwapCreate(&a.c, a.swap, C.uint32_t(w), C.uint32_t(h))
+	if r == C.VK_NOT_READY {
+		return 0, 0, false, errMinimised
+	}
+	if err := vkResult("creating the swapchain", r); err != nil {
 		return 0, 0, false, err
 	}
 	f := a.swap.format

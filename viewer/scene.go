@@ -177,6 +177,9 @@ func (v *view) draw(st *state, shoot bool) error {
 	}
 	if stale { // the window changed under the swapchain: make a new one
 		w, h, _, err := v.a.swapchain(v.cw, v.ch)
+		if errors.Is(err, errMinimised) {
+			return nil // the loop waits while the window has no size, and the next frame finds it stale again
+		}
 		if err != nil {
 			return err
 		}

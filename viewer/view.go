@@ -157,6 +157,11 @@ func Run(ctx context.Context, o Options) error {
 		if win.ShouldClose() || st.quit || ctx.Err() != nil {
 			break
 		}
+		if w, h := win.GetFramebufferSize(); w == 0 || h == 0 { // minimised
+			glfw.WaitEventsTimeout(0.1)
+			frame--
+			continue
+		}
 		if st.dirty {
 			if err := v.compute(ctx, st); err != nil {
 				return err

@@ -309,6 +309,13 @@ VkResult vkappSwapCreate(vkapp* a, vkappSwap* s, uint32_t width, uint32_t height
 		width = caps.currentExtent.width;
 		height = caps.currentExtent.height;
 	}
+	if (width == 0 || height == 0) {
+		return VK_NOT_READY; // minimised: no swapchain until the window is back
+	}
+	if (width < caps.minImageExtent.width) width = caps.minImageExtent.width;
+	if (height < caps.minImageExtent.height) height = caps.minImageExtent.height;
+	if (width > caps.maxImageExtent.width) width = caps.maxImageExtent.width;
+	if (height > caps.maxImageExtent.height) height = caps.maxImageExtent.height;
 	uint32_t count = caps.minImageCount + 1;
 	if (caps.maxImageCount > 0 && count > caps.maxImageCount) {
 		count = caps.maxImageCount;
