@@ -98,13 +98,7 @@ func TestAdoptedDevice(t *testing.T) {
 // left in device buffers; the application's own read of those buffers
 // equals a host Run bit for bit.
 func TestRunOnDevice(t *testing.T) {
-	app := testdev.Open(t)
-	m := model(t, "resnet18")
-	n, err := graph.NewOn(app, m.Graph, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	app, n := resnetOn(t)
 	b := randomBatch(12, 2, 49, 61)
 	src, err := app.NewBuffer(int64(len(b.Data)+7) * 4)
 	if err != nil {
@@ -187,13 +181,7 @@ func TestRunOnDevice(t *testing.T) {
 // device is done; Wait, Release and the Net's next run each wait for it,
 // and the features equal a host run's.
 func TestRunOnDeviceAsync(t *testing.T) {
-	app := testdev.Open(t)
-	m := model(t, "resnet18")
-	n, err := graph.NewOn(app, m.Graph, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	app, n := resnetOn(t)
 	b := randomBatch(13, 1, 45, 52)
 	src, err := app.NewBuffer(int64(len(b.Data)) * 4)
 	if err != nil {
@@ -266,4 +254,17 @@ func TestRunOnDeviceAsync(t *testing.T) {
 	if err := last.Release(); err != nil { // the features outlive the Net
 		t.Error(err)
 	}
+}
+
+// resnetOn opens the device (as the application's) and a random ResNet-18
+// on it, closed at the test's end.
+func resnetOn(t *testing.T) (*gpu.Device, *graph.Net) {
+	t.Helper()
+	app := testdev.Open(t)
+	n, err := graph.NewOn(app, model(t, "resnet18").Graph, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return app, n
 }

@@ -332,21 +332,11 @@ func TestConvPoolFused(t *testing.T) {
 							if !pk.FusesPool(pool, c.In) {
 								t.Fatalf("%s: %s not fused", c.Name, pool.Kind())
 							}
-							in := tensorOf(t, dev, x.Data, x.Shape)
-							out := tensorOf(t, dev, layertest.NaNs(ps.Len()), ps)
-							seq, err := dev.NewSequence(gpu.SequenceOptions{})
-							if err != nil {
-								t.Fatal(err)
-							}
-							if err := pk.RecordPooled(seq, []layers.Tensor{in}, out, false, pool); err != nil {
-								t.Fatal(err)
-							}
-							if err := seq.Submit(); err != nil {
-								t.Fatal(err)
-							}
-							seq.Close()
-							got := make([]float32, ps.Len())
-							out.Buf.Download(0, got)
+							in := tensorAt(t, dev, x.Data, x.Shape, 0)
+							out := tensorAt(t, dev, layertest.NaNs(ps.Len()), ps, 0)
+							got := submitted(t, dev, out, func(seq *gpu.Sequence) error {
+								return pk.RecordPooled(seq, []layers.Tensor{in}, out, false, pool)
+							})
 							layertest.Check(t, fmt.Sprintf("%s relu=%v + %s", c.Name, relu, pool.Kind()), got, want, tolGEMM)
 							k.Close()
 						}
@@ -369,17 +359,26 @@ func TestConvPoolFused(t *testing.T) {
 	}
 }
 
-func tensorOf(t *testing.T, dev *gpu.Device, data []float32, s layers.Shape) layers.Tensor {
+// submitted records into a new sequence, submits it and returns out's
+// values.
+func submitted(t *testing.T, dev *gpu.Device, out layers.Tensor, record func(*gpu.Sequence) error) []float32 {
 	t.Helper()
-	buf, err := dev.NewBuffer(int64(len(data)) * 4)
+	seq, err := dev.NewSequence(gpu.SequenceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { buf.Close() })
-	if err := buf.Upload(0, data); err != nil {
+	defer seq.Close()
+	if err := record(seq); err != nil {
 		t.Fatal(err)
 	}
-	return layers.Tensor{Buf: buf, Shape: s}
+	if err := seq.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, out.Shape.Len())
+	if err := out.Buf.Download(out.Off, got); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // TestTuningSaved: auto mode writes its choices beside the device's
@@ -474,19 +473,9 @@ func TestConvAddFused(t *testing.T) {
 							in := tensorAt(t, dev, x, c.In[0], off)
 							res := tensorAt(t, dev, r, os, off)
 							out := tensorAt(t, dev, layertest.NaNs(os.Len()), os, off)
-							seq, err := dev.NewSequence(gpu.SequenceOptions{})
-							if err != nil {
-								t.Fatal(err)
-							}
-							if err := ak.RecordAdd(seq, []layers.Tensor{in}, res, out, relu); err != nil {
-								t.Fatal(err)
-							}
-							if err := seq.Submit(); err != nil {
-								t.Fatal(err)
-							}
-							seq.Close()
-							got := make([]float32, os.Len())
-							out.Buf.Download(off, got)
+							got := submitted(t, dev, out, func(seq *gpu.Sequence) error {
+								return ak.RecordAdd(seq, []layers.Tensor{in}, res, out, relu)
+							})
 							layertest.Check(t, fmt.Sprintf("%s + residual, relu=%v, offset %d", c.Name, relu, off), got, want, tolGEMM)
 							k.Close()
 						}
