@@ -26,11 +26,12 @@ type view struct {
 	a    *app
 	logf func(string, ...any)
 
-	dev    *gpu.Device
-	net    *models.Net
-	maps   []graph.LayerInfo
-	drawer *viz.Drawer
-	sem    uintptr
+	dev     *gpu.Device
+	net     *models.Net
+	maps    []graph.LayerInfo
+	aliases map[string]string // other names of maps
+	drawer  *viz.Drawer
+	sem     uintptr
 
 	photo, canvas, shot *hostBuffer // the application's
 	photoBuf, canvasBuf *gpu.Buffer // the same, wrapped for the engine
@@ -61,8 +62,13 @@ func (v *view) open(cw, ch int, bgra bool, first images.RGB) error {
 		return err
 	}
 	ls, _ := v.net.Graph().Layers(1, size, size) // layers past the size's reach are left out
+	v.aliases = map[string]string{}
 	for _, l := range ls {
-		if len(l.Shape) == 4 && !strings.HasPrefix(l.Kind, "=") && l.Kind != "preprocess" {
+		if target, ok := strings.CutPrefix(l.Kind, "= "); ok {
+			v.aliases[l.Name] = target // torchvision's "layer2" is layer2.1.relu_1
+			continue
+		}
+		if len(l.Shape) == 4 && l.Kind != "preprocess" {
 			v.maps = append(v.maps, l)
 		}
 	}
@@ -125,9 +131,12 @@ func (v *view) compute(ctx context.Context, st *state) error {
 	}
 	img, err := images.LoadVGG(v.o.Images[st.image], v.o.Size)
 	if err != nil {
-		return err
+		// A file that does not decode is reported and skipped; the
+		// photo shown before stays in the buffer.
+		v.logf("skipping %s: %v\n", v.o.Images[st.image], err)
+	} else {
+		v.fillPhoto(img)
 	}
-	v.fillPhoto(img)
 	in := graph.DeviceInput{N: 1, H: v.o.Size, W: v.o.Size, Buf: v.photoBuf, RGBA8: true}
 	v.res, err = v.net.RunOnDeviceAsync(ctx, in, gpu.Signal{}, v.maps[st.layer].Name)
 	return err

@@ -131,12 +131,16 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	st := &state{zoom: -1, dirty: true}
+	want := o.Layer
+	if target, ok := v.aliases[want]; ok {
+		want = target
+	}
 	for i, l := range v.maps {
-		if l.Name == o.Layer {
+		if l.Name == want {
 			st.layer = i
 		}
 	}
-	if o.Layer != "" && v.maps[st.layer].Name != o.Layer {
+	if o.Layer != "" && v.maps[st.layer].Name != want {
 		return fmt.Errorf("viewer: %s is not a map of %s at %dx%d (maps: %s)", o.Layer, v.net.Name, o.Size, o.Size, v.mapNames())
 	}
 	win.SetKeyCallback(func(_ *glfw.Window, key glfw.Key, _ int, action glfw.Action, _ glfw.ModifierKey) {

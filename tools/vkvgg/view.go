@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	"github.com/vkvgg/vkvgg/extract"
 )
@@ -35,12 +37,19 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	files, _, _, err := extract.List(fs.Args())
+	all, _, _, err := extract.List(fs.Args())
 	if err != nil {
 		return err
 	}
+	var files []string // folders hold other files too (READMEs, masks as .txt)
+	for _, f := range all {
+		switch strings.ToLower(filepath.Ext(f)) {
+		case ".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp":
+			files = append(files, f)
+		}
+	}
 	if len(files) == 0 {
-		return fmt.Errorf("view: no image files in %v", fs.Args())
+		return fmt.Errorf("view: no image files (.jpg .jpeg .png .gif .webp .bmp) in %v", fs.Args())
 	}
 	return runViewer(ctx, viewOptions{weights: *weights, fcn: *fcn, layer: *layer, images: files, size: *size,
 		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation, cache: pipelineCacheDir()}, stdout)
