@@ -236,8 +236,16 @@ func TestCancel(t *testing.T) {
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("got %v, want context.Canceled", err)
 			}
-			if took > full*6/10 {
-				t.Errorf("cancelled run took %v of a %v run", took, full)
+			// A run stops within the submissions in flight, a layer or
+			// two: 60% of the run, or more where one layer takes most of
+			// it (the GPU kernels on a CPU device: a 7x7 conv is 60% of
+			// ResNet-18 there).
+			bound := full * 6 / 10
+			if n.Device() != nil {
+				bound = max(bound, full/10+2*slowestLayer(t, n, big)+100*time.Millisecond)
+			}
+			if took > bound {
+				t.Errorf("cancelled run took %v of a %v run (bound %v)", took, full, bound)
 			}
 			got, err := n.Run(ctx, small, "prob")
 			if err != nil {
@@ -552,4 +560,26 @@ func TestAddFusion(t *testing.T) {
 			t.Error("the sum is fused although the conv's output is asked for")
 		}
 	}
+}
+
+// slowestLayer is the GPU time of the slowest layer of a run of b.
+func slowestLayer(t *testing.T, n *graph.Net, b graph.Batch) time.Duration {
+	t.Helper()
+	n.SetProfile(true)
+	defer n.SetProfile(false)
+	if _, err := n.Run(context.Background(), b, "prob"); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := n.Timings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byLayer := map[string]time.Duration{}
+	var slowest time.Duration
+	for _, x := range ts {
+		layer, _, _ := strings.Cut(x.Label, " ")
+		byLayer[layer] += x.Duration
+		slowest = max(slowest, byLayer[layer])
+	}
+	return slowest
 }
