@@ -27,11 +27,14 @@ demo: deps
 # VKVGG_REQUIRE_GPU=1 makes a missing Vulkan device or validation layer a
 # failure instead of a skip. The race detector runs the tests that share a
 # Net between goroutines and cancel runs; VKVGG_STAGING=1 runs the engine
-# through the staging path of discrete GPUs (device-only memory).
+# through the staging path of discrete GPUs (device-only memory);
+# VKVGG_KERNELS=gpu runs the networks again with the kernels GPUs get (the
+# layers' tests run both families themselves).
 test: deps-test vet
 	VKVGG_REQUIRE_GPU=1 VKVGG_REQUIRE_DISPLAY=1 $(GO) test -count=1 -timeout 30m ./...
 	VKVGG_REQUIRE_GPU=1 $(GO) test -race -count=1 -run 'TestConcurrentRuns|TestCancel|TestRunOnDeviceAsync' ./graph/
 	VKVGG_STAGING=1 VKVGG_REQUIRE_GPU=1 $(GO) test -short -count=1 ./gpu/ ./layers/ ./graph/
+	VKVGG_KERNELS=gpu VKVGG_REQUIRE_GPU=1 $(GO) test -short -count=1 ./graph/ ./vgg/
 	$(MAKE) test-nocgo test-nodriver test-beam
 
 # The Apache Beam pipeline (its own module, beam/) on Beam's Prism runner.
