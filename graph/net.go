@@ -284,7 +284,8 @@ func (n *Net) HeldBytes() int64 {
 
 // SetMemoryLimit bounds the activation memory of a run (bytes; 0 restores
 // the default). On the CPU the default is half of the machine's memory; on
-// a device it is the device's memory less the weights.
+// a device it is the device's memory less the weights and what the layers made
+// beyond them (Winograd weights, scratch: layers.Kit.HeldBytes).
 func (n *Net) SetMemoryLimit(bytes int64) {
 	n.mu.lock()
 	n.memLimit = bytes
@@ -299,8 +300,8 @@ func (n *Net) memoryLimit() (int64, string) {
 	if n.dev == nil {
 		return hostMemory() / 2, "the CPU limit (half the machine's memory)"
 	}
-	have := int64(n.dev.Info().DeviceLocalBytes) - n.paramBytes
-	return have, "the device (less its weights)"
+	have := int64(n.dev.Info().DeviceLocalBytes) - n.paramBytes - n.kit.HeldBytes()
+	return have, "the device (less its weights and its layers' scratch)"
 }
 
 // checkMemory compares a plan's activations with the memory limit. The

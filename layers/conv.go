@@ -74,8 +74,10 @@ func (c *Conv3x3) Close() error {
 	}
 	errs := []error{c.w.Close(), c.b.Close()}
 	for _, u := range c.u {
+		c.kit.held.Add(-u.Size())
 		errs = append(errs, u.Close())
 	}
+	c.u = nil
 	return errors.Join(errs...)
 }
 

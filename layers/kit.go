@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/shaders"
@@ -137,6 +138,7 @@ type Kit struct {
 	winoV, winoM *gpu.Buffer       // Winograd scratch, shared by the kit's layers
 	tuned        map[string]string // auto: the fastest algorithm, by layer and shape
 	tuneFile     string            // where tuned is kept ("" for nowhere)
+	held         atomic.Int64      // bytes of HeldBytes
 }
 
 // NewKit prepares the layers for dev with its default tilings.
@@ -167,6 +169,9 @@ func (k *Kit) ConvConfig() ConvConfig { return k.conv }
 func (k *Kit) Close() error {
 	if k == nil {
 		return nil
+	}
+	if k.winoV != nil {
+		k.held.Add(-k.winoV.Size() - k.winoM.Size())
 	}
 	errs := []error{k.winoV.Close(), k.winoM.Close()}
 	k.winoV, k.winoM = nil, nil

@@ -322,7 +322,7 @@ func (ck *convOpKernel) padded(s *gpu.Sequence, x Tensor) (Tensor, error) {
 		ps := x.Shape
 		ps.C = ck.cin
 		if ck.pad == nil {
-			ck.pad = &scratch{dev: ck.kit.dev}
+			ck.pad = &scratch{kit: ck.kit}
 		}
 		buf, err := ck.pad.get(ps.Len())
 		if err != nil {
@@ -355,7 +355,7 @@ func (ck *convOpKernel) Close() error {
 // demand. Buffers are kept until close because recorded sequences may
 // still use them.
 type scratch struct {
-	dev  *gpu.Device
+	kit  *Kit
 	bufs []*gpu.Buffer
 }
 
@@ -365,10 +365,11 @@ func (sc *scratch) get(n int) (*gpu.Buffer, error) {
 			return b, nil
 		}
 	}
-	b, err := sc.dev.NewBuffer(int64(max(n, 4)) * 4)
+	b, err := sc.kit.dev.NewBuffer(int64(max(n, 4)) * 4)
 	if err != nil {
 		return nil, err
 	}
+	sc.kit.held.Add(b.Size())
 	sc.bufs = append(sc.bufs, b)
 	return b, nil
 }
@@ -379,6 +380,7 @@ func (sc *scratch) close() error {
 	}
 	var err error
 	for _, b := range sc.bufs {
+		sc.kit.held.Add(-b.Size())
 		if e := b.Close(); err == nil {
 			err = e
 		}

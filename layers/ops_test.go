@@ -281,6 +281,15 @@ func TestWinograd(t *testing.T) {
 		if got := kit.Tuning(); len(got) != 1 {
 			t.Errorf("tuning after one layer and shape: %v", got)
 		}
+		// The layer is closed: what the kit still holds is its two
+		// scratch buffers at most, and nothing once it is closed.
+		if held := kit.HeldBytes(); held < 0 || held > 2*16<<20 {
+			t.Errorf("the kit holds %d bytes after its layer closed", held)
+		}
+		kit.Close()
+		if held := kit.HeldBytes(); held != 0 {
+			t.Errorf("a closed kit holds %d bytes", held)
+		}
 	})
 }
 

@@ -89,6 +89,7 @@ func (c *Conv3x3) winoWeights(algo string) (*gpu.Buffer, error) {
 		c.u = map[string]*gpu.Buffer{}
 	}
 	c.u[algo] = u
+	k.held.Add(u.Size())
 	return u, nil
 }
 
@@ -120,6 +121,7 @@ func (k *Kit) winoScratch() (v, m *gpu.Buffer, err error) {
 			k.winoV = nil
 			return nil, nil, err
 		}
+		k.held.Add(k.winoV.Size() + k.winoM.Size())
 	}
 	return k.winoV, k.winoM, nil
 }
@@ -275,6 +277,7 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 	}
 	for algo, u := range c.u {
 		if algo != best && !c.keep[algo] {
+			k.held.Add(-u.Size())
 			u.Close()
 			delete(c.u, algo)
 		}
@@ -292,7 +295,7 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Pool, pre **scratch) error {
 	direct := func(s *gpu.Sequence) error {
 		if *pre == nil {
-			*pre = &scratch{dev: c.kit.dev}
+			*pre = &scratch{kit: c.kit}
 		}
 		is := in.Shape
 		full := Shape{N: 1, H: is.H, W: is.W, C: c.Cout}
@@ -410,6 +413,11 @@ func (k *Kit) saveTuning() {
 	}
 	os.Remove(f.Name())
 }
+
+// HeldBytes is the device memory the kit's layers made beyond their
+// uploaded weights: Winograd weights, scratch buffers. A memory planner
+// counts it against the device.
+func (k *Kit) HeldBytes() int64 { return k.held.Load() }
 
 // Tuning returns the kit's choices of algorithm ("direct", "f2", "f4"),
 // keyed by layer and input shape.
