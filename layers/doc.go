@@ -12,8 +12,10 @@
 // planner more: ReLUFuser and ReLUKernel (a following ReLU costs nothing),
 // Activation (this op is a ReLU), Viewer (the output is the input's memory),
 // Vectorer (the output is a vector per image), Releaser (host parameters
-// can go once uploaded), Coster (estimated FLOPs). layertest.CheckOp is the
-// conformance suite every Op and kernel variant runs.
+// can go once uploaded), Coster (estimated FLOPs), PoolKernel and AddKernel
+// (a following max pooling, or a residual sum, applied as the kernel
+// writes its output), Residual (this op is such a sum). layertest.CheckOp
+// is the conformance suite every Op and kernel variant runs.
 //
 // # Layout
 //
@@ -37,6 +39,11 @@
 //     lavapipe a register-blocked kernel reading vec4 texel buffers, where
 //     loads from storage buffers and shared memory cost a loop over SIMD
 //     lanes (a 3-channel input is padded to 4 for it, a small copy).
+//     3x3 stride-1 layers whose channels are multiples of 4 may also run as
+//     Winograd F(2x2,3x3) or F(4x4,3x3) (input transform, batched GEMM,
+//     output transform); EnvWinograd chooses, by default by timing the
+//     three once per layer, input shape and device, kept beside the
+//     device's pipeline cache (Kit.Tuning).
 //   - Pool: max or average, fixed windows (SAME, explicit, ceil mode) or
 //     adaptive ones (global pooling is adaptive 1x1, optionally flat).
 //   - FC: [N,K] x [K,M] + bias, optional ReLU; weights are stored as column
