@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/viz"
@@ -45,10 +44,11 @@ func gridCmd(ctx context.Context, name string, args []string, stdout, stderr io.
 			return fmt.Errorf("%s: --channels: %w", name, err)
 		}
 	}
-	for _, p := range []string{*out, *heat} {
-		if err := checkOut(p); err != nil {
-			return err
-		}
+	if err := checkOut(name, "--out", *out); err != nil {
+		return err
+	}
+	if err := checkOut(name, "--heatmap", *heat); err != nil {
+		return err
 	}
 	imgs, err := loadImages(fs.Args(), *size)
 	if err != nil {
@@ -112,14 +112,6 @@ func mapLayer(g *graph.Graph, h, w int, layer string, first int) error {
 		if l.Name == layer && first >= l.Shape[3] {
 			return fmt.Errorf("--channels from %d: %s has %d channels", first, layer, l.Shape[3])
 		}
-	}
-	return nil
-}
-
-// checkOut refuses an output path that is a directory, before any work.
-func checkOut(path string) error {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("--out %s is a directory", path)
 	}
 	return nil
 }

@@ -66,8 +66,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if *val < 0 || *val >= 1 {
 		return fmt.Errorf("train: --val %v: a fraction in [0, 1)", *val)
 	}
-	if st, err := os.Stat(*out); err == nil && st.IsDir() {
-		return fmt.Errorf("train: --out %s is a directory", *out)
+	if err := checkOut("train", "--out", *out); err != nil {
+		return err
 	}
 	data, meta, unlabelled, err := heads.LoadFeatures(*features, *layer)
 	if err != nil {

@@ -145,6 +145,15 @@ func orDash(s string) string {
 	return s
 }
 
+// checkOut refuses an output path (flag of command cmd) that is a
+// directory, before any work; "" is no path.
+func checkOut(cmd, flag, path string) error {
+	if st, err := os.Stat(path); path != "" && err == nil && st.IsDir() {
+		return fmt.Errorf("%s: %s %s is a directory", cmd, flag, path)
+	}
+	return nil
+}
+
 func mib(b uint64) string { return fmt.Sprintf("%d MiB", b>>20) }
 
 // common flags of the commands that run a network.
@@ -402,8 +411,8 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(*out); err == nil && st.IsDir() {
-		return fmt.Errorf("features: --out %s is a directory", *out)
+	if err := checkOut("features", "--out", *out); err != nil {
+		return err
 	}
 	if (*input == "") == (len(fs.Args()) == 0) {
 		return errors.New("features: give either --input X.npy or image files")

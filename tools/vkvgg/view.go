@@ -32,10 +32,8 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *weights == "" || len(fs.Args()) == 0 {
 		return fmt.Errorf("view: --weights and at least one IMAGE or folder are required")
 	}
-	if *shot != "" {
-		if err := checkOut(*shot); err != nil {
-			return err
-		}
+	if err := checkOut("view", "--screenshot", *shot); err != nil {
+		return err
 	}
 	all, _, _, err := extract.List(fs.Args())
 	if err != nil {
