@@ -34,19 +34,9 @@ type DeviceFeature struct {
 
 // DeviceResult holds the features of RunOnDevice until Release.
 type DeviceResult struct {
-	net      *Net
-	features map[string]DeviceFeature
-	order    []string
+	named[DeviceFeature]
+	net *Net
 }
-
-// Feature returns a feature by name.
-func (r *DeviceResult) Feature(name string) (DeviceFeature, bool) {
-	f, ok := r.features[name]
-	return f, ok
-}
-
-// Names lists the features in network order.
-func (r *DeviceResult) Names() []string { return append([]string(nil), r.order...) }
 
 // Wait waits until the device's work for the result is done (at once
 // after RunOnDevice; RunOnDeviceAsync returns before). The Net's next
@@ -126,7 +116,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 		return nil, err
 	}
 	n.last = p
-	r := &DeviceResult{net: n, features: map[string]DeviceFeature{}}
+	r := &DeviceResult{net: n}
 	var copies [][2]gpu.View
 	for _, k := range s.kept {
 		t := p.tensor(k.node)
@@ -137,8 +127,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 			}
 			return nil, fmt.Errorf("graph: a buffer for %s: %w", k.name, err)
 		}
-		r.features[k.name] = DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: int64(t.Shape.Len()) * 4}
-		r.order = append(r.order, k.name)
+		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: int64(t.Shape.Len()) * 4})
 		copies = append(copies, [2]gpu.View{t.Buf.Floats(t.Off, t.Shape.Len()), buf.Floats(0, t.Shape.Len())})
 	}
 	fail := func(err error) (*DeviceResult, error) {

@@ -29,18 +29,33 @@ type Feature struct {
 
 // Result holds the features a Run returned.
 type Result struct {
-	features map[string]Feature
+	named[Feature]
+}
+
+// named is a set of features by name, kept in network order: the results
+// of Run (host features) and of RunOnDevice (device features).
+type named[F any] struct {
+	features map[string]F
 	order    []string
 }
 
+// add adds a feature, last in order.
+func (r *named[F]) add(name string, f F) {
+	if r.features == nil {
+		r.features = map[string]F{}
+	}
+	r.features[name] = f
+	r.order = append(r.order, name)
+}
+
 // Feature returns a feature by name.
-func (r *Result) Feature(name string) (Feature, bool) {
+func (r *named[F]) Feature(name string) (F, bool) {
 	f, ok := r.features[name]
 	return f, ok
 }
 
 // Names lists the features in network order.
-func (r *Result) Names() []string { return append([]string(nil), r.order...) }
+func (r *named[F]) Names() []string { return append([]string(nil), r.order...) }
 
 // maxPlans is how many plans (input shape and requested names) a Net
 // keeps recorded.
@@ -459,28 +474,29 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 		nodeOf[k.name] = k.node
 	}
 	type item struct {
-		name string
 		node int
+		f    Feature
 	}
 	var items []item
 	given := map[int]bool{}
-	r := &Result{features: map[string]Feature{}}
+	seen := map[string]bool{}
 	for i, name := range asked {
-		if _, dup := r.features[name]; dup {
+		if seen[name] {
 			continue
 		}
+		seen[name] = true
 		node := nodeOf[names[i]]
 		data := out[node]
 		if given[node] {
 			data = append([]float32(nil), data...) // each name its own copy
 		}
 		given[node] = true
-		r.features[name] = Feature{Name: name, Shape: s.featureShape(node), Data: data}
-		items = append(items, item{name, node})
+		items = append(items, item{node, Feature{Name: name, Shape: s.featureShape(node), Data: data}})
 	}
 	sort.SliceStable(items, func(a, b int) bool { return items[a].node < items[b].node })
+	r := &Result{}
 	for _, it := range items {
-		r.order = append(r.order, it.name)
+		r.add(it.f.Name, it.f)
 	}
 	return r, nil
 }
