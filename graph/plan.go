@@ -197,7 +197,7 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedul
 		// A sum one of whose terms the node just run computed, for no
 		// other reader and without a ReLU of its own: that node adds the
 		// other term as it writes.
-		if _, ok := n.Op.(layers.Residual); ok && fu.add != nil && len(n.Inputs) == 2 && s.absorbed[i] == 0 {
+		if _, ok := n.Op.(layers.Residual); ok && fu.add != nil && len(n.Inputs) == 2 {
 			for j := range 2 {
 				if n.Inputs[j] == Input {
 					continue

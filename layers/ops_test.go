@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -127,11 +128,7 @@ var tolPool = layertest.Tol{Atol: 1e-6, Rtol: 1e-6}
 func TestOps(t *testing.T) {
 	for _, family := range []string{"gpu", "cpu"} {
 		t.Run(family, func(t *testing.T) {
-			t.Setenv(layers.EnvKernels, family)
-			dev := testdev.Open(t)
-			kit := layers.NewKit(dev)
-			defer kit.Close()
-			rng := layertest.Seed(t)
+			_, kit, rng := familyKit(t, family)
 			for _, c := range opTable(rng) {
 				layertest.CheckOp(t, kit, rng, c)
 			}
@@ -252,16 +249,12 @@ func TestWinograd(t *testing.T) {
 			scratch int
 		}{{"f2", 0}, {"f4", 0}, {"f2", 16 * 20 * 7}, {"f4", 36 * 64 * 3}} {
 			t.Run(fmt.Sprintf("%s %s scratch %d", family, c.algo, c.scratch), func(t *testing.T) {
-				t.Setenv(layers.EnvKernels, family)
 				t.Setenv(layers.EnvWinograd, c.algo)
 				scratch := c.scratch
 				if scratch > 0 {
 					defer layers.SetWinogradScratch(scratch)()
 				}
-				dev := testdev.Open(t)
-				kit := layers.NewKit(dev)
-				defer kit.Close()
-				rng := layertest.Seed(t)
+				_, kit, rng := familyKit(t, family)
 				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 1, 1, 4, 4}, {3, 2, 1, 8, 4}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}, {1, 6, 10, 16, 8}} {
 					for _, win := range []layers.Window{{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, {KH: 3, KW: 3, SH: 1, SW: 1, Same: true}} {
 						layertest.CheckOp(t, kit, rng, convCase(rng, win, s[0], s[1], s[2], s[3], s[4]))
@@ -304,12 +297,8 @@ func TestConvPoolFused(t *testing.T) {
 	for _, family := range []string{"gpu", "cpu"} {
 		for _, mode := range []string{"f2", "f4", "direct", "auto"} {
 			t.Run(family+" "+mode, func(t *testing.T) {
-				t.Setenv(layers.EnvKernels, family)
-				dev := testdev.Open(t)
-				kit := layers.NewKit(dev)
-				defer kit.Close()
+				dev, kit, rng := familyKit(t, family)
 				kit.SetWinogradMode(mode)
-				rng := layertest.Seed(t)
 				for _, s := range [][5]int{{2, 9, 7, 8, 12}, {1, 16, 14, 12, 8}, {3, 5, 6, 4, 4}, {1, 1, 1, 4, 8}} {
 					for _, pool := range []*layers.Pool{
 						{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}},
@@ -366,6 +355,18 @@ func TestConvPoolFused(t *testing.T) {
 			})
 		}
 	}
+}
+
+// familyKit opens the test device with the kernel family given
+// ("gpu" or "cpu", as EnvKernels), a kit on it closed at the test's end,
+// and the test's random source.
+func familyKit(t *testing.T, family string) (*gpu.Device, *layers.Kit, *rand.Rand) {
+	t.Helper()
+	t.Setenv(layers.EnvKernels, family)
+	dev := testdev.Open(t)
+	kit := layers.NewKit(dev)
+	t.Cleanup(func() { kit.Close() })
+	return dev, kit, layertest.Seed(t)
 }
 
 // submitted records into a new sequence, submits it and returns out's
@@ -443,11 +444,7 @@ func TestConvAddFused(t *testing.T) {
 	ctx := context.Background()
 	for _, family := range []string{"gpu", "cpu"} {
 		t.Run(family, func(t *testing.T) {
-			t.Setenv(layers.EnvKernels, family)
-			dev := testdev.Open(t)
-			kit := layers.NewKit(dev)
-			defer kit.Close()
-			rng := layertest.Seed(t)
+			dev, kit, rng := familyKit(t, family)
 			for _, win := range []layers.Window{{KH: 1, KW: 1, SH: 1, SW: 1}, {KH: 1, KW: 1, SH: 2, SW: 2}, {KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}, {KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}} {
 				for _, s := range [][5]int{{2, 9, 11, 8, 12}, {1, 7, 5, 5, 17}, {3, 4, 4, 16, 8}} {
 					for _, off := range []int{0, 5} {
