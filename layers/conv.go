@@ -198,10 +198,7 @@ func (c *Conv3x3) kernelFor(in, out Tensor) (convKernel, error) {
 		kern, err := c.kit.kernel("conv3x3", 4, 8, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
 		return convKernel{kern: kern, pixTile: cfg.BM, chanTile: cfg.BN, lim: c.kit.maxWindow()}, err
 	}
-	// Narrow layers get narrower invocations so that a workgroup still
-	// fills WG lanes.
-	tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
-	wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
+	wg, tn := cfg.narrow(c.Cout)
 	kern, err := c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(tn/4))
 	return convKernel{kern: kern, register: true, pixTile: cfg.TM, chanTile: tn * wg,
 		lim: min(c.kit.maxWindow(), c.kit.maxTexelWindow())}, err
@@ -294,8 +291,7 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 		withRes = 1
 	}
 	if cfg.Register {
-		tn := max(4, min(cfg.TN, c.Cout/cfg.WG/4*4))
-		wg := max(1, min(cfg.WG, (c.Cout+tn-1)/tn))
+		wg, tn := cfg.narrow(c.Cout)
 		k.kern, err = c.kit.kernelTexels("conv_cpu", 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), withRes)
 		k.register, k.pixTile, k.chanTile, k.lim = true, cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
 	} else {

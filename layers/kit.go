@@ -69,6 +69,14 @@ func (c ConvConfig) workgroup() int {
 	return (c.BM / c.TM) * (c.BN / c.TN)
 }
 
+// narrow fits a register tiling to a layer of cout output channels:
+// narrow layers get narrower invocations (tn channels, a multiple of 4)
+// so that a workgroup of wg invocations still fills its lanes.
+func (c ConvConfig) narrow(cout int) (wg, tn int) {
+	tn = max(4, min(c.TN, cout/c.WG/4*4))
+	return max(1, min(c.WG, (cout+tn-1)/tn)), tn
+}
+
 // Validate reports whether the tiling is usable on dev.
 func (c ConvConfig) Validate(dev gpu.DeviceInfo) error {
 	if c.Register {

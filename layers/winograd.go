@@ -167,8 +167,9 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	}
 	wg, tm, tn4 := 64, 4, 1 // GPUs: many small invocations
 	if k.conv.Register {
-		tn := max(4, min(k.conv.TN, c.Cout/k.conv.WG/4*4))
-		wg, tm, tn4 = max(1, min(k.conv.WG, (c.Cout+tn-1)/tn)), k.conv.TM, tn/4
+		var tn int
+		wg, tn = k.conv.narrow(c.Cout)
+		tm, tn4 = k.conv.TM, tn/4
 	}
 	gemmK, err := k.kernelTexels("wino_gemm", 3, 0b11, 3, uint32(wg), uint32(tm), uint32(tn4))
 	if err != nil {
