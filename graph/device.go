@@ -117,25 +117,24 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	}
 	n.last = p
 	r := &DeviceResult{net: n}
-	var copies [][2]gpu.View
-	for _, k := range s.kept {
-		t := p.tensor(k.node)
-		buf, err := n.dev.NewBuffer(int64(max(t.Shape.Len(), 1)) * 4)
-		if err != nil {
-			for _, f := range r.features { // not Release: it would wait for n.mu, held here
-				f.Buf.Close()
-			}
-			return nil, fmt.Errorf("graph: a buffer for %s: %w", k.name, err)
-		}
-		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: int64(t.Shape.Len()) * 4})
-		copies = append(copies, [2]gpu.View{t.Buf.Floats(t.Off, t.Shape.Len()), buf.Floats(0, t.Shape.Len())})
-	}
+	// On failure: wait for what was started, and free the buffers (not
+	// Release: it would wait for n.mu, held here).
 	fail := func(err error) (*DeviceResult, error) {
 		n.settle()
 		for _, f := range r.features {
 			f.Buf.Close()
 		}
 		return nil, err
+	}
+	var copies [][2]gpu.View
+	for _, k := range s.kept {
+		t := p.tensor(k.node)
+		buf, err := n.dev.NewBuffer(int64(max(t.Shape.Len(), 1)) * 4)
+		if err != nil {
+			return fail(fmt.Errorf("graph: a buffer for %s: %w", k.name, err))
+		}
+		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: int64(t.Shape.Len()) * 4})
+		copies = append(copies, [2]gpu.View{t.Buf.Floats(t.Off, t.Shape.Len()), buf.Floats(0, t.Shape.Len())})
 	}
 	// The input goes into the plan's input buffer on the device (copied,
 	// or unpacked from RGBA8), the network runs, and the features are
