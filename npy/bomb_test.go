@@ -3,51 +3,15 @@ package npy
 import (
 	"archive/zip"
 	"bytes"
-	"compress/flate"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-)
 
-// zeroStream returns a raw deflate stream of prefix, noise random bytes
-// and mib MiB of zero bytes (about 1 KB of stream per MiB), ending there
-// with a final block if end is set, cut there if not. The zeros are one
-// flushed segment repeated: each segment, byte-aligned and not final,
-// inflates to 1 MiB of zeros copied from the zeros before it.
-func zeroStream(t testing.TB, prefix []byte, noise, mib int, end bool) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	fw, err := flate.NewWriter(&buf, flate.BestCompression)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zeros := make([]byte, 1<<20)
-	fw.Write(prefix)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range noise {
-		fw.Write([]byte{byte(rng.Uint32())})
-	}
-	fw.Write(zeros)
-	fw.Flush()
-	out := bytes.Clone(buf.Bytes())
-	buf.Reset()
-	fw.Write(zeros)
-	fw.Flush()
-	seg := bytes.Clone(buf.Bytes())
-	buf.Reset()
-	for range mib - 1 {
-		out = append(out, seg...)
-	}
-	if end {
-		fw.Close()
-		out = append(out, buf.Bytes()...)
-	}
-	return out
-}
+	"github.com/vkvgg/vkvgg/internal/fuzzcorpus"
+)
 
 // npzBomb returns an .npz of one deflated member, name, whose npy header
 // declares a float32 array of shape and whose stream inflates to the
@@ -61,7 +25,7 @@ func npzBomb(t testing.TB, name string, shape []int, noise, mib int, end bool, c
 		n, _ := elemCount(shape)
 		claim = int64(len(hdr)) + 4*int64(n)
 	}
-	stream := zeroStream(t, hdr, noise, mib, end)
+	stream := fuzzcorpus.ZeroDeflate(t, hdr, noise, mib, end)
 	var buf bytes.Buffer
 	z := zip.NewWriter(&buf)
 	w, err := z.CreateRaw(&zip.FileHeader{Name: name, Method: zip.Deflate,

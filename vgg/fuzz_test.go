@@ -3,7 +3,6 @@ package vgg
 import (
 	"archive/zip"
 	"bytes"
-	"compress/flate"
 	"errors"
 	"fmt"
 	"github.com/vkvgg/vkvgg/internal/fuzzcorpus"
@@ -116,32 +115,6 @@ func FuzzLoadWeights(f *testing.F) {
 	})
 }
 
-// zeroDeflate returns a raw deflate stream of prefix and mib MiB of zeros
-// (about 1 KB per MiB): one flushed segment, which inflates to 1 MiB of
-// zeros copied from the zeros before it, repeated.
-func zeroDeflate(t testing.TB, prefix []byte, mib int) []byte {
-	var buf bytes.Buffer
-	fw, err := flate.NewWriter(&buf, flate.BestCompression)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zeros := make([]byte, 1<<20)
-	fw.Write(prefix)
-	fw.Write(zeros)
-	fw.Flush()
-	out := bytes.Clone(buf.Bytes())
-	buf.Reset()
-	fw.Write(zeros)
-	fw.Flush()
-	seg := bytes.Clone(buf.Bytes())
-	buf.Reset()
-	for range mib - 1 {
-		out = append(out, seg...)
-	}
-	fw.Close()
-	return append(out, buf.Bytes()...)
-}
-
 // npyHeader returns the npy header of a little-endian float32 array.
 func npyHeader(shape []int) []byte {
 	dims := make([]string, len(shape))
@@ -182,7 +155,7 @@ func TestLoadWeightsBomb(t *testing.T) {
 		for _, d := range c.shape {
 			n *= int64(d)
 		}
-		stream := zeroDeflate(t, hdr, c.mib)
+		stream := fuzzcorpus.ZeroDeflate(t, hdr, 0, c.mib, true)
 		var buf bytes.Buffer
 		z := zip.NewWriter(&buf)
 		w, err := z.CreateRaw(&zip.FileHeader{Name: c.member, Method: zip.Deflate,
