@@ -155,20 +155,7 @@ func TrainFCN(d *SegData, train, valid []int, cfg Config) (*SegResult, error) {
 		mask := d.Masks[i*s*s : (i+1)*s*s]
 		for p, lab := range mask {
 			row := up[p*k : (p+1)*k]
-			mx, arg := math.Inf(-1), 0
-			for q, v := range row {
-				if v > mx {
-					mx, arg = v, q
-				}
-			}
-			var z float64
-			for q, v := range row {
-				row[q] = math.Exp(v - mx)
-				z += row[q]
-			}
-			for q := range row {
-				row[q] /= z
-			}
+			arg := softmaxRow(row)
 			if lab == IgnoreLabel {
 				continue
 			}

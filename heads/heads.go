@@ -219,28 +219,33 @@ func (nt *net) forward(x []float64, n int, rng *rand.Rand, train bool) (logits [
 	return cur, acts, masks
 }
 
+// softmaxRow turns one row of logits into probabilities in place and
+// returns the index of the largest.
+func softmaxRow(row []float64) (arg int) {
+	mx := math.Inf(-1)
+	for j, v := range row {
+		if v > mx {
+			mx, arg = v, j
+		}
+	}
+	var s float64
+	for j, v := range row {
+		row[j] = math.Exp(v - mx)
+		s += row[j]
+	}
+	for j := range row {
+		row[j] /= s
+	}
+	return arg
+}
+
 // softmaxLoss turns logits into probabilities in place and returns the
 // summed cross-entropy and the number correct.
 func softmaxLoss(p []float64, y []int32, k int) (loss float64, correct int) {
 	for r, c := range y {
 		row := p[r*k : (r+1)*k]
-		mx := math.Inf(-1)
-		arg := 0
-		for j, v := range row {
-			if v > mx {
-				mx, arg = v, j
-			}
-		}
-		if arg == int(c) {
+		if softmaxRow(row) == int(c) {
 			correct++
-		}
-		var s float64
-		for j, v := range row {
-			row[j] = math.Exp(v - mx)
-			s += row[j]
-		}
-		for j := range row {
-			row[j] /= s
 		}
 		loss -= math.Log(max(row[c], 1e-300))
 	}
