@@ -97,16 +97,10 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	if (int64(in.Off)+count)*4 > in.Buf.Size() {
 		return nil, fmt.Errorf("%w: device input [%d,%d,%d,3] at element %d does not fit its %d-byte buffer", ErrInput, in.N, in.H, in.W, in.Off, in.Buf.Size())
 	}
-	if err := n.mu.lockCtx(ctx); err != nil {
+	if err := n.begin(ctx); err != nil {
 		return nil, err
 	}
 	defer n.mu.unlock()
-	if n.closed {
-		return nil, ErrClosed
-	}
-	if err := n.settle(); err != nil {
-		return nil, err
-	}
 	s, err := newSchedule(n.g, layers.Shape{N: in.N, H: in.H, W: in.W, C: 3}, names, n.fusers())
 	if err != nil {
 		return nil, err

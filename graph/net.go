@@ -422,6 +422,24 @@ func (n *Net) Run(ctx context.Context, b Batch, names ...string) (*Result, error
 	return n.RunPooled(ctx, b, NoPooling, names...)
 }
 
+// begin starts a run: it takes the Net's lock (waiting for the run in
+// progress, unless ctx ends first), checks the Net is open and waits for
+// work RunOnDeviceAsync left running. On success the caller holds n.mu.
+func (n *Net) begin(ctx context.Context) error {
+	if err := n.mu.lockCtx(ctx); err != nil {
+		return err
+	}
+	if n.closed {
+		n.mu.unlock()
+		return ErrClosed
+	}
+	if err := n.settle(); err != nil {
+		n.mu.unlock()
+		return err
+	}
+	return nil
+}
+
 // RunPooled is Run with every requested map reduced over height and
 // width on the device before readback, as Keras's pooling='avg' does: a
 // map [N,H,W,C] comes back as [N,C]; vectors come back as they are.
@@ -429,17 +447,10 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 	if err := CheckBatch(b); err != nil {
 		return nil, err
 	}
-	// A run waits for the one in progress, unless its context ends first.
-	if err := n.mu.lockCtx(ctx); err != nil {
+	if err := n.begin(ctx); err != nil {
 		return nil, err
 	}
 	defer n.mu.unlock()
-	if n.closed {
-		return nil, ErrClosed
-	}
-	if err := n.settle(); err != nil {
-		return nil, err
-	}
 	asked := names
 	if pool != NoPooling {
 		var err error
