@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
@@ -220,11 +219,7 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		prob, _ := res.Feature("head.prob")
 		for r, p := range names {
 			row := prob.Data[r*k : (r+1)*k]
-			idx := make([]int, k)
-			for j := range idx {
-				idx[j] = j
-			}
-			sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
+			idx := topK(row, k)
 			if w != nil {
 				rec := []string{p, h.Classes[idx[0]]}
 				for _, v := range row {
