@@ -47,7 +47,8 @@ func Adopt(a Adopted, opts Options) (*Device, error) {
 	}
 	info.QueueFamily = a.QueueFamily
 	d := &Device{info: info, inst: in, handle: cv[vk.Device](a.Device), queue: cv[vk.Queue](a.Queue),
-		live: map[closer]string{}, staged: opts.Staging, adopted: true, queueLock: a.QueueLock}
+		live: map[closer]string{}, staged: opts.Staging, adopted: true, queueLock: a.QueueLock,
+		half: a.Storage16Bit && info.Storage16Bit && info.HalfTexels}
 	if opts.PipelineCache != "" {
 		if err := d.openCache(opts.PipelineCache); err != nil {
 			in.close()

@@ -223,6 +223,7 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 		MaxAllocationBytes:    ex.maxAllocation,
 		FP16:                  ex.fp16,
 		Storage16Bit:          ex.storage16,
+		HalfTexels:            texelFormat(pd, vk.FormatR16g16b16a16Sfloat),
 		QueueFamily:           uint32(family),
 		devicePriv:            devicePriv{physical: pd, timestampBits: tsBits, memory: mem, driverVersion: props.DriverVersion, cacheUUID: props.PipelineCacheUUID},
 	}
@@ -292,6 +293,8 @@ type Device struct {
 	// submissions take the application's queue lock.
 	adopted   bool
 	queueLock sync.Locker
+	half      bool // storageBuffer16BitAccess is enabled and half texels work: see Half
+
 	xfer      sync.Mutex
 	staging   *Buffer
 	copySeq   *Sequence
@@ -325,12 +328,13 @@ func Open(opts Options) (*Device, error) {
 		in.close()
 		return nil, err
 	}
-	h, r := createDevice(info.physical, info.QueueFamily)
+	h, r := createDevice(info.physical, info.QueueFamily, info.Storage16Bit)
 	if err := vkErr("vkCreateDevice", r); err != nil {
 		in.close()
 		return nil, err
 	}
-	d := &Device{info: info, inst: in, handle: h, live: map[closer]string{}, staged: opts.Staging}
+	d := &Device{info: info, inst: in, handle: h, live: map[closer]string{}, staged: opts.Staging,
+		half: info.Storage16Bit && info.HalfTexels}
 	if opts.PipelineCache != "" {
 		if err := d.openCache(opts.PipelineCache); err != nil {
 			vk.DestroyDevice(h, nil)
@@ -342,6 +346,19 @@ func Open(opts Options) (*Device, error) {
 	vk.GetDeviceQueue(h, info.QueueFamily, 0, &queue)
 	d.queue = queue
 	return d, nil
+}
+
+// Half reports whether the device runs fp16 kernels: 16-bit storage
+// buffers are enabled on it and it reads R16G16B16A16_SFLOAT texel
+// buffers.
+func (d *Device) Half() bool { return d.half }
+
+// texelFormat reports whether f can be a uniform texel buffer's format.
+func texelFormat(pd vk.PhysicalDevice, f vk.Format) bool {
+	var p vk.FormatProperties
+	vk.GetPhysicalDeviceFormatProperties(pd, f, &p)
+	p.Deref()
+	return vk.FormatFeatureFlagBits(p.BufferFeatures)&vk.FormatFeatureUniformTexelBufferBit != 0
 }
 
 // Info describes the device.

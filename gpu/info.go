@@ -62,6 +62,7 @@ type DeviceInfo struct {
 	SubgroupSize          uint32
 	FP16                  bool    // shaderFloat16
 	Storage16Bit          bool    // storageBuffer16BitAccess
+	HalfTexels            bool    // R16G16B16A16_SFLOAT uniform texel buffers
 	TimestampPeriodNS     float32 // nanoseconds per timestamp tick; 0 when compute timestamps are unsupported
 	UnifiedMemory         bool    // a device-local memory type is host visible and the device is not discrete
 	QueueFamily           uint32
@@ -137,6 +138,11 @@ type Adopted struct {
 	// vkQueueSubmit calls on Queue (Vulkan requires them to be externally
 	// synchronised); nil when the engine is the queue's only user.
 	QueueLock sync.Locker
+	// Storage16Bit says that the application enabled
+	// storageBuffer16BitAccess (VkPhysicalDevice16BitStorageFeatures) on
+	// Device; the engine's fp16 kernels need it, and Vulkan gives no way
+	// to ask a device what was enabled.
+	Storage16Bit bool
 }
 
 // Signal names an application's Vulkan synchronisation objects, as raw

@@ -53,6 +53,9 @@ func (d *Device) Info() DeviceInfo { return DeviceInfo{} }
 // Validation returns false.
 func (d *Device) Validation() bool { return false }
 
+// Half reports false: there are no devices without cgo.
+func (d *Device) Half() bool { return false }
+
 // ValidationMessages returns nil.
 func (d *Device) ValidationMessages() []string { return nil }
 

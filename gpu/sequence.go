@@ -250,8 +250,15 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 		if a.Texels != (k.texels&(1<<i) != 0) {
 			return fmt.Errorf("%w: kernel %s binding %d: texel and storage bindings mixed up", ErrInvalid, k.name, i)
 		}
+		if a.Half && !s.dev.half {
+			return fmt.Errorf("%w: kernel %s binding %d: fp16 texels on a device without them (Device.Half)", ErrInvalid, k.name, i)
+		}
 		if a.Texels {
-			if a.Size%16 != 0 || uint64(a.Size/16) > lim.MaxTexelElements || lim.MinTexelAlignment > 0 && uint64(a.Offset)%lim.MinTexelAlignment != 0 {
+			texel := int64(16)
+			if a.Half {
+				texel = 8
+			}
+			if a.Size%texel != 0 || uint64(a.Size/texel) > lim.MaxTexelElements || lim.MinTexelAlignment > 0 && uint64(a.Offset)%lim.MinTexelAlignment != 0 {
 				return fmt.Errorf("%w: kernel %s binding %d: texel view [%d, +%d) breaks the device's texel limits", ErrInvalid, k.name, i, a.Offset, a.Size)
 			}
 		} else if uint64(a.Size) > lim.MaxStorageBufferRange {
@@ -276,7 +283,7 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 	for i, a := range args {
 		binds[i] = binding{typ: k.descriptorType(i), buf: a.Buf.handle, off: a.Offset, size: a.Size}
 		if a.Texels {
-			v, err := s.texelView(a.View)
+			v, err := s.texelView(a.View, a.Half)
 			if err != nil {
 				return err
 			}
@@ -303,12 +310,17 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 	return nil
 }
 
-// texelView makes a vec4-float view of v that lives until Reset or Close.
-func (s *Sequence) texelView(v View) (vk.BufferView, error) {
+// texelView makes a vec4 view of v, float or half, that lives until
+// Reset or Close.
+func (s *Sequence) texelView(v View, half bool) (vk.BufferView, error) {
+	format := vk.FormatR32g32b32a32Sfloat
+	if half {
+		format = vk.FormatR16g16b16a16Sfloat
+	}
 	info := &vk.BufferViewCreateInfo{
 		SType:  vk.StructureTypeBufferViewCreateInfo,
 		Buffer: v.Buf.handle,
-		Format: vk.FormatR32g32b32a32Sfloat,
+		Format: format,
 		Offset: vk.DeviceSize(v.Offset),
 		Range:  vk.DeviceSize(v.Size),
 	}

@@ -41,19 +41,24 @@ type Arg struct {
 	View
 	Access Access
 	Texels bool // a read-only texel buffer of vec4 float
+	Half   bool // with Texels: the buffer holds fp16 (R16G16B16A16_SFLOAT)
 }
 
 // Texels binds v for reading as a uniform texel buffer of vec4 float
 // (GLSL samplerBuffer, read with texelFetch). On CPU devices such as
 // lavapipe, texel fetches are vectorised gathers while storage-buffer
 // loads go lane by lane.
-func Texels(v View) Arg { return Arg{v, Read, true} }
+func Texels(v View) Arg { return Arg{View: v, Access: Read, Texels: true} }
+
+// HalfTexels is Texels for a buffer of fp16 values, which the shader
+// reads as vec4 float all the same (Device.Half says whether it can).
+func HalfTexels(v View) Arg { return Arg{View: v, Access: Read, Texels: true, Half: true} }
 
 // R binds v for reading.
-func R(v View) Arg { return Arg{v, Read, false} }
+func R(v View) Arg { return Arg{View: v, Access: Read} }
 
 // W binds v for writing.
-func W(v View) Arg { return Arg{v, Write, false} }
+func W(v View) Arg { return Arg{View: v, Access: Write} }
 
 // RW binds v for reading and writing.
-func RW(v View) Arg { return Arg{v, ReadWrite, false} }
+func RW(v View) Arg { return Arg{View: v, Access: ReadWrite} }

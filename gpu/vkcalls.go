@@ -101,8 +101,12 @@ static VkResult vkvggCreateInstance(uint32_t apiVersion, int validation, void* p
 	return callVkCreateInstance(&info, NULL, out);
 }
 
-static VkResult vkvggCreateDevice(VkPhysicalDevice pd, uint32_t family, VkDevice* out) {
+// vkvggCreateDevice makes a device with one queue of family; storage16
+// enables storageBuffer16BitAccess (Vulkan 1.1), which fp16 kernels need.
+static VkResult vkvggCreateDevice(VkPhysicalDevice pd, uint32_t family, int storage16, VkDevice* out) {
 	float priority = 1.0f;
+	VkPhysicalDevice16BitStorageFeatures s16 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+	s16.storageBuffer16BitAccess = VK_TRUE;
 	VkDeviceQueueCreateInfo q = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
 	q.queueFamilyIndex = family;
 	q.queueCount = 1;
@@ -110,6 +114,9 @@ static VkResult vkvggCreateDevice(VkPhysicalDevice pd, uint32_t family, VkDevice
 	VkDeviceCreateInfo info = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
 	info.queueCreateInfoCount = 1;
 	info.pQueueCreateInfos = &q;
+	if (storage16) {
+		info.pNext = &s16;
+	}
 	return callVkCreateDevice(pd, &info, NULL, out);
 }
 
@@ -265,19 +272,22 @@ import (
 // types, which are the same C types seen from two packages.
 func cv[T, U any](u U) T { return *(*T)(unsafe.Pointer(&u)) }
 
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func createInstance(apiVersion uint32, validation bool, pNext unsafe.Pointer) (vk.Instance, vk.Result) {
 	var h C.VkInstance
-	v := C.int(0)
-	if validation {
-		v = 1
-	}
-	r := C.vkvggCreateInstance(C.uint32_t(apiVersion), v, pNext, &h)
+	r := C.vkvggCreateInstance(C.uint32_t(apiVersion), cBool(validation), pNext, &h)
 	return cv[vk.Instance](h), vk.Result(r)
 }
 
-func createDevice(pd vk.PhysicalDevice, family uint32) (vk.Device, vk.Result) {
+func createDevice(pd vk.PhysicalDevice, family uint32, storage16 bool) (vk.Device, vk.Result) {
 	var h C.VkDevice
-	r := C.vkvggCreateDevice(cv[C.VkPhysicalDevice](pd), C.uint32_t(family), &h)
+	r := C.vkvggCreateDevice(cv[C.VkPhysicalDevice](pd), C.uint32_t(family), cBool(storage16), &h)
 	return cv[vk.Device](h), vk.Result(r)
 }
 

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // chanrange: the minimum and maximum of each of `count` channels of one
 // image of an NHWC map, from channel `first`, for drawing each channel
 // stretched over the colour map.
@@ -7,7 +8,7 @@
 // Push: hw, c, first, base.
 // Dispatch: count workgroups of 64.
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { sfloat x[]; };
 layout(std430, binding = 1) writeonly buffer Out { float o[]; };
 layout(push_constant) uniform Push { uint hw, c, first, base; } p;
 
@@ -21,7 +22,7 @@ void main() {
     float a = uintBitsToFloat(0x7f800000u);
     float b = -a;
     for (uint i = t; i < p.hw; i += 64u) {
-        float v = x[ch + i * p.c];
+        float v = float(x[ch + i * p.c]);
         a = min(a, v);
         b = max(b, v);
     }

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // conv: KHxKW convolution with any stride and zero padding, bias and
 // optional ReLU, NHWC, as an implicit GEMM (the general form of
 // conv3x3.comp, which stays the kernel of 3x3 stride-1 layers):
@@ -34,11 +35,11 @@ const uint TY = BM / TM;
 const uint ASLOTS = (BM * BK + WG - 1) / WG;
 const uint BSLOTS = (BK * BN + WG - 1) / WG;
 
-layout(std430, binding = 0) readonly buffer In { float inp[]; };
-layout(std430, binding = 1) readonly buffer Wt { float wt[]; };
+layout(std430, binding = 0) readonly buffer In { sfloat inp[]; };
+layout(std430, binding = 1) readonly buffer Wt { sfloat wt[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Out { float outp[]; };
-layout(std430, binding = 4) readonly buffer Res { float res[]; };
+layout(std430, binding = 3) writeonly buffer Out { sfloat outp[]; };
+layout(std430, binding = 4) readonly buffer Res { sfloat res[]; };
 layout(push_constant) uniform Push {
     uint n, h, w, cin, cout, relu, inBase, outBase;
     uint oh, ow, kh, kw, sh, sw;
@@ -94,7 +95,7 @@ void main() {
                     uint ci = ci0 + kk;
                     int iy = ay[r] + dy, ix = ax[r] + dx;
                     bool ok = ci < p.cin && iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
-                    As[kk * BM + e / BK] = ok ? inp[aimg[r] + (uint(iy) * p.w + uint(ix)) * p.cin + ci] : 0.0;
+                    As[kk * BM + e / BK] = ok ? float(inp[aimg[r] + (uint(iy) * p.w + uint(ix)) * p.cin + ci]) : 0.0;
                 }
             }
             for (uint r = 0u; r < BSLOTS; r++) {
@@ -102,7 +103,7 @@ void main() {
                 if (e < BK * BN) {
                     uint kk = e / BN, c = e % BN;
                     uint ci = ci0 + kk, co = c0 + c;
-                    Bs[e] = (ci < p.cin && co < p.cout) ? wt[(tap * p.cin + ci) * p.cout + co] : 0.0;
+                    Bs[e] = (ci < p.cin && co < p.cout) ? float(wt[(tap * p.cin + ci) * p.cout + co]) : 0.0;
                 }
             }
             barrier();
@@ -134,9 +135,9 @@ void main() {
             if (co < p.cout) {
                 float v = acc[i][j] + bias[co];
                 if (RES == 1u) {
-                    v += res[p.resBase + pix * p.cout + co];
+                    v += float(res[p.resBase + pix * p.cout + co]);
                 }
-                outp[p.outBase + pix * p.cout + co] = p.relu != 0u ? max(v, 0.0) : v;
+                outp[p.outBase + pix * p.cout + co] = sfloat(p.relu != 0u ? max(v, 0.0) : v);
             }
         }
     }

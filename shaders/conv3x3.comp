@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // conv3x3: 3x3 convolution, stride 1, SAME padding (one zero pixel on each
 // side), bias and optional ReLU, NHWC, as an implicit GEMM:
 //   out[p, co] = act(bias[co] + sum_{tap, ci} in[p + tap offset, ci] * w[tap, ci, co])
@@ -28,10 +29,10 @@ const uint TY = BM / TM;
 const uint ASLOTS = (BM * BK + WG - 1) / WG;
 const uint BSLOTS = (BK * BN + WG - 1) / WG;
 
-layout(std430, binding = 0) readonly buffer In { float inp[]; };
-layout(std430, binding = 1) readonly buffer Wt { float wt[]; };
+layout(std430, binding = 0) readonly buffer In { sfloat inp[]; };
+layout(std430, binding = 1) readonly buffer Wt { sfloat wt[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Out { float outp[]; };
+layout(std430, binding = 3) writeonly buffer Out { sfloat outp[]; };
 layout(push_constant) uniform Push { uint n, h, w, cin, cout, relu, inBase, outBase; } p;
 
 shared float As[BK * BM];
@@ -82,7 +83,7 @@ void main() {
                     uint ci = ci0 + kk;
                     int iy = ay[r] + dy, ix = ax[r] + dx;
                     bool ok = ci < p.cin && iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
-                    As[kk * BM + e / BK] = ok ? inp[uint(int(aoff[r]) + shift) + ci] : 0.0;
+                    As[kk * BM + e / BK] = ok ? float(inp[uint(int(aoff[r]) + shift) + ci]) : 0.0;
                 }
             }
             for (uint r = 0u; r < BSLOTS; r++) {
@@ -90,7 +91,7 @@ void main() {
                 if (e < BK * BN) {
                     uint kk = e / BN, c = e % BN;
                     uint ci = ci0 + kk, co = c0 + c;
-                    Bs[e] = (ci < p.cin && co < p.cout) ? wt[(tap * p.cin + ci) * p.cout + co] : 0.0;
+                    Bs[e] = (ci < p.cin && co < p.cout) ? float(wt[(tap * p.cin + ci) * p.cout + co]) : 0.0;
                 }
             }
             barrier();
@@ -121,7 +122,7 @@ void main() {
             uint co = c0 + tx + j * TX;
             if (co < p.cout) {
                 float v = acc[i][j] + bias[co];
-                outp[p.outBase + pix * p.cout + co] = p.relu != 0u ? max(v, 0.0) : v;
+                outp[p.outBase + pix * p.cout + co] = sfloat(p.relu != 0u ? max(v, 0.0) : v);
             }
         }
     }

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // conv3x3_cpu: the conv3x3 of conv3x3.comp (same bindings, push constants
 // and result) register-blocked for CPU Vulkan devices such as lavapipe.
 // There, every invocation runs as one SIMD lane and each load from a
@@ -26,7 +27,7 @@ layout(constant_id = 2) const uint TN4 = 2;
 layout(binding = 0) uniform samplerBuffer inp;
 layout(binding = 1) uniform samplerBuffer wt;
 layout(std430, binding = 2) readonly buffer Bias { vec4 bias[]; };
-layout(std430, binding = 3) writeonly buffer Out { vec4 outp[]; };
+layout(std430, binding = 3) writeonly buffer Out { svec4 outp[]; };
 layout(push_constant) uniform Push { uint n, h, w, cin, cout, relu, inBase, outBase; } p;
 
 void main() {
@@ -90,7 +91,7 @@ void main() {
             uint cg = cg0 + j;
             if (cg < cout4) {
                 vec4 v = acc[i][j];
-                outp[p.outBase / 4u + pix * cout4 + cg] = p.relu != 0u ? max(v, vec4(0.0)) : v;
+                outp[p.outBase / 4u + pix * cout4 + cg] = svec4(p.relu != 0u ? max(v, vec4(0.0)) : v);
             }
         }
     }

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // conv_cpu: the convolution of conv.comp (any kernel size, stride and
 // padding; same bindings, push constants and result) register-blocked for
 // CPU Vulkan devices such as lavapipe, as conv3x3_cpu.comp is for 3x3
@@ -23,8 +24,8 @@ layout(constant_id = 3) const uint RES = 0;
 layout(binding = 0) uniform samplerBuffer inp;
 layout(binding = 1) uniform samplerBuffer wt;
 layout(std430, binding = 2) readonly buffer Bias { vec4 bias[]; };
-layout(std430, binding = 3) writeonly buffer Out { vec4 outp[]; };
-layout(std430, binding = 4) readonly buffer Res { vec4 res[]; };
+layout(std430, binding = 3) writeonly buffer Out { svec4 outp[]; };
+layout(std430, binding = 4) readonly buffer Res { svec4 res[]; };
 layout(push_constant) uniform Push {
     uint n, h, w, cin, cout, relu, inBase, outBase;
     uint oh, ow, kh, kw, sh, sw;
@@ -97,9 +98,9 @@ void main() {
             if (cg < cout4) {
                 vec4 v = acc[i][j];
                 if (RES == 1u) {
-                    v += res[p.resBase / 4u + pix * cout4 + cg];
+                    v += vec4(res[p.resBase / 4u + pix * cout4 + cg]);
                 }
-                outp[p.outBase / 4u + pix * cout4 + cg] = p.relu != 0u ? max(v, vec4(0.0)) : v;
+                outp[p.outBase / 4u + pix * cout4 + cg] = svec4(p.relu != 0u ? max(v, vec4(0.0)) : v);
             }
         }
     }

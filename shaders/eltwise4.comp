@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // eltwise4: eltwise.comp four elements at a time (vec4 loads and stores),
 // for counts and element bases that are multiples of 4: on CPU devices
 // every storage-buffer load is a loop over the SIMD lanes, so a quarter
@@ -10,9 +11,9 @@
 // Spec: 0 workgroup size. Dispatch: ceil(count4 / wg) workgroups, 2D grid.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
-layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
-layout(std430, binding = 2) writeonly buffer Out { vec4 y[]; };
+layout(std430, binding = 0) readonly buffer A { svec4 a[]; };
+layout(std430, binding = 1) readonly buffer B { svec4 b[]; };
+layout(std430, binding = 2) writeonly buffer Out { svec4 y[]; };
 layout(push_constant) uniform Push { uint count, aBase, bBase, outBase, flags; } p;
 
 void main() {
@@ -20,12 +21,12 @@ void main() {
     if (i >= p.count) {
         return;
     }
-    vec4 v = a[p.aBase + i];
+    vec4 v = vec4(a[p.aBase + i]);
     if ((p.flags & 1u) != 0u) {
-        v += b[p.bBase + i];
+        v += vec4(b[p.bBase + i]);
     }
     if ((p.flags & 2u) != 0u) {
         v = max(v, vec4(0.0));
     }
-    y[p.outBase + i] = v;
+    y[p.outBase + i] = svec4(v);
 }

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // fc: partial products of a fully connected layer y = x W for one block
 // of columns and one slice of K, into a partial-sum buffer that fcreduce
 // adds up (with the bias and the optional ReLU).
@@ -16,8 +17,8 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint R = 4;
 layout(constant_id = 2) const uint KT = 64;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer Wt { float w[]; };
+layout(std430, binding = 0) readonly buffer X { sfloat x[]; };
+layout(std430, binding = 1) readonly buffer Wt { sfloat w[]; };
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
 layout(push_constant) uniform Push { uint rows, K, M, m0, mc, kslice, wBase, xBase; } p;
 shared float xs[R * KT];
@@ -39,12 +40,12 @@ void main() {
         uint kn = min(KT, k1 - kt);
         for (uint e = lid; e < R * KT; e += gl_WorkGroupSize.x) {
             uint r = e / KT, kk = e % KT;
-            xs[e] = (r0 + r < p.rows && kk < kn) ? x[p.xBase + (r0 + r) * p.K + kt + kk] : 0.0;
+            xs[e] = (r0 + r < p.rows && kk < kn) ? float(x[p.xBase + (r0 + r) * p.K + kt + kk]) : 0.0;
         }
         barrier();
         uint wi = p.wBase + kt * p.mc + jj;
         for (uint kk = 0u; kk < kn; kk++) {
-            float wv = w[wi];
+            float wv = float(w[wi]);
             wi += p.mc;
             for (uint r = 0u; r < R; r++) {
                 acc[r] += xs[r * KT + kk] * wv;

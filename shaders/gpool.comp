@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // gpool: global average or max pooling, NHWC [n,hw,c] -> [n,c], as a
 // parallel reduction: a workgroup takes one image and CB channels; its
 // WG/CB pixel groups each reduce every (WG/CB)-th pixel of those channels
@@ -14,8 +15,8 @@ layout(constant_id = 1) const uint CB = 32;
 layout(constant_id = 2) const uint AVG = 1;
 const uint WG = gl_WorkGroupSize.x;
 const uint PG = WG / CB;
-layout(std430, binding = 0) readonly buffer In { float x[]; };
-layout(std430, binding = 1) writeonly buffer Out { float y[]; };
+layout(std430, binding = 0) readonly buffer In { sfloat x[]; };
+layout(std430, binding = 1) writeonly buffer Out { sfloat y[]; };
 layout(push_constant) uniform Push { uint n, hw, c, inBase, outBase; } p;
 
 shared float part[WG];
@@ -29,7 +30,7 @@ void main() {
     if (ch < p.c) {
         uint base = p.inBase + img * p.hw * p.c + ch;
         for (uint px = pg; px < p.hw; px += PG) {
-            float v = x[base + px * p.c];
+            float v = float(x[base + px * p.c]);
             acc = AVG != 0u ? acc + v : max(acc, v);
         }
     }
@@ -43,6 +44,6 @@ void main() {
         barrier();
     }
     if (pg == 0u && ch < p.c) {
-        y[p.outBase + img * p.c + ch] = AVG != 0u ? part[lid] / float(p.hw) : part[lid];
+        y[p.outBase + img * p.c + ch] = sfloat(AVG != 0u ? part[lid] / float(p.hw) : part[lid]);
     }
 }

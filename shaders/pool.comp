@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // pool: max or average pooling over windows of any size, stride and
 // padding, or adaptive windows, NHWC. One invocation per output element.
 // Fixed windows (flags bit 1 clear): output (oy, ox) covers input rows
@@ -19,4 +20,5 @@
 // Dispatch: ceil(n*oh*ow*c / wg) workgroups, 2D grid.
 #include "common.glsl"
 #define T float
+#define S sfloat
 #include "pool.glsl"

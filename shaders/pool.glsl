@@ -1,6 +1,7 @@
 // The body of pool.comp, pool4.comp and pool4t.comp: T is float, or vec4
-// for four channels at a time (then c, inBase and outBase count vec4s);
-// with TEXEL the input is a vec4 texel buffer.
+// for four channels at a time (then c, inBase and outBase count vec4s),
+// and S its storage type (store.glsl); with TEXEL the input is a vec4
+// texel buffer.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint FLAGS = 0;
 layout(constant_id = 2) const uint KH = 2;
@@ -9,10 +10,10 @@ layout(constant_id = 3) const uint KW = 2;
 layout(binding = 0) uniform samplerBuffer xt;
 #define LOAD(i) texelFetch(xt, int(i))
 #else
-layout(std430, binding = 0) readonly buffer In { T x[]; };
-#define LOAD(i) x[i]
+layout(std430, binding = 0) readonly buffer In { S x[]; };
+#define LOAD(i) T(x[i])
 #endif
-layout(std430, binding = 1) writeonly buffer Out { T y[]; };
+layout(std430, binding = 1) writeonly buffer Out { S y[]; };
 layout(push_constant) uniform Push {
     uint n, h, w, c, oh, ow, inBase, outBase;
     uint kh, kw, sh, sw;
@@ -69,5 +70,5 @@ void main() {
             }
         }
     }
-    y[p.outBase + i] = avg ? m / count : m;
+    y[p.outBase + i] = S(avg ? m / count : m);
 }

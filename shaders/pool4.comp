@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // pool4: pool.comp four channels at a time (vec4 loads and stores), for
 // channel counts and element bases that are multiples of 4; c, inBase and
 // outBase count vec4s. As pool.comp otherwise:
@@ -22,4 +23,5 @@
 // Dispatch: ceil(n*oh*ow*c / wg) workgroups (c in vec4s), 2D grid.
 #include "common.glsl"
 #define T vec4
+#define S svec4
 #include "pool.glsl"

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // pool4t: pool4.comp with the input read as a vec4 texel buffer (binding 0
 // a samplerBuffer), for CPU devices, where texel fetches are vectorised
 // gathers and storage-buffer loads go lane by lane. pool4.comp:
@@ -25,5 +26,6 @@
 // Dispatch: ceil(n*oh*ow*c / wg) workgroups (c in vec4s), 2D grid.
 #include "common.glsl"
 #define T vec4
+#define S svec4
 #define TEXEL
 #include "pool.glsl"

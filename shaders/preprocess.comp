@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // preprocess: the input transform of a network, NHWC, 3 channels:
 //   out[p, c] = in[p, perm[c]] * mul[c] + add[c]
 // tensorflow-vgg: RGB in [0,1] -> BGR * 255 minus the BGR mean
@@ -10,8 +11,8 @@
 // Spec: 0 workgroup size. Dispatch: ceil(pixels / wg) workgroups, 2D grid.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer In { float x[]; };
-layout(std430, binding = 1) writeonly buffer Out { float y[]; };
+layout(std430, binding = 0) readonly buffer In { sfloat x[]; };
+layout(std430, binding = 1) writeonly buffer Out { sfloat y[]; };
 layout(push_constant) uniform Push {
     uint pixels, inBase, outBase;
     uint perm0, perm1, perm2;
@@ -26,7 +27,7 @@ void main() {
     }
     uint s = p.inBase + 3u * i;
     uint d = p.outBase + 3u * i;
-    y[d] = x[s + p.perm0] * p.mul0 + p.add0;
-    y[d + 1u] = x[s + p.perm1] * p.mul1 + p.add1;
-    y[d + 2u] = x[s + p.perm2] * p.mul2 + p.add2;
+    y[d] = sfloat(float(x[s + p.perm0]) * p.mul0 + p.add0);
+    y[d + 1u] = sfloat(float(x[s + p.perm1]) * p.mul1 + p.add1);
+    y[d + 2u] = sfloat(float(x[s + p.perm2]) * p.mul2 + p.add2);
 }

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // resize: bilinear resizing of an NHWC map to oh x ow, as PyTorch's
 // F.interpolate(mode='bilinear', align_corners=False): output pixel y
 // samples the input at (y + 0.5) * h / oh - 0.5, clamped at the borders.
@@ -7,8 +8,8 @@
 // Spec: 0 workgroup size. Dispatch: ceil(n*oh*ow*c / wg) workgroups, 2D grid.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer In { float x[]; };
-layout(std430, binding = 1) writeonly buffer Out { float y[]; };
+layout(std430, binding = 0) readonly buffer In { sfloat x[]; };
+layout(std430, binding = 1) writeonly buffer Out { sfloat y[]; };
 layout(push_constant) uniform Push { uint n, h, w, c, oh, ow, inBase, outBase; } p;
 
 void main() {
@@ -28,7 +29,7 @@ void main() {
     uint y1 = min(y0 + 1u, p.h - 1u), x1 = min(x0 + 1u, p.w - 1u);
     float fy = sy - float(y0), fx = sx - float(x0);
     uint base = p.inBase + img * p.h * p.w * p.c + ch;
-    float a = x[base + (y0 * p.w + x0) * p.c], b = x[base + (y0 * p.w + x1) * p.c];
-    float c = x[base + (y1 * p.w + x0) * p.c], d = x[base + (y1 * p.w + x1) * p.c];
-    y[p.outBase + i] = (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy;
+    float a = float(x[base + (y0 * p.w + x0) * p.c]), b = float(x[base + (y0 * p.w + x1) * p.c]);
+    float c = float(x[base + (y1 * p.w + x0) * p.c]), d = float(x[base + (y1 * p.w + x1) * p.c]);
+    y[p.outBase + i] = sfloat((a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy);
 }

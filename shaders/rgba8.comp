@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // rgba8: unpacks RGBA8 pixels (one 32-bit word each, red in the low byte,
 // as a renderer's or camera's R8G8B8A8 image stores them) into float RGB
 // in [0,1], NHWC; alpha is dropped.
@@ -8,7 +9,7 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer In { uint px[]; };
-layout(std430, binding = 1) writeonly buffer Out { float y[]; };
+layout(std430, binding = 1) writeonly buffer Out { sfloat y[]; };
 layout(push_constant) uniform Push { uint pixels, inBase, outBase; } p;
 
 void main() {
@@ -18,7 +19,7 @@ void main() {
     }
     uint v = px[p.inBase + i];
     uint d = p.outBase + 3u * i;
-    y[d] = float(v & 255u) / 255.0;
-    y[d + 1u] = float((v >> 8u) & 255u) / 255.0;
-    y[d + 2u] = float((v >> 16u) & 255u) / 255.0;
+    y[d] = sfloat(float(v & 255u) / 255.0);
+    y[d + 1u] = sfloat(float((v >> 8u) & 255u) / 255.0);
+    y[d + 2u] = sfloat(float((v >> 16u) & 255u) / 255.0);
 }

@@ -1,12 +1,13 @@
 #version 450
+#include "store.glsl"
 // softmax over the last axis of [rows, m], numerically stable:
 //   y = exp(x - max(x)) / sum(exp(x - max(x))).
 // Bindings: 0 in (readonly), 1 out (writeonly).
 // Push: rows, m, inBase, outBase. Spec: 0 workgroup size (a power of two).
 // Dispatch: one workgroup per row (rows workgroups along x).
 layout(local_size_x_id = 0) in;
-layout(std430, binding = 0) readonly buffer In { float x[]; };
-layout(std430, binding = 1) writeonly buffer Out { float y[]; };
+layout(std430, binding = 0) readonly buffer In { sfloat x[]; };
+layout(std430, binding = 1) writeonly buffer Out { sfloat y[]; };
 layout(push_constant) uniform Push { uint rows, m, inBase, outBase; } p;
 const uint WG = gl_WorkGroupSize.x;
 shared float red[WG];
@@ -18,7 +19,7 @@ void main() {
     uint obase = p.outBase + row * p.m;
     float mx = -1.0 / 0.0;
     for (uint j = lid; j < p.m; j += WG) {
-        mx = max(mx, x[base + j]);
+        mx = max(mx, float(x[base + j]));
     }
     red[lid] = mx;
     barrier();
@@ -32,7 +33,7 @@ void main() {
     barrier();
     float sum = 0.0;
     for (uint j = lid; j < p.m; j += WG) {
-        sum += exp(x[base + j] - mx);
+        sum += exp(float(x[base + j]) - mx);
     }
     red[lid] = sum;
     barrier();
@@ -44,6 +45,6 @@ void main() {
     }
     float inv = 1.0 / red[0];
     for (uint j = lid; j < p.m; j += WG) {
-        y[obase + j] = exp(x[base + j] - mx) * inv;
+        y[obase + j] = sfloat(exp(float(x[base + j]) - mx) * inv);
     }
 }

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // tiles: draws a picture into a canvas of 32-bit pixels: the photo
 // (RGBA8 words, red in the low byte) scaled into a rectangle, and a grid
 // of `count` channels of one image of an NHWC map from channel `first`,
@@ -16,7 +17,7 @@
 // Dispatch: ceil(canvasW / 16) x ceil(canvasH / 16) workgroups.
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(std430, binding = 0) readonly buffer Photo { uint px[]; };
-layout(std430, binding = 1) readonly buffer Map { float m[]; };
+layout(std430, binding = 1) readonly buffer Map { sfloat m[]; };
 layout(std430, binding = 2) readonly buffer Ranges { float r[]; };
 layout(std430, binding = 3) writeonly buffer Canvas { uint out_[]; };
 layout(push_constant) uniform Push {
@@ -66,7 +67,7 @@ void main() {
             if (ix < p.tileW && iy < p.tileH) {
                 uint mx = ix * p.mapW / p.tileW;
                 uint my = iy * p.mapH / p.tileH;
-                float v = m[p.base + (my * p.mapW + mx) * p.c + p.first + i];
+                float v = float(m[p.base + (my * p.mapW + mx) * p.c + p.first + i]);
                 float lo = r[2u * i];
                 float hi = r[2u * i + 1u];
                 col = colour(hi > lo ? (v - lo) / (hi - lo) : 0.0);

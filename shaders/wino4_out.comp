@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // wino4_out: the output transform of the Winograd F(4x4,3x3) convolution,
 // as wino_out.comp for F(2x2,3x3): the 6x6 products m of tile t become
 // the 4x4 outputs A^T m A, plus the bias, with an optional ReLU; outputs
@@ -16,7 +17,7 @@
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer mt;
 layout(std430, binding = 1) readonly buffer Bias { vec4 bias[]; };
-layout(std430, binding = 2) writeonly buffer Out { vec4 outp[]; };
+layout(std430, binding = 2) writeonly buffer Out { svec4 outp[]; };
 layout(constant_id = 0) const uint POOL = 0;
 layout(push_constant) uniform Push { uint n, h, w, cout, relu, outBase, t0, tcount, ph, pw; } p;
 
@@ -87,7 +88,7 @@ void main() {
                         m = max(m, y4[2u * pr + 1u][2u * pc + 1u]);
                     }
                 }
-                outp[p.outBase / 4u + ((img * p.ph + py) * p.pw + px) * cout4 + cg] = m;
+                outp[p.outBase / 4u + ((img * p.ph + py) * p.pw + px) * cout4 + cg] = svec4(m);
             }
         }
         return;
@@ -102,7 +103,7 @@ void main() {
             if (4u * tx + c >= p.w) {
                 break;
             }
-            outp[p.outBase / 4u + (px + c) * cout4 + cg] = y4[r][c];
+            outp[p.outBase / 4u + (px + c) * cout4 + cg] = svec4(y4[r][c]);
         }
     }
 }

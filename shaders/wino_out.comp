@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // wino_out: the output transform of the Winograd F(2x2,3x3) convolution:
 // the 4x4 products m of tile t (wino_gemm's M[xi, tl, co]) become the 2x2
 // outputs A^T m A, plus the bias, with an optional ReLU; outputs beyond
@@ -16,7 +17,7 @@
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer mt;
 layout(std430, binding = 1) readonly buffer Bias { vec4 bias[]; };
-layout(std430, binding = 2) writeonly buffer Out { vec4 outp[]; };
+layout(std430, binding = 2) writeonly buffer Out { svec4 outp[]; };
 layout(constant_id = 0) const uint POOL = 0;
 layout(push_constant) uniform Push { uint n, h, w, cout, relu, outBase, t0, tcount, ph, pw; } p;
 
@@ -70,7 +71,7 @@ void main() {
                 m = max(m, y2[1][1]);
             }
         }
-        outp[p.outBase / 4u + ((img * p.ph + ty) * p.pw + tx) * cout4 + cg] = m;
+        outp[p.outBase / 4u + ((img * p.ph + ty) * p.pw + tx) * cout4 + cg] = svec4(m);
         return;
     }
     for (uint r = 0u; r < 2u; r++) {
@@ -79,9 +80,9 @@ void main() {
             break;
         }
         uint px = (img * p.h + y) * p.w + 2u * tx;
-        outp[p.outBase / 4u + px * cout4 + cg] = y2[r][0];
+        outp[p.outBase / 4u + px * cout4 + cg] = svec4(y2[r][0]);
         if (2u * tx + 1u < p.w) {
-            outp[p.outBase / 4u + (px + 1u) * cout4 + cg] = y2[r][1];
+            outp[p.outBase / 4u + (px + 1u) * cout4 + cg] = svec4(y2[r][1]);
         }
     }
 }

@@ -1,4 +1,5 @@
 #version 450
+#include "store.glsl"
 // wino_weights: the weight transform of Winograd F(2x2,3x3) (A = 4) or
 // F(4x4,3x3) (A = 6): U[xi, ci, co] = (G g G^T)[xi / A][xi % A] for the
 // 3x3 kernel g of input channel ci and output channel co, done once on
@@ -10,8 +11,8 @@
 #include "common.glsl"
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint A = 4;
-layout(std430, binding = 0) readonly buffer W { float w[]; };
-layout(std430, binding = 1) writeonly buffer U { float u[]; };
+layout(std430, binding = 0) readonly buffer W { sfloat w[]; };
+layout(std430, binding = 1) writeonly buffer U { sfloat u[]; };
 layout(push_constant) uniform Push { uint cin, cout; } p;
 
 const float G2[4][3] = float[4][3](
@@ -39,7 +40,7 @@ void main() {
     float g[3][3];
     for (uint ky = 0u; ky < 3u; ky++) {
         for (uint kx = 0u; kx < 3u; kx++) {
-            g[ky][kx] = w[((ky * 3u + kx) * p.cin + ci) * p.cout + co];
+            g[ky][kx] = float(w[((ky * 3u + kx) * p.cin + ci) * p.cout + co]);
         }
     }
     for (uint r = 0u; r < A; r++) {
@@ -48,7 +49,7 @@ void main() {
             gk[c] = gm(r, 0u) * g[0][c] + gm(r, 1u) * g[1][c] + gm(r, 2u) * g[2][c];
         }
         for (uint c = 0u; c < A; c++) {
-            u[((r * A + c) * p.cin + ci) * p.cout + co] = gk[0] * gm(c, 0u) + gk[1] * gm(c, 1u) + gk[2] * gm(c, 2u);
+            u[((r * A + c) * p.cin + ci) * p.cout + co] = sfloat(gk[0] * gm(c, 0u) + gk[1] * gm(c, 1u) + gk[2] * gm(c, 2u));
         }
     }
 }

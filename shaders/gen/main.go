@@ -29,16 +29,20 @@ func run() error {
 	sort.Strings(srcs)
 	var lines []string
 	for _, src := range srcs {
-		out := strings.TrimSuffix(src, ".comp") + ".spv"
-		cmd := exec.Command("glslc", "--target-env=vulkan1.1", "-O", "-fshader-stage=compute", "-o", out, src)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("glslc %s: %w", src, err)
+		base := strings.TrimSuffix(src, ".comp")
+		if err := compile(src, base+".spv"); err != nil {
+			return err
 		}
-		val := exec.Command("spirv-val", "--target-env", "vulkan1.1", out)
-		val.Stdout, val.Stderr = os.Stdout, os.Stderr
-		if err := val.Run(); err != nil {
-			return fmt.Errorf("spirv-val %s: %w", out, err)
+		// Shaders that take their storage types from store.glsl get an
+		// fp16 variant.
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), `#include "store.glsl"`) {
+			if err := compile(src, base+"_f16.spv", "-DFP16"); err != nil {
+				return err
+			}
 		}
 		h, err := manifest.SourceHash(os.DirFS("."), src)
 		if err != nil {
@@ -47,4 +51,21 @@ func run() error {
 		lines = append(lines, fmt.Sprintf("%s %s", src, h))
 	}
 	return os.WriteFile("manifest.txt", []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// compile runs glslc on src into out, with extra flags, and validates
+// the module.
+func compile(src, out string, flags ...string) error {
+	args := append([]string{"--target-env=vulkan1.1", "-O", "-fshader-stage=compute"}, flags...)
+	cmd := exec.Command("glslc", append(args, "-o", out, src)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("glslc %s %v: %w", src, flags, err)
+	}
+	val := exec.Command("spirv-val", "--target-env", "vulkan1.1", out)
+	val.Stdout, val.Stderr = os.Stdout, os.Stderr
+	if err := val.Run(); err != nil {
+		return fmt.Errorf("spirv-val %s: %w", out, err)
+	}
+	return nil
 }
