@@ -135,14 +135,18 @@ func (b *Buffer) Close() error {
 	return nil
 }
 
-func (v View) check() error {
+func (v View) check() error { return v.checkIn(4) }
+
+// checkIn checks that v lies in its buffer with offset and size
+// multiples of granule bytes.
+func (v View) checkIn(granule int64) error {
 	if v.Buf == nil {
 		return fmt.Errorf("%w: view of a nil buffer", ErrInvalid)
 	}
 	if v.Buf.closed {
 		return ErrClosed
 	}
-	if v.Offset < 0 || v.Size <= 0 || v.Offset+v.Size > v.Buf.size || v.Offset%4 != 0 || v.Size%4 != 0 {
+	if v.Offset < 0 || v.Size <= 0 || v.Offset+v.Size > v.Buf.size || v.Offset%granule != 0 || v.Size%granule != 0 {
 		return fmt.Errorf("%w: view [%d, +%d) of a %d-byte buffer", ErrInvalid, v.Offset, v.Size, v.Buf.size)
 	}
 	return nil
@@ -156,6 +160,55 @@ func (b *Buffer) Upload(off int, data []float32) error {
 // Download copies len(dst) floats from element offset off into dst.
 func (b *Buffer) Download(off int, dst []float32) error {
 	return b.floats("Download", off, dst, false)
+}
+
+// UploadHalf converts data to fp16 (Half) into the buffer from 16-bit
+// element off on.
+func (b *Buffer) UploadHalf(off int, data []float32) error {
+	if len(data) == 0 {
+		return nil
+	}
+	v := b.Slice(int64(off)*2, int64(len(data))*2)
+	if err := v.checkIn(2); err != nil {
+		return fmt.Errorf("gpu: UploadHalf %d values at %d: %w", len(data), off, err)
+	}
+	// Converted and moved a bounded stretch at a time.
+	const stretch = 1 << 20
+	tmp := make([]uint16, min(len(data), stretch))
+	for i := 0; i < len(data); i += stretch {
+		part := data[i:min(len(data), i+stretch)]
+		for j, f := range part {
+			tmp[j] = Half(f)
+		}
+		if err := b.transfer(v.Offset+int64(i)*2, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(part)*2), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DownloadHalf reads len(dst) fp16 values from 16-bit element off on
+// and converts them to float32.
+func (b *Buffer) DownloadHalf(off int, dst []float32) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	v := b.Slice(int64(off)*2, int64(len(dst))*2)
+	if err := v.checkIn(2); err != nil {
+		return fmt.Errorf("gpu: DownloadHalf %d values at %d: %w", len(dst), off, err)
+	}
+	const stretch = 1 << 20
+	tmp := make([]uint16, min(len(dst), stretch))
+	for i := 0; i < len(dst); i += stretch {
+		part := dst[i:min(len(dst), i+stretch)]
+		if err := b.transfer(v.Offset+int64(i)*2, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(part)*2), false); err != nil {
+			return err
+		}
+		for j := range part {
+			part[j] = Float(tmp[j])
+		}
+	}
+	return nil
 }
 
 // floats checks the range of an Upload or Download and moves the floats.

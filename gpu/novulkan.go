@@ -80,6 +80,12 @@ func (b *Buffer) Upload(off int, data []float32) error { return errNoCgo }
 // Download returns an error wrapping ErrNoVulkan.
 func (b *Buffer) Download(off int, dst []float32) error { return errNoCgo }
 
+// UploadHalf returns an error wrapping ErrNoVulkan.
+func (b *Buffer) UploadHalf(off int, data []float32) error { return errNoCgo }
+
+// DownloadHalf returns an error wrapping ErrNoVulkan.
+func (b *Buffer) DownloadHalf(off int, dst []float32) error { return errNoCgo }
+
 // Close does nothing and returns nil.
 func (b *Buffer) Close() error { return nil }
 

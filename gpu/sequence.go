@@ -335,10 +335,10 @@ func (s *Sequence) texelView(v View, half bool) (vk.BufferView, error) {
 
 // Copy records a copy of src into dst (equal sizes).
 func (s *Sequence) Copy(dst, src View) error {
-	if err := src.check(); err != nil {
+	if err := src.checkIn(2); err != nil {
 		return fmt.Errorf("gpu: Copy source: %w", err)
 	}
-	if err := dst.check(); err != nil {
+	if err := dst.checkIn(2); err != nil {
 		return fmt.Errorf("gpu: Copy destination: %w", err)
 	}
 	if src.Size != dst.Size {

@@ -1,0 +1,61 @@
+package gpu
+
+import "math"
+
+// Half converts f to IEEE 754 binary16, rounding to nearest even; values
+// beyond the largest half (65504) become infinities, NaNs stay NaN.
+func Half(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23) & 0xff
+	mant := b & 0x7fffff
+	if exp == 0xff {
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 {
+		// A subnormal half (or zero): the 24-bit significand shifted so
+		// that its unit is 2^-24.
+		if e < -10 {
+			return sign
+		}
+		m := mant | 0x800000
+		shift := uint(14 - e)
+		k := m >> shift
+		rem, halfway := m&(1<<shift-1), uint32(1)<<(shift-1)
+		if rem > halfway || rem == halfway && k&1 != 0 {
+			k++
+		}
+		return sign | uint16(k)
+	}
+	h := uint32(e)<<10 | mant>>13
+	rem := mant & 0x1fff
+	if rem > 0x1000 || rem == 0x1000 && h&1 != 0 {
+		h++ // a carry into the exponent is right, up to infinity
+	}
+	return sign | uint16(h)
+}
+
+// Float converts a binary16 value to float32 (exactly).
+func Float(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp == 0:
+		v := float32(mant) * (1.0 / (1 << 24))
+		if sign != 0 {
+			return -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}
