@@ -35,26 +35,26 @@ func (k *Kit) NewConv3x3(cin, cout int, w, b []float32, relu bool) (*Conv3x3, er
 	}
 	c := &Conv3x3{Cin: cin, Cout: cout, ReLU: relu, kit: k}
 	var err error
-	if c.w, c.b, err = uploadWeights(k.dev, w, b); err != nil {
+	if c.w, c.b, err = k.uploadWeights(w, b); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// uploadWeights copies a layer's weights and bias into new buffers, or
-// leaves none behind.
-func uploadWeights(dev *gpu.Device, w, b []float32) (wbuf, bbuf *gpu.Buffer, err error) {
-	if wbuf, err = upload(dev, w); err != nil {
+// uploadWeights copies a layer's weights (in the kit's precision) and
+// bias (fp32) into new buffers, or leaves none behind.
+func (k *Kit) uploadWeights(w, b []float32) (wbuf, bbuf *gpu.Buffer, err error) {
+	if wbuf, err = k.uploadTensor(w); err != nil {
 		return nil, nil, err
 	}
-	if bbuf, err = upload(dev, b); err != nil {
+	if bbuf, err = upload(k.dev, b); err != nil {
 		wbuf.Close()
 		return nil, nil, err
 	}
 	return wbuf, bbuf, nil
 }
 
-// upload copies data into a new buffer.
+// upload copies fp32 data into a new buffer.
 func upload(dev *gpu.Device, data []float32) (*gpu.Buffer, error) {
 	buf, err := dev.NewBuffer(int64(len(data)) * 4)
 	if err != nil {
@@ -65,6 +65,34 @@ func upload(dev *gpu.Device, data []float32) (*gpu.Buffer, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// tensorBytes is the size of a buffer for n elements of the kit's
+// precision: whole 16-byte vec4s, so that any view of it is a valid
+// storage or texel range.
+func (k *Kit) tensorBytes(n int) int64 {
+	return (int64(n)*int64(k.es) + 15) / 16 * 16
+}
+
+// uploadTensor copies data into a new buffer in the kit's precision.
+func (k *Kit) uploadTensor(data []float32) (*gpu.Buffer, error) {
+	buf, err := k.dev.NewBuffer(k.tensorBytes(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	if err := k.write(buf, 0, data); err != nil {
+		buf.Close()
+		return nil, err
+	}
+	return buf, nil
+}
+
+// write copies data to tensor element off of buf in the kit's precision.
+func (k *Kit) write(buf *gpu.Buffer, off int, data []float32) error {
+	if k.prec == FP16 {
+		return buf.UploadHalf(off, data)
+	}
+	return buf.Upload(off, data)
 }
 
 // Close frees the weights. It is idempotent and nil-safe.
@@ -93,7 +121,7 @@ func (c *Conv3x3) RecordReLU(s *gpu.Sequence, in, out Tensor) error {
 
 func (c *Conv3x3) record(s *gpu.Sequence, in, out Tensor, withReLU bool) error {
 	const what = "conv3x3"
-	if err := checkInOut(what, in, out); err != nil {
+	if err := c.kit.checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is := in.Shape
@@ -156,7 +184,7 @@ func (kit *Kit) dispatchConv(s *gpu.Sequence, what string, k convKernel, in, out
 		inArg, wArg := gpu.R(iv), gpu.R(w.All())
 		if k.register {
 			groups = [3]int{pixGroups, chanGroups, 1}
-			inArg, wArg = gpu.Texels(iv), gpu.Texels(w.All())
+			inArg, wArg = kit.texels(iv), kit.texels(w.All())
 		}
 		args := []gpu.Arg{inArg, wArg, gpu.R(b.All()), gpu.W(ov)}
 		pc := push(n, ib, ob)
@@ -233,7 +261,7 @@ func (k *Kit) newGConv(win Window, cin, cout int, w, b []float32, relu bool) (*G
 	}
 	c := &GConv{win: win, Cin: cin, Cout: cout, ReLU: relu, kit: k}
 	var err error
-	if c.w, c.b, err = uploadWeights(k.dev, w, b); err != nil {
+	if c.w, c.b, err = k.uploadWeights(w, b); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -256,7 +284,7 @@ func (c *GConv) Record(s *gpu.Sequence, in, out Tensor) error {
 // shape) added before the ReLU.
 func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tensor) error {
 	what := "conv " + c.win.String()
-	if err := checkInOut(what, in, out); err != nil {
+	if err := c.kit.checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is := in.Shape

@@ -64,7 +64,7 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FCKernel, error) {
 		f.blocks = append(f.blocks, [2]int{m0, min(m, m0+mc)})
 	}
 	var err error
-	if f.w, err = k.dev.NewBuffer(int64(kdim) * int64(m) * 4); err != nil {
+	if f.w, err = k.dev.NewBuffer(k.tensorBytes(kdim * m)); err != nil {
 		return nil, err
 	}
 	if err := f.uploadBlocks(w); err != nil {
@@ -82,7 +82,7 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FCKernel, error) {
 // host buffer.
 func (f *FCKernel) uploadBlocks(w []float32) error {
 	if len(f.blocks) == 1 {
-		return f.w.Upload(0, w)
+		return f.kit.write(f.w, 0, w)
 	}
 	const stage = 4 << 20 // floats per upload
 	for _, bl := range f.blocks {
@@ -94,7 +94,7 @@ func (f *FCKernel) uploadBlocks(w []float32) error {
 			for r := r0; r < r1; r++ {
 				copy(tmp[(r-r0)*mc:(r-r0+1)*mc], w[r*f.M+bl[0]:r*f.M+bl[1]])
 			}
-			if err := f.w.Upload(f.K*bl[0]+r0*mc, tmp[:(r1-r0)*mc]); err != nil {
+			if err := f.kit.write(f.w, f.K*bl[0]+r0*mc, tmp[:(r1-r0)*mc]); err != nil {
 				return err
 			}
 		}
@@ -124,7 +124,7 @@ func (f *FCKernel) Blocks() int { return len(f.blocks) }
 // wanted. Both are [rows, M].
 func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	const what = "fc"
-	if err := x.check(what, "input"); err != nil {
+	if err := x.check(what, "input", f.kit.es); err != nil {
 		return err
 	}
 	if x.Shape.Image() != f.K {
@@ -138,7 +138,7 @@ func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 		if o.Buf == nil {
 			continue
 		}
-		if err := o.check(what, "output"); err != nil {
+		if err := o.check(what, "output", f.kit.es); err != nil {
 			return err
 		}
 		if o.Shape != want {
@@ -200,7 +200,7 @@ func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	if texels {
 		xlim = min(lim, kit.maxTexelWindow())
 	}
-	chunk := min(rows, xlim/f.K, lim/(slices*f.M), 65535*fcRows)
+	chunk := min(rows, xlim/f.K, kit.maxFloats()/(slices*f.M), 65535*fcRows)
 	if chunk < 1 {
 		return fmt.Errorf("layers: fc: K=%d, M=%d do not fit this device's binding range", f.K, f.M)
 	}
@@ -219,7 +219,7 @@ func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 			xa, wa := gpu.R(xv), gpu.R(wv)
 			if texels {
 				rowsPer = min(rows, fcRows)
-				xa, wa = gpu.Texels(xv), gpu.Texels(wv)
+				xa, wa = kit.texels(xv), kit.texels(wv)
 			}
 			groups := [3]int{(mc + colsPerGroup - 1) / colsPerGroup, slices, (n + rowsPer - 1) / rowsPer}
 			push := []uint32{uint32(n), uint32(f.K), uint32(f.M), uint32(bl[0]), uint32(mc), uint32(kslice), wb, xb}

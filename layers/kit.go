@@ -14,31 +14,33 @@ import (
 
 // Tensor is an activation on the GPU: Shape's elements, NHWC, starting at
 // element Off of Buf. fc activations use Shape{N: rows, H: 1, W: 1, C: features}.
+// Its elements are of the kit's precision: float32, or 16-bit floats for
+// an FP16 kit (Off then counts 16-bit elements).
 type Tensor struct {
 	Buf   *gpu.Buffer
 	Off   int
 	Shape Shape
 }
 
-func (t Tensor) check(what, name string) error {
+func (t Tensor) check(what, name string, es int) error {
 	if t.Buf == nil {
 		return fmt.Errorf("layers: %s: %s has no buffer", what, name)
 	}
 	if err := t.Shape.check(what); err != nil {
 		return err
 	}
-	if t.Off < 0 || int64(t.Off+t.Shape.Len())*4 > t.Buf.Size() {
+	if t.Off < 0 || int64(t.Off+t.Shape.Len())*int64(es) > t.Buf.Size() {
 		return fmt.Errorf("layers: %s: %s %v at element %d does not fit its %d-byte buffer", what, name, t.Shape, t.Off, t.Buf.Size())
 	}
 	return nil
 }
 
 // checkInOut checks the input and output tensors of a layer.
-func checkInOut(what string, in, out Tensor) error {
-	if err := in.check(what, "input"); err != nil {
+func (k *Kit) checkInOut(what string, in, out Tensor) error {
+	if err := in.check(what, "input", k.es); err != nil {
 		return err
 	}
-	return out.check(what, "output")
+	return out.check(what, "output", k.es)
 }
 
 // ConvConfig is the tiling of the conv3x3 kernels (their specialization
@@ -137,6 +139,8 @@ func DefaultConvConfig(dev gpu.DeviceInfo) ConvConfig {
 type Kit struct {
 	dev     *gpu.Device
 	info    gpu.DeviceInfo
+	prec    Precision
+	es      int // bytes of a stored element (prec.Size())
 	conv    ConvConfig
 	cpu     bool // CPU-device kernels (see EnvKernels)
 	kernels map[string]*gpu.Kernel
@@ -149,14 +153,31 @@ type Kit struct {
 	held         atomic.Int64      // bytes of HeldBytes
 }
 
-// NewKit prepares the layers for dev with its default tilings.
+// NewKit prepares the layers for dev with its default tilings, in fp32.
 func NewKit(dev *gpu.Device) *Kit {
-	info := dev.Info()
-	k := &Kit{dev: dev, info: info, conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{},
-		wino: winogradMode(), tuned: map[string]string{}, tuneFile: dev.TuningFile()}
-	k.loadTuning()
+	k, _ := NewKitPrecision(dev, FP32)
 	return k
 }
+
+// NewKitPrecision is NewKit storing tensors and weights in precision p.
+// FP16 needs a device with 16-bit storage buffers and fp16 texel buffers
+// (gpu.Device.Half); it is an error elsewhere.
+func NewKitPrecision(dev *gpu.Device, p Precision) (*Kit, error) {
+	info := dev.Info()
+	if p == FP16 && !dev.Half() {
+		return nil, fmt.Errorf("layers: %s cannot store fp16: it needs storageBuffer16BitAccess and R16G16B16A16_SFLOAT texel buffers (16-bit storage %v, fp16 texels %v)", info.Name, info.Storage16Bit, info.HalfTexels)
+	}
+	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{},
+		wino: winogradMode(), tuned: map[string]string{}, tuneFile: dev.TuningFile()}
+	k.loadTuning()
+	return k, nil
+}
+
+// Precision is how the kit stores tensors and weights.
+func (k *Kit) Precision() Precision { return k.prec }
+
+// ElemSize is the bytes of one element of the kit's tensors.
+func (k *Kit) ElemSize() int { return k.es }
 
 // Device is the kit's device.
 func (k *Kit) Device() *gpu.Device { return k.dev }
@@ -196,8 +217,15 @@ func (k *Kit) kernel(name string, bindings, push int, spec ...uint32) (*gpu.Kern
 }
 
 // kernelTexels is kernel for shaders that read texel buffers (a bit mask
-// of bindings).
+// of bindings). An FP16 kit takes a shader's fp16 variant where it has
+// one (name_f16: shaders whose storage buffers hold tensors or weights);
+// the others read tensors only through texels or touch only fp32 data.
 func (k *Kit) kernelTexels(name string, bindings int, texels uint32, push int, spec ...uint32) (*gpu.Kernel, error) {
+	if k.prec == FP16 {
+		if _, err := shaders.SPIRV(name + "_f16"); err == nil {
+			name += "_f16"
+		}
+	}
 	key := fmt.Sprint(name, spec)
 	if kern, ok := k.kernels[key]; ok {
 		return kern, nil
@@ -235,33 +263,61 @@ func grid(n, wg int) ([3]int, error) {
 	return [3]int{65535, y, 1}, nil
 }
 
-// window is a view of elements [start, start+n) of buf whose offset is
-// aligned down to the device's storage alignment, and the element offset
-// of start within it.
+// window is a view of tensor elements [start, start+n) of buf whose
+// offset is aligned down to the device's storage alignment, and the
+// element offset of start within it.
 func (k *Kit) window(buf *gpu.Buffer, start, n int) (gpu.View, uint32) {
-	align := k.align()
-	off := int64(start) * 4
-	aoff := off / align * align
-	size := off - aoff + int64(n)*4
-	return buf.Slice(aoff, size), uint32((off - aoff) / 4)
+	return windowOf(buf, start, n, k.es, k.align())
 }
 
-// maxWindow is the most elements one binding may cover, leaving room for
-// the alignment slack of window.
+// window32 is window for buffers of 32-bit elements whatever the kit's
+// precision: fp32 scratch, biases, packed pixels.
+func (k *Kit) window32(buf *gpu.Buffer, start, n int) (gpu.View, uint32) {
+	return windowOf(buf, start, n, 4, k.align())
+}
+
+// windowOf is window for elements of es bytes. The size is rounded up to
+// whole 32-bit words (Vulkan's storage views) within the buffer.
+func windowOf(buf *gpu.Buffer, start, n, es int, align int64) (gpu.View, uint32) {
+	off := int64(start) * int64(es)
+	aoff := off / align * align
+	size := min((off-aoff+int64(n)*int64(es)+3)/4*4, buf.Size()-aoff)
+	return buf.Slice(aoff, size), uint32((off - aoff) / int64(es))
+}
+
+// texels binds a tensor or weight view as a vec4 texel buffer of the
+// kit's precision.
+func (k *Kit) texels(v gpu.View) gpu.Arg {
+	if k.prec == FP16 {
+		return gpu.HalfTexels(v)
+	}
+	return gpu.Texels(v)
+}
+
+// maxWindow is the most tensor elements one binding may cover, leaving
+// room for the alignment slack of window.
 func (k *Kit) maxWindow() int {
+	if k.limit > 0 {
+		return k.limit
+	}
+	return int((int64(k.info.MaxStorageBufferRange) - k.align()) / int64(k.es))
+}
+
+// maxFloats is maxWindow for fp32 elements.
+func (k *Kit) maxFloats() int {
 	if k.limit > 0 {
 		return k.limit
 	}
 	return int((int64(k.info.MaxStorageBufferRange) - k.align()) / 4)
 }
 
-// maxTexelWindow is the most float elements one vec4 texel binding may
+// maxTexelWindow is the most tensor elements one vec4 texel binding may
 // cover (maxTexelBufferElements vec4s, at most 2^31-1 bytes).
 func (k *Kit) maxTexelWindow() int {
 	if k.limit > 0 {
 		return k.limit
 	}
-	return int(min(int64(k.info.MaxTexelElements)*16-k.align(), 1<<31-1) / 4)
+	return int(min(int64(k.info.MaxTexelElements)*4*int64(k.es)-k.align(), 1<<31-1) / int64(k.es))
 }
 
 // align is the offset alignment of every binding window, in bytes.
@@ -277,7 +333,7 @@ func (k *Kit) batchChunks(what string, n int, perImage []int, maxImgs, lim int) 
 	per := n
 	for _, p := range perImage {
 		if p > lim {
-			return nil, fmt.Errorf("layers: %s: one image needs %d bytes in a binding, over this device's limit of %d bytes: use a smaller input", what, 4*p, 4*lim)
+			return nil, fmt.Errorf("layers: %s: one image needs %d bytes in a binding, over this device's limit of %d bytes: use a smaller input", what, k.es*p, k.es*lim)
 		}
 		per = min(per, lim/p)
 	}
@@ -299,7 +355,7 @@ type Affine struct {
 // same shape).
 func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor, a Affine) error {
 	const what = "preprocess"
-	if err := checkInOut(what, in, out); err != nil {
+	if err := k.checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is, os := in.Shape, out.Shape
@@ -326,7 +382,7 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor, a Affine) error {
 // and more channels; the extra channels are zero.
 func (k *Kit) PadChannels(s *gpu.Sequence, in, out Tensor) error {
 	const what = "pad channels"
-	if err := checkInOut(what, in, out); err != nil {
+	if err := k.checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is, os := in.Shape, out.Shape
@@ -346,10 +402,10 @@ func (k *Kit) PadChannels(s *gpu.Sequence, in, out Tensor) error {
 // tensors have one shape (b is ignored without add).
 func (k *Kit) Eltwise(s *gpu.Sequence, a, b, out Tensor, add, relu bool) error {
 	const what = "eltwise"
-	if err := checkInOut(what, a, out); err != nil {
+	if err := k.checkInOut(what, a, out); err != nil {
 		return err
 	}
-	if err := b.check(what, "second input"); err != nil {
+	if err := b.check(what, "second input", k.es); err != nil {
 		return err
 	}
 	if a.Shape != out.Shape || b.Shape != out.Shape {
@@ -423,7 +479,7 @@ func (k *Kit) imageChunksTexel(s *gpu.Sequence, what string, kern *gpu.Kernel, i
 		}
 		inArg := gpu.R(iv)
 		if texel {
-			inArg = gpu.Texels(iv)
+			inArg = k.texels(iv)
 		}
 		if err := s.Dispatch(kern, g, push(n, ib, ob), inArg, gpu.W(ov)); err != nil {
 			return err
@@ -433,20 +489,20 @@ func (k *Kit) imageChunksTexel(s *gpu.Sequence, what string, kern *gpu.Kernel, i
 }
 
 // UnpackRGBA8 records the conversion of n RGBA8 pixels (32-bit words
-// from element inOff of in, red in the low byte) into float RGB in [0,1]
-// at element outOff of out.
+// from element inOff of in, red in the low byte) into RGB in [0,1] at
+// tensor element outOff of out.
 func (k *Kit) UnpackRGBA8(s *gpu.Sequence, in *gpu.Buffer, inOff int, out *gpu.Buffer, outOff, n int) error {
-	if n < 1 || inOff < 0 || outOff < 0 || int64(inOff+n)*4 > in.Size() || int64(outOff+3*n)*4 > out.Size() {
+	if n < 1 || inOff < 0 || outOff < 0 || int64(inOff+n)*4 > in.Size() || int64(outOff+3*n)*int64(k.es) > out.Size() {
 		return fmt.Errorf("layers: rgba8: %d pixels from word %d of a %d-byte buffer into element %d of a %d-byte one", n, inOff, in.Size(), outOff, out.Size())
 	}
 	kern, err := k.kernel("rgba8", 2, 3, uint32(k.ewg()))
 	if err != nil {
 		return err
 	}
-	step := k.maxWindow() / 3 / 64 * 64
+	step := min(k.maxFloats(), k.maxWindow()/3) / 64 * 64
 	for i0 := 0; i0 < n; i0 += step {
 		m := min(step, n-i0)
-		iv, ib := k.window(in, inOff+i0, m)
+		iv, ib := k.window32(in, inOff+i0, m)
 		ov, ob := k.window(out, outOff+3*i0, 3*m)
 		g, err := grid(m, k.ewg())
 		if err != nil {
@@ -464,7 +520,7 @@ func (k *Kit) UnpackRGBA8(s *gpu.Sequence, in *gpu.Buffer, inOff int, out *gpu.B
 // image and block of channels, rather than one serial loop per channel.
 func (k *Kit) GlobalPool(s *gpu.Sequence, in, out Tensor, avg bool) error {
 	const what = "global pool"
-	if err := checkInOut(what, in, out); err != nil {
+	if err := k.checkInOut(what, in, out); err != nil {
 		return err
 	}
 	is := in.Shape
@@ -507,7 +563,7 @@ func (k *Kit) GlobalPool(s *gpu.Sequence, in, out Tensor, avg bool) error {
 // [rows, m] (Shape{N: rows, H: 1, W: 1, C: m}).
 func (k *Kit) Softmax(s *gpu.Sequence, in, out Tensor) error {
 	const what = "softmax"
-	if err := checkInOut(what, in, out); err != nil {
+	if err := k.checkInOut(what, in, out); err != nil {
 		return err
 	}
 	if in.Shape != out.Shape {

@@ -177,16 +177,16 @@ func checkHost(what string, in []HostTensor, n int) error {
 }
 
 // checkTensors checks GPU inputs and output.
-func checkTensors(what string, in []Tensor, n int, out Tensor) error {
+func (k *Kit) checkTensors(what string, in []Tensor, n int, out Tensor) error {
 	if len(in) != n {
 		return fmt.Errorf("layers: %s takes %d input(s), got %d", what, n, len(in))
 	}
 	for _, t := range in {
-		if err := t.check(what, "input"); err != nil {
+		if err := t.check(what, "input", k.es); err != nil {
 			return err
 		}
 	}
-	return out.check(what, "output")
+	return out.check(what, "output", k.es)
 }
 
 // Window is the geometry of a convolution or pooling window: KH x KW,

@@ -238,7 +238,7 @@ func (ck *convOpKernel) RecordReLU(s *gpu.Sequence, in []Tensor, out Tensor) err
 
 func (ck *convOpKernel) record(s *gpu.Sequence, in []Tensor, out Tensor, relu bool) error {
 	what := ck.op.Kind()
-	if err := checkTensors(what, in, 1, out); err != nil {
+	if err := ck.kit.checkTensors(what, in, 1, out); err != nil {
 		return err
 	}
 	x, err := ck.padded(s, in[0])
@@ -261,10 +261,10 @@ func (ck *convOpKernel) FusesAdd(in []Shape) bool {
 // RecordAdd implements AddKernel.
 func (ck *convOpKernel) RecordAdd(s *gpu.Sequence, in []Tensor, res, out Tensor, relu bool) error {
 	what := ck.op.Kind() + " + add"
-	if err := checkTensors(what, in, 1, out); err != nil {
+	if err := ck.kit.checkTensors(what, in, 1, out); err != nil {
 		return err
 	}
-	if err := res.check(what, "residual"); err != nil {
+	if err := res.check(what, "residual", ck.kit.es); err != nil {
 		return err
 	}
 	if !ck.FusesAdd([]Shape{in[0].Shape}) {
@@ -298,7 +298,7 @@ func (ck *convOpKernel) FusesPool(pool Op, in []Shape) bool {
 // RecordPooled implements PoolKernel.
 func (ck *convOpKernel) RecordPooled(s *gpu.Sequence, in []Tensor, out Tensor, relu bool, pool Op) error {
 	what := ck.op.Kind() + " + " + pool.Kind()
-	if err := checkTensors(what, in, 1, out); err != nil {
+	if err := ck.kit.checkTensors(what, in, 1, out); err != nil {
 		return err
 	}
 	if !ck.FusesPool(pool, []Shape{in[0].Shape}) {
@@ -359,13 +359,15 @@ type scratch struct {
 	bufs []*gpu.Buffer
 }
 
+// get returns a buffer of at least n tensor elements.
 func (sc *scratch) get(n int) (*gpu.Buffer, error) {
+	size := sc.kit.tensorBytes(max(n, 4))
 	if len(sc.bufs) > 0 {
-		if b := sc.bufs[len(sc.bufs)-1]; b.Size() >= int64(n)*4 {
+		if b := sc.bufs[len(sc.bufs)-1]; b.Size() >= size {
 			return b, nil
 		}
 	}
-	b, err := sc.kit.dev.NewBuffer(int64(max(n, 4)) * 4)
+	b, err := sc.kit.dev.NewBuffer(size)
 	if err != nil {
 		return nil, err
 	}
@@ -671,7 +673,7 @@ type poolKernel struct {
 
 func (pk *poolKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 	what := pk.op.Kind()
-	if err := checkTensors(what, in, 1, out); err != nil {
+	if err := pk.kit.checkTensors(what, in, 1, out); err != nil {
 		return err
 	}
 	is := in[0].Shape
@@ -841,7 +843,7 @@ func (ek *eltKernel) record(s *gpu.Sequence, in []Tensor, out Tensor, relu bool)
 	if ek.add {
 		n = 2
 	}
-	if err := checkTensors("eltwise", in, n, out); err != nil {
+	if err := ek.kit.checkTensors("eltwise", in, n, out); err != nil {
 		return err
 	}
 	for _, t := range in {
@@ -919,7 +921,7 @@ type softmaxKernel struct {
 }
 
 func (sk softmaxKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
-	if err := checkTensors("softmax", in, 1, out); err != nil {
+	if err := sk.kit.checkTensors("softmax", in, 1, out); err != nil {
 		return err
 	}
 	rows, m := sk.op.rows(in[0].Shape)
@@ -1053,7 +1055,7 @@ func (Resize) Upload(k *Kit) (Kernel, error) { return resizeKernel{k}, nil }
 type resizeKernel struct{ kit *Kit }
 
 func (rk resizeKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
-	if err := checkTensors("resize", in, 2, out); err != nil {
+	if err := rk.kit.checkTensors("resize", in, 2, out); err != nil {
 		return err
 	}
 	is := in[0].Shape

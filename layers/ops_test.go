@@ -512,3 +512,37 @@ func tensorAt(t *testing.T, dev *gpu.Device, data []float32, s layers.Shape, off
 	}
 	return layers.Tensor{Buf: buf, Off: off, Shape: s}
 }
+
+// TestOpsFP16 runs the conformance table and the Winograd cases with
+// FP16 kits of both kernel families, at fp16's tolerance
+// (layertest.Half).
+func TestOpsFP16(t *testing.T) {
+	for _, family := range []string{"gpu", "cpu"} {
+		for _, algo := range []string{"off", "f2", "f4"} {
+			t.Run(family+" winograd "+algo, func(t *testing.T) {
+				t.Setenv(layers.EnvWinograd, algo)
+				t.Setenv(layers.EnvKernels, family)
+				dev := testdev.Open(t)
+				if !dev.Half() {
+					t.Skipf("%s has no fp16 storage", dev.Info().Name)
+				}
+				kit, err := layers.NewKitPrecision(dev, layers.FP16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer kit.Close()
+				rng := layertest.Seed(t)
+				if algo == "off" {
+					for _, c := range opTable(rng) {
+						layertest.CheckOp(t, kit, rng, c)
+					}
+					return
+				}
+				pad := [4]int{1, 1, 1, 1}
+				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}} {
+					layertest.CheckOp(t, kit, rng, convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, s[0], s[1], s[2], s[3], s[4]))
+				}
+			})
+		}
+	}
+}

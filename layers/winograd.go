@@ -59,7 +59,7 @@ func (c *Conv3x3) winoWeights(algo string) (*gpu.Buffer, error) {
 	}
 	a, _ := winoTile(algo)
 	k := c.kit
-	u, err := k.dev.NewBuffer(int64(a*a*c.Cin*c.Cout) * 4)
+	u, err := k.dev.NewBuffer(k.tensorBytes(a * a * c.Cin * c.Cout))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (c *Conv3x3) winoWeights(algo string) (*gpu.Buffer, error) {
 func (k *Kit) winogradFits(algo string, cin, cout int) bool {
 	a, _ := winoTile(algo)
 	return cin%4 == 0 && cout%4 == 0 && a*a*cin*cout <= min(k.maxTexelWindow(), k.maxWindow()) && k.align()%16 == 0 &&
-		a*a*max(cin, cout) <= min(k.maxTexelWindow(), k.maxWindow(), winoScratchFloats) // a tile at a time at least
+		a*a*max(cin, cout) <= min(k.maxTexelWindow(), k.maxFloats(), winoScratchFloats) // a tile at a time at least (fp32 scratch)
 }
 
 // winogradImageFits reports whether one image of the input and of the
@@ -148,7 +148,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	cin4, cout4 := c.Cin/4, c.Cout/4
 	th, tw := (is.H+mt-1)/mt, (is.W+mt-1)/mt
 	perImage := th * tw
-	lim := min(k.maxWindow(), k.maxTexelWindow(), winoScratchFloats)
+	lim := min(k.maxFloats(), k.maxTexelWindow(), winoScratchFloats) // the fp32 scratch
 	maxTiles := lim / (aa * max(c.Cin, c.Cout))
 	if maxTiles < 1 {
 		return fmt.Errorf("layers: %s: %d -> %d channels do not fit the scratch buffers", what, c.Cin, c.Cout)
@@ -202,11 +202,11 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 			if err != nil {
 				return err
 			}
-			if err := s.Dispatch(inK, g, []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), ib, uint32(t0), uint32(tc)}, gpu.Texels(iv), gpu.W(vv)); err != nil {
+			if err := s.Dispatch(inK, g, []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), ib, uint32(t0), uint32(tc)}, k.texels(iv), gpu.W(vv)); err != nil {
 				return err
 			}
 			gg := [3]int{(tc + tm - 1) / tm, (cout4 + tn4*wg - 1) / (tn4 * wg), aa}
-			if err := s.Dispatch(gemmK, gg, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), gpu.Texels(u.All()), gpu.W(mv)); err != nil {
+			if err := s.Dispatch(gemmK, gg, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), k.texels(u.All()), gpu.W(mv)); err != nil {
 				return err
 			}
 			if g, err = grid(tc*cout4, 64); err != nil {
@@ -262,6 +262,9 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 		family = "cpu"
 	}
 	key := fmt.Sprintf("%s %s-kernels %dx%dx%d %d->%d", what, family, is.N, is.H, is.W, c.Cin, c.Cout)
+	if k.prec != FP32 {
+		key += " " + k.prec.String()
+	}
 	if algo, ok := k.tuned[key]; ok && (algo == algoDirect || slices.Contains(candidates, algo)) {
 		c.keep[algo] = true // a later tuning must not free weights this shape's plans use
 		return algo, nil

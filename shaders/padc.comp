@@ -18,5 +18,5 @@ void main() {
         return;
     }
     uint c = i % p.oc, px = i / p.oc;
-    y[p.outBase + i] = c < p.ic ? x[p.inBase + px * p.ic + c] : sfloat(0.0);
+    y[p.outBase + i] = sfloat(c < p.ic ? float(x[p.inBase + px * p.ic + c]) : 0.0);
 }

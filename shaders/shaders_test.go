@@ -3,6 +3,7 @@ package shaders
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"io/fs"
 	"strings"
 	"testing"
@@ -52,5 +53,37 @@ func TestFresh(t *testing.T) {
 	}
 	if len(want) != len(srcs) {
 		t.Errorf("manifest lists %d shaders, %d sources exist: run go generate ./shaders", len(want), len(srcs))
+	}
+}
+
+// TestHalfVariantsStoreOnly checks that the fp16 variants declare only
+// 16-bit storage, never fp16 arithmetic (the Float16 capability needs
+// shaderFloat16, which the engine does not ask of a device). The module's
+// capabilities are its first instructions, after the 5-word header:
+// OpCapability (opcode 17) with Float16 (9).
+func TestHalfVariantsStoreOnly(t *testing.T) {
+	names, err := fs.Glob(spv, "*_f16.spv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) < 20 {
+		t.Fatalf("%d fp16 variants: run go generate ./shaders", len(names))
+	}
+	for _, n := range names {
+		b, _ := spv.ReadFile(n)
+		caps := 0
+		for i := 20; i+8 <= len(b); i += 8 {
+			w := binary.LittleEndian.Uint32(b[i:])
+			if w != 2<<16|17 {
+				break
+			}
+			caps++
+			if binary.LittleEndian.Uint32(b[i+4:]) == 9 {
+				t.Errorf("%s declares the Float16 capability", n)
+			}
+		}
+		if caps == 0 {
+			t.Errorf("%s: no capabilities read", n)
+		}
 	}
 }

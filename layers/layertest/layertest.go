@@ -88,6 +88,31 @@ func Uniform(rng *rand.Rand, n int, lo, hi float64) []float32 {
 	return out
 }
 
+// HalfNormErr bounds the normalised error of one op in fp16. Its
+// weights and inputs carry fp16's relative rounding of 2^-12 (about
+// 2.4e-4), sums of random signs keep that scale, and the stored result
+// adds as much again: direct convolutions and fc measure up to 3e-4.
+// Winograd rounds the transformed weights, which the output transform
+// then amplifies: up to 4.2e-4 for F(2x2,3x3) and 1.2e-3 for F(4x4,3x3)
+// (VKVGG_LOG_ERR=1 go test ./layers -run TestOpsFP16 -v logs them).
+const HalfNormErr = 3e-3
+
+// Half is the elementwise tolerance of one op in fp16 with reference
+// ref: fp16's relative rounding of the result (2^-11, doubled) plus the
+// weights' and inputs' share, which scales with the typical magnitude
+// of the output, not with each element (a sum of terms can cancel to
+// almost nothing). Winograd F(4x4,3x3)'s worst elements reach 1.1e-2 of
+// the output's root mean square, at tile positions that the transform
+// amplifies most.
+func Half(ref []float32) Tol {
+	var ss float64
+	for _, v := range ref {
+		ss += float64(v) * float64(v)
+	}
+	rms := math.Sqrt(ss / float64(max(1, len(ref))))
+	return Tol{Atol: 2e-2 * rms, Rtol: 1e-3}
+}
+
 // NaNs returns n NaNs, to poison an output before a GPU run.
 func NaNs(n int) []float32 {
 	out := make([]float32, n)
@@ -136,6 +161,10 @@ type OpCase struct {
 // shows), and an op that can fuse a ReLU is checked with it too. Any
 // kernel variant a kit selects gets the whole table by running CheckOp
 // with that kit.
+//
+// With an FP16 kit the inputs are rounded to fp16 first (so that the CPU
+// reference sees what the device stores) and the tolerance is Half's,
+// since the weights and every stored result are rounded to fp16.
 func CheckOp(t *testing.T, kit *layers.Kit, rng *rand.Rand, c OpCase) {
 	t.Helper()
 	lo, hi := c.Lo, c.Hi
@@ -148,7 +177,13 @@ func CheckOp(t *testing.T, kit *layers.Kit, rng *rand.Rand, c OpCase) {
 	}
 	var host []layers.HostTensor
 	for _, s := range c.In {
-		host = append(host, layers.HostTensor{Data: Uniform(rng, s.Len(), lo, hi), Shape: s})
+		data := Uniform(rng, s.Len(), lo, hi)
+		if kit.Precision() == layers.FP16 {
+			for i, v := range data {
+				data[i] = gpu.Float(gpu.Half(v))
+			}
+		}
+		host = append(host, layers.HostTensor{Data: data, Shape: s})
 	}
 	k, err := c.Op.Upload(kit)
 	if err != nil {
@@ -180,8 +215,9 @@ func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.
 		}
 		var ins []layers.Tensor
 		var bufs []*gpu.Buffer
+		half := kit.Precision() == layers.FP16
 		place := func(s layers.Shape, data []float32) layers.Tensor {
-			buf, err := dev.NewBuffer(int64(off+s.Len()+3) * 4)
+			buf, err := dev.NewBuffer(int64(off+s.Len()+7) / 4 * 16)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +225,12 @@ func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.
 			if data == nil {
 				data = NaNs(s.Len())
 			}
-			if err := buf.Upload(off, data); err != nil {
+			if half {
+				err = buf.UploadHalf(off, data)
+			} else {
+				err = buf.Upload(off, data)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			return layers.Tensor{Buf: buf, Off: off, Shape: s}
@@ -214,14 +255,29 @@ func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.
 			t.Fatal(err)
 		}
 		got := make([]float32, want.Len())
-		if err := out.Buf.Download(out.Off, got); err != nil {
+		if half {
+			err = out.Buf.DownloadHalf(out.Off, got)
+		} else {
+			err = out.Buf.Download(out.Off, got)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		name := fmt.Sprintf("%s at element %d", c.Name, off)
 		if relu {
 			name += " +relu"
 		}
-		Check(t, name, got, ref, c.Tol)
+		tol := c.Tol
+		if half {
+			tol = Half(ref)
+			if os.Getenv("VKVGG_LOG_ERR") != "" {
+				t.Logf("%s: fp16 normalised error %.3g", name, NormErr(got, ref))
+			}
+			if e := NormErr(got, ref); e > HalfNormErr {
+				t.Errorf("%s: normalised error %.3g over fp16's %.3g", name, e, HalfNormErr)
+			}
+		}
+		Check(t, name, got, ref, tol)
 		seq.Close()
 		for _, b := range bufs {
 			b.Close()
