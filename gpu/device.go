@@ -295,12 +295,12 @@ type Device struct {
 	queueLock sync.Locker
 	half      bool // storageBuffer16BitAccess is enabled and half texels work: see Half
 
-	xfer      sync.Mutex
-	staging   *Buffer
-	copySeq   *Sequence
-	mu        sync.Mutex // guards live and the queue
-	live      map[closer]string
-	closed    bool
+	xfer    sync.Mutex
+	staging *Buffer
+	copySeq *Sequence
+	mu      sync.Mutex // guards live and the queue
+	live    map[closer]string
+	closed  bool
 }
 
 type closer interface{ Close() error }
