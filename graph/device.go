@@ -11,25 +11,27 @@ import (
 
 // DeviceInput is a batch already in device memory, for an application
 // whose images are on the GPU: N images of H x W from element Off of Buf
-// (a buffer of the Net's device), either float32 NHWC RGB [N,H,W,3] in
-// [0,1], or with RGBA8 one 32-bit word per pixel (red in the low byte,
-// as an R8G8B8A8 image or a camera frame stores them; alpha is dropped),
+// (a buffer of the Net's device), either NHWC RGB [N,H,W,3] in [0,1] in
+// the Net's precision (float32, or 16-bit floats for an FP16 Net), or
+// with RGBA8 one 32-bit word per pixel (red in the low byte, as an
+// R8G8B8A8 image or a camera frame stores them; alpha is dropped),
 // converted on the device.
 type DeviceInput struct {
 	N, H, W int
 	Buf     *gpu.Buffer
-	Off     int // in elements: floats, or words with RGBA8
+	Off     int // in elements: floats (of the Net's precision), or words with RGBA8
 	RGBA8   bool
 }
 
-// DeviceFeature is a feature left in device memory: float32 values of
-// Shape (NHWC maps, [N,F] vectors) from byte 0 of Buf, Bytes long.
-// Buf.Handle() is its VkBuffer.
+// DeviceFeature is a feature left in device memory: the values of Shape
+// (NHWC maps, [N,F] vectors) from byte 0 of Buf, Bytes long, float32 or,
+// when Half, 16-bit floats (an FP16 Net). Buf.Handle() is its VkBuffer.
 type DeviceFeature struct {
 	Name  string
 	Shape []int
 	Buf   *gpu.Buffer
 	Bytes int64
+	Half  bool
 }
 
 // DeviceResult holds the features of RunOnDevice until Release.
@@ -94,7 +96,11 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	if in.RGBA8 {
 		count = pixels
 	}
-	if (int64(in.Off)+count)*4 > in.Buf.Size() {
+	es := int64(n.kit.ElemSize())
+	if in.RGBA8 {
+		es = 4
+	}
+	if (int64(in.Off)+count)*es > in.Buf.Size() {
 		return nil, fmt.Errorf("%w: device input [%d,%d,%d,3] at element %d does not fit its %d-byte buffer", ErrInput, in.N, in.H, in.W, in.Off, in.Buf.Size())
 	}
 	if err := n.begin(ctx); err != nil {
@@ -123,12 +129,13 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	var copies [][2]gpu.View
 	for _, k := range s.kept {
 		t := p.tensor(k.node)
-		buf, err := n.dev.NewBuffer(int64(max(t.Shape.Len(), 1)) * 4)
+		bytes := int64(t.Shape.Len()) * int64(s.es)
+		buf, err := n.dev.NewBuffer(s.bufBytes(t.Shape.Len()))
 		if err != nil {
 			return fail(fmt.Errorf("graph: a buffer for %s: %w", k.name, err))
 		}
-		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: int64(t.Shape.Len()) * 4})
-		copies = append(copies, [2]gpu.View{t.Buf.Floats(t.Off, t.Shape.Len()), buf.Floats(0, t.Shape.Len())})
+		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: bytes, Half: s.es == 2})
+		copies = append(copies, [2]gpu.View{t.Buf.Slice(int64(t.Off)*int64(s.es), bytes), buf.Slice(0, bytes)})
 	}
 	// The input goes into the plan's input buffer on the device (copied,
 	// or unpacked from RGBA8), the network runs, and the features are
@@ -137,7 +144,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 		if in.RGBA8 {
 			return n.kit.UnpackRGBA8(seq, in.Buf, in.Off, p.tensor(-1).Buf, 0, int(pixels))
 		}
-		return seq.Copy(p.tensor(-1).Buf.Floats(0, int(count)), in.Buf.Floats(in.Off, int(count)))
+		return seq.Copy(p.tensor(-1).Buf.Slice(0, count*es), in.Buf.Slice(int64(in.Off)*es, count*es))
 	}); err != nil {
 		return fail(err)
 	}
@@ -145,7 +152,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 		if err := n.settle(); err != nil {
 			return fail(err)
 		}
-		if err := p.run(ctx, nil); err != nil {
+		if err := p.run(ctx, n.kit, nil); err != nil {
 			return fail(err)
 		}
 	} else {

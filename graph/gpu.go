@@ -53,9 +53,9 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 		}
 	}()
 	for _, elems := range s.bufSize {
-		b, err := n.dev.NewBuffer(int64(max(elems, 4)) * 4)
+		b, err := n.dev.NewBuffer(s.bufBytes(elems))
 		if err != nil {
-			return nil, fmt.Errorf("graph: allocating %d MiB of activations: %w", int64(elems)*4>>20, err)
+			return nil, fmt.Errorf("graph: allocating %d MiB of activations: %w", s.bufBytes(elems)>>20, err)
 		}
 		p.bufs = append(p.bufs, b)
 	}
@@ -113,9 +113,9 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 // so that the device never waits for the host. It starts no further
 // segment once ctx is done, waits for those running, and returns
 // ctx.Err() then.
-func (p *gpuPlan) run(ctx context.Context, input []float32) error {
+func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) error {
 	if input != nil { // nil: the caller filled the input buffer on the device
-		if err := p.tensor(-1).Buf.Upload(0, input); err != nil {
+		if err := kit.Write(p.tensor(-1).Buf, 0, input); err != nil {
 			return err
 		}
 	}

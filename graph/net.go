@@ -109,10 +109,22 @@ func (g *Graph) clone() *Graph {
 // layers.Releaser), so that the host does not hold a second copy of the
 // weights; the graph then cannot run on the CPU.
 func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
+	return NewOnPrecision(dev, g, release, layers.FP32)
+}
+
+// NewOnPrecision is NewOn storing weights and activations on the device
+// in precision p (layers.Precision: with FP16 they are 16-bit floats and
+// arithmetic stays fp32). Inputs and features on the host are float32
+// either way.
+func NewOnPrecision(dev *gpu.Device, g *Graph, release bool, p layers.Precision) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Net{g: g.clone(), user: g, dev: dev, kit: layers.NewKit(dev), mu: make(runLock, 1)}
+	kit, err := layers.NewKitPrecision(dev, p)
+	if err != nil {
+		return nil, err
+	}
+	n := &Net{g: g.clone(), user: g, dev: dev, kit: kit, mu: make(runLock, 1)}
 	for _, nd := range g.Nodes {
 		k, err := nd.Op.Upload(n.kit)
 		if err != nil {
@@ -121,7 +133,7 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 		}
 		n.kernels = append(n.kernels, k)
 		for _, p := range nd.Op.Params() {
-			n.paramBytes += 4 * int64(len(p.Data))
+			n.paramBytes += int64(kit.ElemSize()) * int64(len(p.Data))
 		}
 		if r, ok := nd.Op.(layers.Releaser); ok && release {
 			big := 0
@@ -135,6 +147,15 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 		}
 	}
 	return n, nil
+}
+
+// Precision is how the Net stores weights and activations on its
+// device (FP32 on the CPU).
+func (n *Net) Precision() layers.Precision {
+	if n.kit == nil {
+		return layers.FP32
+	}
+	return n.kit.Precision()
 }
 
 // Own makes Close close the device too.
@@ -367,6 +388,7 @@ func (n *Net) Plan(b Batch, names ...string) (PlanInfo, error) {
 func (n *Net) fusers() fusers {
 	f := fusers{relu: n.fusable}
 	if n.dev != nil {
+		f.es = n.kit.ElemSize()
 		f.pool = func(node, pool int, in []layers.Shape) bool {
 			k, ok := n.kernels[node].(layers.PoolKernel)
 			return ok && k.FusesPool(n.g.Nodes[pool].Op, in)
@@ -608,14 +630,14 @@ func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float
 		return nil, err
 	}
 	n.last = p
-	if err := p.run(ctx, b.Data); err != nil {
+	if err := p.run(ctx, n.kit, b.Data); err != nil {
 		return nil, err
 	}
 	out := map[int][]float32{}
 	for _, k := range s.kept {
 		t := p.tensor(k.node)
 		d := make([]float32, t.Shape.Len())
-		if err := t.Buf.Download(t.Off, d); err != nil {
+		if err := n.kit.Read(t.Buf, t.Off, d); err != nil {
 			return nil, err
 		}
 		out[k.node] = d

@@ -15,6 +15,7 @@ import (
 type schedule struct {
 	key    string
 	in     layers.Shape
+	es     int            // bytes of a stored element
 	shapes []layers.Shape // per node, up to the deepest requested one
 	vec    []bool
 	run    []int        // nodes executed, in order
@@ -75,12 +76,18 @@ type PlanInfo struct {
 	Layers []LayerCost
 }
 
+// bufBytes is the size of a buffer of elems elements: whole vec4s, and
+// at least one.
+func (s *schedule) bufBytes(elems int) int64 {
+	return (int64(max(elems, 4))*int64(s.es) + 15) / 16 * 16
+}
+
 func (s *schedule) info() PlanInfo {
 	var act int64
 	for _, b := range s.bufSize {
-		act += int64(b) * 4
+		act += s.bufBytes(b)
 	}
-	info := PlanInfo{ActivationBytes: act, TensorBytes: int64(s.tensorElems) * 4, Buffers: len(s.bufSize), Nodes: len(s.run), Segments: len(s.segments),
+	info := PlanInfo{ActivationBytes: act, TensorBytes: int64(s.tensorElems) * int64(s.es), Buffers: len(s.bufSize), Nodes: len(s.run), Segments: len(s.segments),
 		Layers: append([]LayerCost(nil), s.costs...)}
 	for _, c := range s.costs {
 		info.FLOPs += c.FLOPs
@@ -98,13 +105,17 @@ type fusers struct {
 	relu canFuse
 	pool func(node, pool int, in []layers.Shape) bool
 	add  func(node int, in []layers.Shape) bool // a sum into the node computing one of its terms
+	es   int                                    // bytes of a stored element on the device (0: 4, fp32)
 }
 
 // newSchedule plans a run of g on input shape in that returns names.
 func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedule, error) {
 	fusable := fu.relu
 	idx := g.index()
-	s := &schedule{in: in, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}, absorbed: map[int]int{}, residual: map[int]string{}}
+	s := &schedule{in: in, es: 4, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}, absorbed: map[int]int{}, residual: map[int]string{}}
+	if fu.es > 0 {
+		s.es = fu.es
+	}
 	last := -1
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -296,7 +307,7 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedul
 			bytes += n
 		}
 		_, counted := g.Nodes[first].Op.(layers.Coster)
-		s.costs = append(s.costs, LayerCost{Name: name, FLOPs: cost[pos], Counted: counted, Bytes: 4 * bytes})
+		s.costs = append(s.costs, LayerCost{Name: name, FLOPs: cost[pos], Counted: counted, Bytes: int64(s.es) * bytes})
 	}
 	var seg []int
 	var acc float64

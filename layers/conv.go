@@ -80,19 +80,28 @@ func (k *Kit) uploadTensor(data []float32) (*gpu.Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := k.write(buf, 0, data); err != nil {
+	if err := k.Write(buf, 0, data); err != nil {
 		buf.Close()
 		return nil, err
 	}
 	return buf, nil
 }
 
-// write copies data to tensor element off of buf in the kit's precision.
-func (k *Kit) write(buf *gpu.Buffer, off int, data []float32) error {
+// Write copies data to tensor element off of buf in the kit's precision.
+func (k *Kit) Write(buf *gpu.Buffer, off int, data []float32) error {
 	if k.prec == FP16 {
 		return buf.UploadHalf(off, data)
 	}
 	return buf.Upload(off, data)
+}
+
+// Read copies len(dst) tensor elements from element off of buf, in the
+// kit's precision, into dst.
+func (k *Kit) Read(buf *gpu.Buffer, off int, dst []float32) error {
+	if k.prec == FP16 {
+		return buf.DownloadHalf(off, dst)
+	}
+	return buf.Download(off, dst)
 }
 
 // Close frees the weights. It is idempotent and nil-safe.

@@ -82,7 +82,7 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FCKernel, error) {
 // host buffer.
 func (f *FCKernel) uploadBlocks(w []float32) error {
 	if len(f.blocks) == 1 {
-		return f.kit.write(f.w, 0, w)
+		return f.kit.Write(f.w, 0, w)
 	}
 	const stage = 4 << 20 // floats per upload
 	for _, bl := range f.blocks {
@@ -94,7 +94,7 @@ func (f *FCKernel) uploadBlocks(w []float32) error {
 			for r := r0; r < r1; r++ {
 				copy(tmp[(r-r0)*mc:(r-r0+1)*mc], w[r*f.M+bl[0]:r*f.M+bl[1]])
 			}
-			if err := f.kit.write(f.w, f.K*bl[0]+r0*mc, tmp[:(r1-r0)*mc]); err != nil {
+			if err := f.kit.Write(f.w, f.K*bl[0]+r0*mc, tmp[:(r1-r0)*mc]); err != nil {
 				return err
 			}
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/npy"
 	"github.com/vkvgg/vkvgg/torchvision"
 	"github.com/vkvgg/vkvgg/vgg"
@@ -48,6 +49,12 @@ type Options struct {
 	// FCN runs a tensorflow-vgg network fully convolutionally (see
 	// vgg.Options.FCN).
 	FCN bool
+	// Precision is how a Vulkan device stores weights and activations:
+	// layers.FP32 (the zero value) or layers.FP16 (16-bit storage, fp32
+	// arithmetic; the device must offer 16-bit storage buffers). The CPU
+	// reference always computes in float32: FP16 with Device "cpu" is an
+	// error, and where "auto" falls back to the CPU it runs in float32.
+	Precision layers.Precision
 	// Check, when set, is called with the network's graph once the file
 	// is read and before anything is uploaded, so that a program can
 	// refuse layer names or input sizes (graph.Graph.CheckRun) before the
@@ -93,6 +100,9 @@ func RandomNames() []string {
 // weights are read; on a device the host copy of each layer's weights is
 // dropped once uploaded.
 func Load(path string, opts Options) (*Net, error) {
+	if opts.Precision != layers.FP32 && strings.EqualFold(opts.Device, DeviceCPU) {
+		return nil, fmt.Errorf("models: precision %v is for Vulkan devices; the CPU reference computes in float32", opts.Precision)
+	}
 	var dev *gpu.Device
 	var fallback error
 	if !strings.EqualFold(opts.Device, DeviceCPU) {
@@ -156,7 +166,7 @@ func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
 	if dev == nil {
 		gn, err = graph.NewCPU(d.g)
 	} else {
-		gn, err = graph.NewOn(dev, d.g, true)
+		gn, err = graph.NewOnPrecision(dev, d.g, true, opts.Precision)
 	}
 	if err != nil {
 		return nil, err

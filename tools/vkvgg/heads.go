@@ -164,7 +164,7 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if dev == "" {
 		dev = models.DeviceAuto
 	}
-	net, err := models.Load(nf.weights, models.Options{Device: dev, Extend: h.Attach, PipelineCache: pipelineCacheDir()})
+	net, err := models.Load(nf.weights, models.Options{Device: dev, Extend: h.Attach, PipelineCache: pipelineCacheDir(), Precision: nf.prec})
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/images"
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/models"
 	"github.com/vkvgg/vkvgg/npy"
 	"github.com/vkvgg/vkvgg/synset"
@@ -132,8 +133,8 @@ func devices(w io.Writer) error {
 		fmt.Fprintf(w, "   type %s, Vulkan %s, driver %s\n", d.Type, d.APIVersion, orDash(d.Driver))
 		fmt.Fprintf(w, "   device-local memory %s, maxStorageBufferRange %s, shared memory %d KiB\n",
 			mib(d.DeviceLocalBytes), mib(d.MaxStorageBufferRange), d.MaxSharedMemory/1024)
-		fmt.Fprintf(w, "   subgroup size %d, max workgroup %d, fp16 %v, 16-bit storage %v, unified memory %v\n",
-			d.SubgroupSize, d.MaxWorkgroupSize, d.FP16, d.Storage16Bit, d.UnifiedMemory)
+		fmt.Fprintf(w, "   subgroup size %d, max workgroup %d, fp16 arithmetic %v, 16-bit storage %v, fp16 texels %v, unified memory %v\n",
+			d.SubgroupSize, d.MaxWorkgroupSize, d.FP16, d.Storage16Bit, d.HalfTexels, d.UnifiedMemory)
 	}
 	return nil
 }
@@ -158,10 +159,12 @@ func mib(b uint64) string { return fmt.Sprintf("%d MiB", b>>20) }
 
 // common flags of the commands that run a network.
 type netFlags struct {
-	weights string
-	device  string
-	batch   int
-	fcn     bool
+	weights   string
+	device    string
+	batch     int
+	fcn       bool
+	precision string
+	prec      layers.Precision // parsed by check
 }
 
 func (f *netFlags) register(fs *flag.FlagSet) {
@@ -169,6 +172,7 @@ func (f *netFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.device, "device", "", "auto, cpu, a device index or a name substring (default auto: the best Vulkan device, else the CPU reference)")
 	fs.IntVar(&f.batch, "batch", 8, "images per run")
 	fs.BoolVar(&f.fcn, "fcn", false, "tensorflow-vgg: run fc6-fc8 as convolutions (score maps for inputs larger than 224)")
+	fs.StringVar(&f.precision, "precision", "fp32", "fp32, or fp16: weights and activations stored as 16-bit floats on the device (fp32 arithmetic)")
 }
 
 func (f *netFlags) check() error {
@@ -178,6 +182,11 @@ func (f *netFlags) check() error {
 	if f.batch < 1 {
 		return fmt.Errorf("--batch %d: must be at least 1", f.batch)
 	}
+	p, err := layers.ParsePrecision(f.precision)
+	if err != nil {
+		return fmt.Errorf("--precision: %w", err)
+	}
+	f.prec = p
 	return nil
 }
 
@@ -192,7 +201,7 @@ func (f *netFlags) open(stderr io.Writer, check func(g *graph.Graph) error) (*mo
 	if dev == "" {
 		dev = models.DeviceAuto
 	}
-	net, err := models.Load(f.weights, models.Options{Device: dev, FCN: f.fcn, Check: check, PipelineCache: pipelineCacheDir()})
+	net, err := models.Load(f.weights, models.Options{Device: dev, FCN: f.fcn, Check: check, PipelineCache: pipelineCacheDir(), Precision: f.prec})
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +222,9 @@ func (f *netFlags) open(stderr io.Writer, check func(g *graph.Graph) error) (*mo
 	where := "CPU reference"
 	if d := net.Device(); d != nil {
 		where = d.Info().Name
+		if net.Precision() != layers.FP32 {
+			where += ", " + net.Precision().String()
+		}
 	}
 	fmt.Fprintf(stderr, "vkvgg: %s, %d classes, on %s (loaded in %.2f s)\n", net.Name, net.Classes, where, time.Since(start).Seconds())
 	return net, nil
@@ -758,7 +770,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if dev.Device() == nil {
 		return errors.New("validate: no Vulkan device to validate")
 	}
-	nf.device = models.DeviceCPU
+	nf.device, nf.precision = models.DeviceCPU, "fp32" // the reference computes in float32
 	ref, err := nf.open(io.Discard, nil)
 	if err != nil {
 		return err
