@@ -172,7 +172,7 @@ func (f *netFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.device, "device", "", "auto, cpu, a device index or a name substring (default auto: the best Vulkan device, else the CPU reference)")
 	fs.IntVar(&f.batch, "batch", 8, "images per run")
 	fs.BoolVar(&f.fcn, "fcn", false, "tensorflow-vgg: run fc6-fc8 as convolutions (score maps for inputs larger than 224)")
-	fs.StringVar(&f.precision, "precision", "fp32", "fp32, or fp16: weights and activations stored as 16-bit floats on the device (fp32 arithmetic)")
+	fs.StringVar(&f.precision, "precision", "fp32", "fp32, or fp16: weights and activations stored as 16-bit floats on the device (fp32 arithmetic); bench takes a list (fp32,fp16)")
 }
 
 func (f *netFlags) check() error {
@@ -595,14 +595,27 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sizes = append(sizes, n)
 	}
-	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(sizes[0], *size, *size, names...) })
-	if err != nil {
-		return err
+	// Each precision of the list gets a Net of its own, all loaded
+	// before any timing, and each batch size is timed on each in turn,
+	// round after round, so that they share the machine's moods.
+	var nets []*models.Net
+	defer func() {
+		for _, n := range nets {
+			n.Close()
+		}
+	}()
+	for _, p := range strings.Split(nf.precision, ",") {
+		nf.precision = p
+		net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(sizes[0], *size, *size, names...) })
+		if err != nil {
+			return err
+		}
+		nets = append(nets, net)
 	}
-	defer net.Close()
 	if *iters == 0 {
 		return nil
 	}
+	net := nets[0]
 	where := "the CPU reference"
 	if d := net.Device(); d != nil {
 		where = d.Info().Name
@@ -617,31 +630,47 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if i == 0 {
-			fmt.Fprintf(stdout, "%s on %s, fp32, %dx%d, %.2f GFLOP per image\n", net.Name, where, *size, *size, plan.FLOPs/float64(n)/1e9)
+			fmt.Fprintf(stdout, "%s on %s, %dx%d, %.2f GFLOP per image\n", net.Name, where, *size, *size, plan.FLOPs/float64(n)/1e9)
 		}
-		if _, err := net.Run(ctx, b, names...); err != nil {
-			return err
+		secs := make([]float64, len(nets))
+		for _, m := range nets {
+			if _, err := m.Run(ctx, b, names...); err != nil { // warm-up (and, the first time, tuning)
+				return err
+			}
 		}
-		start := time.Now()
 		for range *iters {
-			if _, err := net.Run(ctx, b, names...); err != nil {
-				return err
+			for j, m := range nets {
+				start := time.Now()
+				if _, err := m.Run(ctx, b, names...); err != nil {
+					return err
+				}
+				secs[j] += time.Since(start).Seconds() / float64(*iters)
 			}
 		}
-		secs := time.Since(start).Seconds() / float64(*iters)
-		per := secs * 1000 / float64(n)
-		fmt.Fprintf(stdout, "batch %d: %.1f ms per image (%.1f images/s, %.1f GFLOP/s)\n", n, per, 1000/per, plan.FLOPs/secs/1e9)
+		for j, m := range nets {
+			per := secs[j] * 1000 / float64(n)
+			fmt.Fprintf(stdout, "batch %d, %s: %.1f ms per image (%.1f images/s, %.1f GFLOP/s)\n", n, m.Precision(), per, 1000/per, plan.FLOPs/secs[j]/1e9)
+		}
 		if *profile {
-			net.SetProfile(true)
-			if _, err := net.Run(ctx, b, names...); err != nil {
-				return err
+			for _, m := range nets {
+				m.SetProfile(true)
+				if _, err := m.Run(ctx, b, names...); err != nil {
+					return err
+				}
+				ts, err := m.Timings()
+				if err != nil {
+					return err
+				}
+				m.SetProfile(false)
+				mplan, err := m.Plan(b, names...)
+				if err != nil {
+					return err
+				}
+				if len(nets) > 1 {
+					fmt.Fprintf(stdout, "  %s:\n", m.Precision())
+				}
+				printProfile(stdout, mplan, ts)
 			}
-			ts, err := net.Timings()
-			if err != nil {
-				return err
-			}
-			net.SetProfile(false)
-			printProfile(stdout, plan, ts)
 		}
 	}
 	return nil

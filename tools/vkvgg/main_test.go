@@ -751,22 +751,23 @@ func TestSegmentation(t *testing.T) {
 }
 
 // TestBench: bench prints the network, device and work per image, ms per
-// image, images/s and GFLOP/s per batch, and with --profile a table of
-// every layer whose shares add up to the whole.
+// image, images/s and GFLOP/s per batch and precision, and with --profile
+// a table of every layer whose shares add up to the whole.
 func TestBench(t *testing.T) {
 	dev := device(t)
 	stdout, stderr, err := runCmd(t, "bench", "--device", dev, "--weights", "../../testdata/tv/resnet18.pth", "--size", "64",
-		"--batches", "1,2", "--iters", "1", "--profile")
+		"--batches", "1,2", "--iters", "1", "--profile", "--precision", "fp32,fp16")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	for _, want := range []string{"resnet18 (torchvision) on ", "fp32, 64x64", "GFLOP per image", "batch 1: ", "batch 2: ", "GFLOP/s)", "share", "layer1.0.conv1", "fc "} {
+	for _, want := range []string{"resnet18 (torchvision) on ", ", 64x64", "GFLOP per image", "batch 1, fp32: ", "batch 2, fp32: ", "batch 1, fp16: ", "batch 2, fp16: ",
+		"GFLOP/s)", "share", "layer1.0.conv1", "fc ", "  fp16:"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("no %q in:\n%s", want, stdout)
 		}
 	}
-	// The shares of the last table add up to 100%.
-	tables := strings.Split(stdout, "batch 2: ")
+	// The shares of the last table (fp16, batch 2) add up to 100%.
+	tables := strings.Split(stdout, "  fp16:")
 	sum := 0.0
 	for _, line := range strings.Split(tables[len(tables)-1], "\n") {
 		f := strings.Fields(line)
