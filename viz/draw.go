@@ -14,11 +14,13 @@ import (
 // device (graph.Net.RunOnDevice) into a canvas buffer of 32-bit pixels,
 // beside the photo: what the viewer shows, with no host round trip.
 type Drawer struct {
-	dev    *gpu.Device
-	rng    *gpu.Kernel
-	tiles  *gpu.Kernel
-	ranges *gpu.Buffer
-	count  int // channels of the last Draw
+	dev     *gpu.Device
+	rng     *gpu.Kernel
+	tiles   *gpu.Kernel
+	rng16   *gpu.Kernel // the fp16 variants, for the maps of FP16 Nets, made when first needed
+	tiles16 *gpu.Kernel
+	ranges  *gpu.Buffer
+	count   int // channels of the last Draw
 }
 
 // NewDrawer makes the kernels on dev.
@@ -40,7 +42,7 @@ func (d *Drawer) Close() error {
 	if d == nil {
 		return nil
 	}
-	return errors.Join(d.rng.Close(), d.tiles.Close(), d.ranges.Close())
+	return errors.Join(d.rng.Close(), d.tiles.Close(), d.rng16.Close(), d.tiles16.Close(), d.ranges.Close())
 }
 
 // Canvas is a buffer of W x H 32-bit pixels, RGBA (red in the low byte)
@@ -93,7 +95,12 @@ func (d *Drawer) Draw(seq *gpu.Sequence, c Canvas, s Scene) error {
 	if s.TileW < 1 || s.TileH < 1 || s.Cols < 1 {
 		return fmt.Errorf("viz: tiles of %dx%d, %d to a row", s.TileW, s.TileH, s.Cols)
 	}
-	if s.Map.Buf == nil || int64(n*h*w*ch)*4 > s.Map.Buf.Size() {
+	es := int64(4)
+	if s.Map.Half {
+		es = 2
+	}
+	mapBytes := int64(n*h*w*ch) * es
+	if s.Map.Buf == nil || mapBytes > s.Map.Buf.Size() {
 		return fmt.Errorf("viz: %s's buffer does not hold its shape %v", s.Map.Name, s.Map.Shape)
 	}
 	photo := s.Photo
@@ -109,10 +116,24 @@ func (d *Drawer) Draw(seq *gpu.Sequence, c Canvas, s Scene) error {
 			return err
 		}
 	}
+	rng, tiles := d.rng, d.tiles
+	if s.Map.Half {
+		if d.rng16 == nil {
+			if d.rng16, err = d.dev.NewKernel(gpu.KernelSpec{Name: "chanrange_f16", SPIRV: shaders.MustSPIRV("chanrange_f16"), Bindings: 2, PushWords: 4}); err != nil {
+				return err
+			}
+		}
+		if d.tiles16 == nil {
+			if d.tiles16, err = d.dev.NewKernel(gpu.KernelSpec{Name: "tiles_f16", SPIRV: shaders.MustSPIRV("tiles_f16"), Bindings: 4, PushWords: 21}); err != nil {
+				return err
+			}
+		}
+		rng, tiles = d.rng16, d.tiles16
+	}
 	base := uint32(s.Image * h * w * ch)
-	mapView := s.Map.Buf.Floats(0, n*h*w*ch)
+	mapView := s.Map.Buf.Slice(0, min((mapBytes+3)/4*4, s.Map.Buf.Size()))
 	rv := d.ranges.Floats(0, 2*count)
-	if err := seq.Dispatch(d.rng, [3]int{count, 1, 1}, []uint32{uint32(h * w), uint32(ch), uint32(first), base}, gpu.R(mapView), gpu.W(rv)); err != nil {
+	if err := seq.Dispatch(rng, [3]int{count, 1, 1}, []uint32{uint32(h * w), uint32(ch), uint32(first), base}, gpu.R(mapView), gpu.W(rv)); err != nil {
 		return err
 	}
 	hl := uint32(count)
@@ -133,7 +154,7 @@ func (d *Drawer) Draw(seq *gpu.Sequence, c Canvas, s Scene) error {
 		photoView = photo.Slice(0, int64(s.PhotoW)*int64(s.PhotoH)*4)
 	}
 	d.count = count
-	return seq.Dispatch(d.tiles, groups, push, gpu.R(photoView), gpu.R(mapView), gpu.R(rv), gpu.W(c.Buf.Slice(0, int64(c.W)*int64(c.H)*4)))
+	return seq.Dispatch(tiles, groups, push, gpu.R(photoView), gpu.R(mapView), gpu.R(rv), gpu.W(c.Buf.Slice(0, int64(c.W)*int64(c.H)*4)))
 }
 
 // Ranges reads back the minimum and maximum of each channel of the last

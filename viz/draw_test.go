@@ -29,6 +29,19 @@ func TestDrawer(t *testing.T) {
 	}
 	defer mb.Close()
 	mb.Upload(0, data)
+	// The same map in fp16, as an FP16 Net leaves it.
+	var mbh *gpu.Buffer
+	dataH := make([]float32, len(data))
+	if dev.Half() {
+		if mbh, err = dev.NewBuffer(int64(len(data)+1) / 2 * 4); err != nil {
+			t.Fatal(err)
+		}
+		defer mbh.Close()
+		mbh.UploadHalf(0, data)
+		for i, v := range data {
+			dataH[i] = gpu.Float(gpu.Half(v))
+		}
+	}
 	pw, ph := 17, 10
 	words := make([]float32, pw*ph)
 	for i := range words {
@@ -54,20 +67,32 @@ func TestDrawer(t *testing.T) {
 	}
 	defer cb.Close()
 	feat := graph.Feature{Name: "m", Shape: []int{n, h, w, c}, Data: data}
-	want, err := Grid(feat, Options{Image: 1, First: first, Count: count, Cols: cols, Scale: scale})
+	wantF, err := Grid(feat, Options{Image: 1, First: first, Count: count, Cols: cols, Scale: scale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantH, err := Grid(graph.Feature{Name: "m", Shape: feat.Shape, Data: dataH}, Options{Image: 1, First: first, Count: count, Cols: cols, Scale: scale})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l, _ := NewLayout(h, w, count, cols, scale, false)
 	photo := image.Rect(2, 5, 2+2*pw, 5+2*ph)
 	grid := image.Pt(60, 40)
-	for _, bgra := range []bool{false, true} {
+	for _, variant := range []struct{ bgra, half bool }{{false, false}, {true, false}, {false, true}} {
+		bgra, half := variant.bgra, variant.half
+		want, m, es := wantF, mb, 4
+		if half {
+			if mbh == nil {
+				continue
+			}
+			want, m, es = wantH, mbh, 2
+		}
 		seq, err := dev.NewSequence(gpu.SequenceOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := Scene{Photo: pb, PhotoW: pw, PhotoH: ph, PhotoRect: photo,
-			Map: graph.DeviceFeature{Name: "m", Shape: feat.Shape, Buf: mb, Bytes: int64(len(data)) * 4}, Image: 1,
+			Map: graph.DeviceFeature{Name: "m", Shape: feat.Shape, Buf: m, Bytes: int64(len(data) * es), Half: half}, Image: 1,
 			First: first, Count: count, Grid: grid, TileW: l.TileW, TileH: l.TileH, Cols: cols, Highlight: -1}
 		if err := d.Draw(seq, Canvas{Buf: cb, W: cw, H: ch, BGRA: bgra}, s); err != nil {
 			t.Fatal(err)
@@ -98,7 +123,7 @@ func TestDrawer(t *testing.T) {
 				got := at(grid.X+x, grid.Y+y)
 				for j, wv := range [3]uint8{wc.R, wc.G, wc.B} {
 					if d := got[j] - int(wv); d < -1 || d > 1 {
-						t.Fatalf("bgra %v: tile pixel (%d,%d): %v, want %v", bgra, x, y, got, wc)
+						t.Fatalf("bgra %v, half %v: tile pixel (%d,%d): %v, want %v", bgra, half, x, y, got, wc)
 					}
 				}
 			}
@@ -118,6 +143,9 @@ func TestDrawer(t *testing.T) {
 	r, err := d.Ranges()
 	if err != nil || len(r) != count {
 		t.Fatalf("ranges %v %v", r, err)
+	}
+	if mbh != nil {
+		data = dataH // the last Draw's map
 	}
 	for i, mm := range r {
 		lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))

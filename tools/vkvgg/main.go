@@ -830,6 +830,9 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	acc := map[string]*sums{}
 	var order []string
+	// The class ranking of the network's output, image by image: the
+	// same top class, and the same five classes in the same order.
+	var top1, top5, ranked int
 	img := b.H * b.W * 3
 	for i := 0; i < b.N; i += nf.batch {
 		j := min(b.N, i+nf.batch)
@@ -857,6 +860,19 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				a.nrm += float64(c.Data[k]) * float64(c.Data[k])
 				a.worst = math.Max(a.worst, math.Abs(e))
 			}
+			if name == dev.Output && len(g.Shape) == 2 && g.Shape[1] >= 5 {
+				m := g.Shape[1]
+				for r := range g.Shape[0] {
+					gk, ck := topK(g.Data[r*m:(r+1)*m], 5), topK(c.Data[r*m:(r+1)*m], 5)
+					ranked++
+					if gk[0] == ck[0] {
+						top1++
+					}
+					if slices.Equal(gk, ck) {
+						top5++
+					}
+				}
+			}
 		}
 	}
 	fmt.Fprintf(stdout, "%s on %s against the CPU reference, %d image(s) of %dx%d:\n", dev.Name, dev.Device().Info().Name, b.N, b.H, b.W)
@@ -873,6 +889,9 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 		fmt.Fprintf(stdout, "  %-28s %-18s %12.3g %12.3g%s\n", name, fmt.Sprint(a.shape), ne, a.worst, mark)
+	}
+	if ranked > 0 {
+		fmt.Fprintf(stdout, "  %s: the same top class for %d of %d images, the same top 5 in order for %d\n", dev.Output, top1, ranked, top5)
 	}
 	if first != "" {
 		return fmt.Errorf("validate: layer %s is the first beyond the tolerance %g", first, *tol)
