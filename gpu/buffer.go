@@ -177,9 +177,7 @@ func (b *Buffer) UploadHalf(off int, data []float32) error {
 	tmp := make([]uint16, min(len(data), stretch))
 	for i := 0; i < len(data); i += stretch {
 		part := data[i:min(len(data), i+stretch)]
-		for j, f := range part {
-			tmp[j] = Half(f)
-		}
+		halves(tmp, part)
 		if err := b.transfer(v.Offset+int64(i)*2, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(part)*2), true); err != nil {
 			return err
 		}

@@ -1,6 +1,36 @@
 package gpu
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync"
+)
+
+// halves converts src into dst (Half), on every CPU for long slices:
+// fp16 weights are converted as they are uploaded, and VGG16 has 138M.
+func halves(dst []uint16, src []float32) {
+	const piece = 1 << 16
+	workers := min(runtime.GOMAXPROCS(0), (len(src)+piece-1)/piece)
+	if workers <= 1 {
+		for i, f := range src {
+			dst[i] = Half(f)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(src) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min(len(src), (w+1)*per)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				dst[i] = Half(src[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
 
 // Half converts f to IEEE 754 binary16, rounding to nearest even; values
 // beyond the largest half (65504) become infinities, NaNs stay NaN.
