@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -336,5 +337,38 @@ func TestRunOnDeviceFP16(t *testing.T) {
 		if e := layertest.NormErr(w.Data, r.Data); !(e < 1e-2) {
 			t.Errorf("%s: fp16 against the CPU reference: normalised error %.3g", name, e)
 		}
+	}
+}
+
+// TestFP16Overflow: a layer beyond fp16's range (65504) is an error
+// naming the feature, not infinities handed back; fp32 runs it.
+func TestFP16Overflow(t *testing.T) {
+	dev := testdev.Open(t)
+	if !dev.Half() {
+		t.Skipf("%s has no fp16 storage", dev.Info().Name)
+	}
+	w := make([]float32, 9*3*4)
+	for i := range w {
+		w[i] = 4000 // 27 taps of inputs near 1: about 1e5
+	}
+	conv := &layers.Conv{Window: layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, Cin: 3, Cout: 4, W: w, B: make([]float32, 4)}
+	g := &graph.Graph{Name: "loud", Nodes: []graph.Node{{Name: "conv", Op: conv, Inputs: []string{graph.Input}}}}
+	b := graph.Batch{N: 1, H: 5, W: 6, Data: make([]float32, 5*6*3)}
+	for i := range b.Data {
+		b.Data[i] = 0.9
+	}
+	for _, p := range []layers.Precision{layers.FP32, layers.FP16} {
+		n, err := graph.NewOnPrecision(dev, g, false, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = n.Run(context.Background(), b, "conv")
+		if p == layers.FP32 && err != nil {
+			t.Errorf("fp32: %v", err)
+		}
+		if p == layers.FP16 && (err == nil || !strings.Contains(err.Error(), "conv") || !strings.Contains(err.Error(), "65504")) {
+			t.Errorf("fp16 overflow: got %v", err)
+		}
+		n.Close()
 	}
 }

@@ -640,6 +640,16 @@ func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float
 		if err := n.kit.Read(t.Buf, t.Off, d); err != nil {
 			return nil, err
 		}
+		if n.kit.Precision() == layers.FP16 {
+			// fp16 ends at 65504: a layer beyond it stores infinities,
+			// which the next layers turn into NaN. Say so rather than
+			// hand them back.
+			for _, v := range d {
+				if math.IsInf(float64(v), 0) || math.IsNaN(float64(v)) {
+					return nil, fmt.Errorf("graph: %s holds %v in fp16: some layer up to it exceeds fp16's range (65504); run in fp32", k.name, v)
+				}
+			}
+		}
 		out[k.node] = d
 	}
 	return out, nil
