@@ -31,6 +31,10 @@ type Options struct {
 	// [N,h,w,F] with h = pool5's height - 6 (and prob a softmax per
 	// pixel). At 224x224 the values equal the ordinary path's.
 	FCN bool
+	// Precision is how a Vulkan device stores the weights and
+	// activations (layers.FP32, the default, or layers.FP16; see
+	// graph.NewOnPrecision). The CPU reference computes in float32.
+	Precision layers.Precision
 }
 
 // Batch is the network input: N RGB images of H x W, NHWC [N,H,W,3],
@@ -76,6 +80,9 @@ func Open(w *Weights, opts Options) (*Net, error) {
 // the weights and uploads them; the net owns the device.
 func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, error) {
 	if strings.EqualFold(opts.Device, DeviceCPU) {
+		if opts.Precision != layers.FP32 {
+			return nil, fmt.Errorf("vgg: precision %v is for Vulkan devices; the CPU reference computes in float32", opts.Precision)
+		}
 		w, err := weights()
 		if err != nil {
 			return nil, err
@@ -99,7 +106,7 @@ func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, e
 		dev.Close()
 		return nil, err
 	}
-	n, err := openOn(dev, w, release, opts.FCN)
+	n, err := openOn(dev, w, release, opts.FCN, opts.Precision)
 	if err != nil {
 		dev.Close()
 		return nil, err
@@ -116,12 +123,12 @@ func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
 	if err := w.validate(); err != nil {
 		return nil, err
 	}
-	return openOn(dev, w, false, false)
+	return openOn(dev, w, false, false, layers.FP32)
 }
 
 // openOn uploads the weights; with release the host values are dropped
 // layer by layer as they are uploaded.
-func openOn(dev *gpu.Device, w *Weights, release, fcn bool) (*Net, error) {
+func openOn(dev *gpu.Device, w *Weights, release, fcn bool, prec layers.Precision) (*Net, error) {
 	g, err := Graph(w, fcn)
 	if err != nil {
 		return nil, err
@@ -133,7 +140,7 @@ func openOn(dev *gpu.Device, w *Weights, release, fcn bool) (*Net, error) {
 			p.W, p.B = nil, nil
 		}
 	}
-	gn, err := graph.NewOn(dev, g, release)
+	gn, err := graph.NewOnPrecision(dev, g, release, prec)
 	if err != nil {
 		return nil, fmt.Errorf("vgg: %w", err)
 	}
