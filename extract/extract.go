@@ -72,17 +72,20 @@ type Runner interface {
 
 // Job describes an extraction.
 type Job struct {
-	Network string        // the network's name, recorded
-	Weights string        // the weight file or random: name, recorded and hashed
-	Device  string        // the device the features come from, recorded
-	Layers  []string      // layer names
-	Pool    graph.Pooling // reduce maps over height and width
-	Size    int           // images are centre-cropped and resized to Size x Size (at least 1)
-	Batch   int           // images per run
-	Shard   int           // candidates per shard (1024 by default)
-	Out     string        // the output folder
-	Paths   []string      // image files and folders
-	Command string        // the command line, recorded
+	Network string // the network's name, recorded
+	Weights string // the weight file or random: name, recorded and hashed
+	Device  string // the device the features come from, recorded
+	// Precision is the device's storage precision when not float32
+	// ("fp16"), recorded; "" for fp32.
+	Precision string
+	Layers    []string      // layer names
+	Pool      graph.Pooling // reduce maps over height and width
+	Size      int           // images are centre-cropped and resized to Size x Size (at least 1)
+	Batch     int           // images per run
+	Shard     int           // candidates per shard (1024 by default)
+	Out       string        // the output folder
+	Paths     []string      // image files and folders
+	Command   string        // the command line, recorded
 	// Progress, when set, is called after each batch with the candidates
 	// done (extracted or skipped, shards already on disk included) and
 	// their total.
@@ -224,6 +227,7 @@ type jobKey struct {
 	Size          int      `json:"input_size"`
 	Batch         int      `json:"batch"`
 	Device        string   `json:"device"`
+	Precision     string   `json:"precision,omitempty"`
 	Shard         int      `json:"shard_size"`
 	Candidates    int      `json:"candidates"`
 	ListSHA256    string   `json:"candidates_sha256"`
@@ -254,6 +258,7 @@ func (k jobKey) diff(o jobKey) string {
 	add("input size", k.Size, o.Size)
 	add("batch", k.Batch, o.Batch)
 	add("device", k.Device, o.Device)
+	add("precision", k.Precision, o.Precision)
 	add("shard size", k.Shard, o.Shard)
 	add("candidate files", k.Candidates, o.Candidates)
 	if k.Candidates == o.Candidates {
@@ -272,7 +277,7 @@ func (j Job) key(cands []candidate) (jobKey, error) {
 	// of a feature may depend on them, and a resumed job must write the
 	// shards an uninterrupted one would.
 	k := jobKey{Network: j.Network, WeightsName: filepath.Base(j.Weights), Layers: j.Layers, Pooling: poolName(j.Pool), Size: j.Size,
-		Batch: j.Batch, Device: j.Device, Shard: j.Shard, Candidates: len(cands)}
+		Batch: j.Batch, Device: j.Device, Precision: j.Precision, Shard: j.Shard, Candidates: len(cands)}
 	if strings.HasPrefix(j.Weights, "random:") {
 		k.WeightsName = j.Weights
 	} else {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vkvgg/vkvgg/extract"
 	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 // extractCmd runs a network over folders of images into numpy shards (see
@@ -53,13 +54,16 @@ func extractCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer net.Close()
-	device := "cpu"
+	device, precision := "cpu", ""
 	if d := net.Device(); d != nil {
 		device = d.Info().Name
 	}
+	if net.Precision() != layers.FP32 {
+		precision = net.Precision().String()
+	}
 	prog := newProgress(stderr)
 	rep, err := extract.Run(ctx, net, extract.Job{
-		Network: net.Name, Weights: nf.weights, Device: device, Layers: names, Pool: pool, Size: *size, Batch: nf.batch,
+		Network: net.Name, Weights: nf.weights, Device: device, Precision: precision, Layers: names, Pool: pool, Size: *size, Batch: nf.batch,
 		Shard: *shard, Out: *out, Paths: fs.Args(), Command: "vkvgg extract " + strings.Join(args, " "),
 		Progress: prog.update,
 	})
