@@ -165,45 +165,44 @@ func (b *Buffer) Download(off int, dst []float32) error {
 // UploadHalf converts data to fp16 (Half) into the buffer from 16-bit
 // element off on.
 func (b *Buffer) UploadHalf(off int, data []float32) error {
-	if len(data) == 0 {
-		return nil
-	}
-	v := b.Slice(int64(off)*2, int64(len(data))*2)
-	if err := v.checkIn(2); err != nil {
-		return fmt.Errorf("gpu: UploadHalf %d values at %d: %w", len(data), off, err)
-	}
-	// Converted and moved a bounded stretch at a time.
-	const stretch = 1 << 20
-	tmp := make([]uint16, min(len(data), stretch))
-	for i := 0; i < len(data); i += stretch {
-		part := data[i:min(len(data), i+stretch)]
-		halves(tmp, part)
-		if err := b.transfer(v.Offset+int64(i)*2, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(part)*2), true); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.halves("UploadHalf", off, len(data), func(at int64, i int, tmp []uint16) error {
+		halves(tmp, data[i:i+len(tmp)])
+		return b.transfer(at, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(tmp)*2), true)
+	})
 }
 
 // DownloadHalf reads len(dst) fp16 values from 16-bit element off on
 // and converts them to float32.
 func (b *Buffer) DownloadHalf(off int, dst []float32) error {
-	if len(dst) == 0 {
-		return nil
-	}
-	v := b.Slice(int64(off)*2, int64(len(dst))*2)
-	if err := v.checkIn(2); err != nil {
-		return fmt.Errorf("gpu: DownloadHalf %d values at %d: %w", len(dst), off, err)
-	}
-	const stretch = 1 << 20
-	tmp := make([]uint16, min(len(dst), stretch))
-	for i := 0; i < len(dst); i += stretch {
-		part := dst[i:min(len(dst), i+stretch)]
-		if err := b.transfer(v.Offset+int64(i)*2, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(part)*2), false); err != nil {
+	return b.halves("DownloadHalf", off, len(dst), func(at int64, i int, tmp []uint16) error {
+		if err := b.transfer(at, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(tmp)*2), false); err != nil {
 			return err
 		}
-		for j := range part {
-			part[j] = Float(tmp[j])
+		for j, h := range tmp {
+			dst[i+j] = Float(h)
+		}
+		return nil
+	})
+}
+
+// halves checks the range of n fp16 values from element off and calls
+// move for each stretch of them with its byte offset, its first index
+// and a host buffer of its length: the conversions go through a bounded
+// buffer, never a copy of the whole.
+func (b *Buffer) halves(what string, off, n int, move func(at int64, i int, tmp []uint16) error) error {
+	if n == 0 {
+		return nil
+	}
+	v := b.Slice(int64(off)*2, int64(n)*2)
+	if err := v.checkIn(2); err != nil {
+		return fmt.Errorf("gpu: %s %d values at %d: %w", what, n, off, err)
+	}
+	const stretch = 1 << 20
+	tmp := make([]uint16, min(n, stretch))
+	for i := 0; i < n; i += stretch {
+		m := min(stretch, n-i)
+		if err := move(v.Offset+int64(i)*2, i, tmp[:m]); err != nil {
+			return err
 		}
 	}
 	return nil
