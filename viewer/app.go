@@ -109,6 +109,7 @@ func (a *app) handles() gpu.Adopted {
 		Queue:          uintptr(unsafe.Pointer(a.c.queue)),
 		QueueFamily:    uint32(a.c.family),
 		QueueLock:      &a.mu,
+		Storage16Bit:   a.c.storage16 != 0,
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/images"
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/models"
 	"github.com/vkvgg/vkvgg/viz"
 )
@@ -58,7 +59,7 @@ func (v *view) open(cw, ch int, bgra bool, first images.RGB) error {
 		return err
 	}
 	size := v.o.Size
-	if v.net, err = models.LoadOn(v.dev, v.o.Weights, models.Options{FCN: v.o.FCN}); err != nil {
+	if v.net, err = models.LoadOn(v.dev, v.o.Weights, models.Options{FCN: v.o.FCN, Precision: v.o.Precision}); err != nil {
 		return err
 	}
 	ls, _ := v.net.Graph().Layers(1, size, size) // layers past the size's reach are left out
@@ -227,7 +228,11 @@ func (v *view) title(st *state) string {
 	if st.zoom >= 0 && len(v.ranges) == 1 {
 		what = fmt.Sprintf("channel %d of %d, from %.4g to %.4g", st.zoom, l.Shape[3], v.ranges[0][0], v.ranges[0][1])
 	}
-	return fmt.Sprintf("vkvgg view: %s, %s %v, %s, %s (%d/%d), %.1f ms/frame", v.net.Name, l.Name, l.Shape, what,
+	name := v.net.Name
+	if v.net.Precision() != layers.FP32 {
+		name += " " + v.net.Precision().String()
+	}
+	return fmt.Sprintf("vkvgg view: %s, %s %v, %s, %s (%d/%d), %.1f ms/frame", name, l.Name, l.Shape, what,
 		filepath.Base(v.o.Images[st.image]), st.image+1, len(v.o.Images), v.ms)
 }
 

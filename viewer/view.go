@@ -16,6 +16,7 @@ import (
 	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/vkvgg/vkvgg/images"
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/viz"
 )
 
@@ -25,13 +26,16 @@ func init() { runtime.LockOSThread() }
 
 // Options configure Run.
 type Options struct {
-	Weights string   // a weight file or random:NAME (models.Load)
-	FCN     bool     // tensorflow-vgg fully convolutional
-	Layer   string   // the layer shown first ("": the first map)
-	Images  []string // image files, shown one at a time
-	Size    int      // centre-crop and resize to Size x Size (0: 224)
-	Width   int      // window size (0: 1024 x 640)
-	Height  int
+	Weights string // a weight file or random:NAME (models.Load)
+	FCN     bool   // tensorflow-vgg fully convolutional
+	// Precision is how the device stores weights and activations
+	// (layers.FP16 where the device has 16-bit storage buffers).
+	Precision layers.Precision
+	Layer     string   // the layer shown first ("": the first map)
+	Images    []string // image files, shown one at a time
+	Size      int      // centre-crop and resize to Size x Size (0: 224)
+	Width     int      // window size (0: 1024 x 640)
+	Height    int
 	// Frames > 0 renders that many frames and returns; Screenshot, when
 	// set, is where the last frame (or any frame on the s key) is saved
 	// as PNG.

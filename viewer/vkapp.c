@@ -103,6 +103,19 @@ VkResult vkappDevice(vkapp* a, VkSurfaceKHR surface) {
 	VkDeviceCreateInfo info = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
 	info.queueCreateInfoCount = 1;
 	info.pQueueCreateInfos = &q;
+	// 16-bit storage buffers where the device has them, for an engine
+	// that stores its tensors in fp16 (the handles say so).
+	VkPhysicalDevice16BitStorageFeatures s16 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+	VkPhysicalDeviceFeatures2 f2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+	f2.pNext = &s16;
+	vkGetPhysicalDeviceFeatures2(a->pd, &f2);
+	if (s16.storageBuffer16BitAccess) {
+		VkPhysicalDevice16BitStorageFeatures on = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+		on.storageBuffer16BitAccess = VK_TRUE;
+		s16 = on;
+		info.pNext = &s16;
+		a->storage16 = 1;
+	}
 	if (surface != VK_NULL_HANDLE) {
 		info.enabledExtensionCount = 1;
 		info.ppEnabledExtensionNames = exts;

@@ -22,6 +22,7 @@ typedef struct {
 	VkCommandBuffer cmd;
 	VkFence fence;
 	VkPhysicalDeviceMemoryProperties mem;
+	int storage16; // storageBuffer16BitAccess is enabled (the engine's fp16 needs it)
 } vkapp;
 
 typedef struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vkvgg/vkvgg/extract"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 // viewCmd opens the live feature-map viewer (package viewer).
@@ -23,11 +24,16 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	frames := fs.Int("frames", 0, "draw N frames and exit (0: until the window closes)")
 	shot := fs.String("screenshot", "", "save the last frame (and frames saved with s) to this PNG")
 	validation := fs.Bool("validation", false, "turn on the Khronos validation layer; any message fails the run")
+	precision := fs.String("precision", "fp32", "fp32, or fp16: weights and activations stored as 16-bit floats on the device")
 	if err := parse(fs, args, stdout); err != nil {
 		return helped(err)
 	}
 	if errNoViewer != nil {
 		return errNoViewer
+	}
+	prec, err := layers.ParsePrecision(*precision)
+	if err != nil {
+		return fmt.Errorf("--precision: %w", err)
 	}
 	if *weights == "" || len(fs.Args()) == 0 {
 		return fmt.Errorf("view: --weights and at least one IMAGE or folder are required")
@@ -50,7 +56,7 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("view: no image files (.jpg .jpeg .png .gif .webp .bmp) in %v", fs.Args())
 	}
 	return runViewer(ctx, viewOptions{weights: *weights, fcn: *fcn, layer: *layer, images: files, size: *size,
-		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation, cache: pipelineCacheDir()}, stdout)
+		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation, cache: pipelineCacheDir(), precision: prec}, stdout)
 }
 
 type viewOptions struct {
@@ -58,4 +64,5 @@ type viewOptions struct {
 	fcn, validation             bool
 	images                      []string
 	size, width, height, frames int
+	precision                   layers.Precision
 }

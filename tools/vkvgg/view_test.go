@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/npy"
 	"github.com/vkvgg/vkvgg/viewer"
 	"github.com/vkvgg/vkvgg/viz"
 )
@@ -38,22 +39,36 @@ func TestView(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	shot := filepath.Join(dir, "s.png")
 	img := "../../testdata/images/chelsea.jpg"
-	args := []string{"view", "--weights", "random:vgg16", "--layer", "conv1_2", "--frames", "3", "--screenshot", shot, "--validation", img}
-	cmd := exec.Command(bin, args...)
-	if xvfb != "" {
-		cmd = exec.Command(xvfb, append([]string{"-a", bin}, args...)...)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "conv1_2 [1 224 224 64]") {
-		t.Fatalf("vkvgg view: %v\n%s", err, out)
-	}
 	feats := filepath.Join(dir, "f.npz")
 	if _, stderr, err := runCmd(t, "features", "--weights", "random:vgg16", "--layers", "conv1_2", "--out", feats, img); err != nil {
 		t.Fatalf("features: %v\n%s", err, stderr)
 	}
 	m := readNPZ(t, feats)["conv1_2"]
+	// fp16 maps (the engine's fp16 Net on the application's device, drawn
+	// by the fp16 kernels) are checked against the same float32 map.
+	for _, prec := range []string{"fp32", "fp16"} {
+		t.Run(prec, func(t *testing.T) { checkView(t, bin, xvfb, img, prec, m) })
+	}
+}
+
+// checkView runs the viewer in precision prec and checks its screenshot
+// against conv1_2's map m.
+func checkView(t *testing.T, bin, xvfb, img, prec string, m npy.Array) {
+	shot := filepath.Join(t.TempDir(), "s.png")
+	args := []string{"view", "--weights", "random:vgg16", "--layer", "conv1_2", "--frames", "3", "--screenshot", shot, "--validation", "--precision", prec, img}
+	cmd := exec.Command(bin, args...)
+	if xvfb != "" {
+		cmd = exec.Command(xvfb, append([]string{"-a", bin}, args...)...)
+	}
+	out, err := cmd.CombinedOutput()
+	want := "vgg16 (tensorflow-vgg), conv1_2 [1 224 224 64]"
+	if prec != "fp32" {
+		want = "vgg16 (tensorflow-vgg) " + prec + ", conv1_2 [1 224 224 64]"
+	}
+	if err != nil || !strings.Contains(string(out), want) {
+		t.Fatalf("vkvgg view: %v\n%s", err, out)
+	}
 	pic := decodePNG(t, shot)
 	if b := pic.Bounds(); b.Dx() != 1024 || b.Dy() != 640 {
 		t.Fatalf("screenshot %v, want the 1024x640 window", b)
