@@ -341,7 +341,8 @@ func TestRunOnDeviceFP16(t *testing.T) {
 }
 
 // TestFP16Overflow: a layer beyond fp16's range (65504) is an error
-// naming the feature, not infinities handed back; fp32 runs it.
+// naming the feature, not infinities handed back, and a weight beyond it
+// is refused at upload; fp32 runs both.
 func TestFP16Overflow(t *testing.T) {
 	dev := testdev.Open(t)
 	if !dev.Half() {
@@ -356,6 +357,14 @@ func TestFP16Overflow(t *testing.T) {
 	b := graph.Batch{N: 1, H: 5, W: 6, Data: make([]float32, 5*6*3)}
 	for i := range b.Data {
 		b.Data[i] = 0.9
+	}
+	// A weight beyond fp16's range is refused at upload, naming the layer.
+	big := &layers.Conv{Window: conv.Window, Cin: 3, Cout: 4, W: append([]float32(nil), w...), B: make([]float32, 4)}
+	big.W[5] = 70000
+	bg := &graph.Graph{Name: "big", Nodes: []graph.Node{{Name: "bigconv", Op: big, Inputs: []string{graph.Input}}}}
+	if n, err := graph.NewOnPrecision(dev, bg, false, layers.FP16); err == nil || !strings.Contains(err.Error(), "bigconv") || !strings.Contains(err.Error(), "65504") {
+		t.Errorf("a weight of 70000 in fp16: got %v", err)
+		n.Close()
 	}
 	for _, p := range []layers.Precision{layers.FP32, layers.FP16} {
 		n, err := graph.NewOnPrecision(dev, g, false, p)

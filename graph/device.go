@@ -25,7 +25,11 @@ type DeviceInput struct {
 
 // DeviceFeature is a feature left in device memory: the values of Shape
 // (NHWC maps, [N,F] vectors) from byte 0 of Buf, Bytes long, float32 or,
-// when Half, 16-bit floats (an FP16 Net). Buf.Handle() is its VkBuffer.
+// when Half, 16-bit floats (an FP16 Net). Buf.Handle() is its VkBuffer;
+// it is a multiple of 16 bytes, so that Buf.All() can be bound as a
+// storage or texel buffer when Bytes (in fp16) is not a multiple of 4.
+// Unlike Run, nothing reads an fp16 feature back to look for the
+// infinities of a layer beyond fp16's range (65504).
 type DeviceFeature struct {
 	Name  string
 	Shape []int

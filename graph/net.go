@@ -133,7 +133,11 @@ func NewOnPrecision(dev *gpu.Device, g *Graph, release bool, p layers.Precision)
 		}
 		n.kernels = append(n.kernels, k)
 		for _, p := range nd.Op.Params() {
-			n.paramBytes += int64(kit.ElemSize()) * int64(len(p.Data))
+			es := int64(kit.ElemSize())
+			if len(p.Shape) <= 1 {
+				es = 4 // biases and other vectors stay fp32
+			}
+			n.paramBytes += es * int64(len(p.Data))
 		}
 		if r, ok := nd.Op.(layers.Releaser); ok && release {
 			big := 0

@@ -426,6 +426,31 @@ func TestTuningSaved(t *testing.T) {
 	}
 	kit.Close()
 	dev.Close()
+	// Two kits open at once (bench loads fp32 and fp16 Nets together):
+	// each saves what it tuned without dropping the other's choices.
+	if dev.Half() {
+		devA, a := open()
+		devB, err := gpu.Open(gpu.Options{PipelineCache: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := layers.NewKitPrecision(devB, layers.FP16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layertest.CheckOp(t, b, rng, convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 12, 10, 8, 16))
+		layertest.CheckOp(t, a, rng, convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 14, 10, 8, 16))
+		a.Close()
+		b.Close()
+		devA.Close()
+		devB.Close()
+		dev, kit = open()
+		if got := kit.Tuning(); len(got) != 3 {
+			t.Errorf("after two kits tuned one shape each: %v", got)
+		}
+		kit.Close()
+		dev.Close()
+	}
 	os.WriteFile(path, []byte("{not json"), 0o644)
 	dev, kit = open()
 	if got := kit.Tuning(); len(got) != 0 {

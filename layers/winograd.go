@@ -373,32 +373,48 @@ func (k *Kit) timeRecording(record func(*gpu.Sequence) error) (time.Duration, er
 
 // loadTuning reads the saved choices of the kit's device, if any.
 func (k *Kit) loadTuning() {
-	if k.tuneFile == "" {
-		return
-	}
-	b, err := os.ReadFile(k.tuneFile)
-	if err != nil || len(b) > 1<<20 {
-		return
-	}
-	var saved map[string]string
-	if json.Unmarshal(b, &saved) == nil { // a corrupt file is ignored and rewritten
-		for key, v := range saved {
-			k.tuned[key] = v
-		}
+	for key, v := range k.readTuning() {
+		k.tuned[key] = v
 	}
 }
 
+// readTuning returns the choices in the tuning file: none when there is
+// no file, or it is corrupt (it is then rewritten) or too large.
+func (k *Kit) readTuning() map[string]string {
+	if k.tuneFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(k.tuneFile)
+	if err != nil || len(b) > 1<<20 {
+		return nil
+	}
+	var saved map[string]string
+	if json.Unmarshal(b, &saved) != nil {
+		return nil
+	}
+	return saved
+}
+
 // saveTuning writes the choices beside the pipeline cache (temporary
-// file and rename, so that two processes never leave a torn file).
+// file and rename, so that two processes never leave a torn file),
+// merged with what the file holds now: another kit (another precision,
+// another process) may have saved choices since this one read it.
 func (k *Kit) saveTuning() {
 	if k.tuneFile == "" {
 		return
+	}
+	all := k.readTuning()
+	if all == nil {
+		all = map[string]string{}
+	}
+	for key, v := range k.tuned {
+		all[key] = v
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "\t")
-	if enc.Encode(k.tuned) != nil {
+	if enc.Encode(all) != nil {
 		return
 	}
 	b := buf.Bytes()

@@ -105,10 +105,15 @@ VkResult vkappDevice(vkapp* a, VkSurfaceKHR surface) {
 	info.pQueueCreateInfos = &q;
 	// 16-bit storage buffers where the device has them, for an engine
 	// that stores its tensors in fp16 (the handles say so).
+	// The feature query is Vulkan 1.1: a 1.0 device gets neither.
+	VkPhysicalDeviceProperties props;
+	vkGetPhysicalDeviceProperties(a->pd, &props);
 	VkPhysicalDevice16BitStorageFeatures s16 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-	VkPhysicalDeviceFeatures2 f2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-	f2.pNext = &s16;
-	vkGetPhysicalDeviceFeatures2(a->pd, &f2);
+	if (VK_API_VERSION_MAJOR(props.apiVersion) > 1 || VK_API_VERSION_MINOR(props.apiVersion) >= 1) {
+		VkPhysicalDeviceFeatures2 f2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+		f2.pNext = &s16;
+		vkGetPhysicalDeviceFeatures2(a->pd, &f2);
+	}
 	if (s16.storageBuffer16BitAccess) {
 		VkPhysicalDevice16BitStorageFeatures on = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
 		on.storageBuffer16BitAccess = VK_TRUE;
