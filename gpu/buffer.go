@@ -163,10 +163,14 @@ func (b *Buffer) Download(off int, dst []float32) error {
 }
 
 // UploadHalf converts data to fp16 (Half) into the buffer from 16-bit
-// element off on.
+// element off on. A finite value beyond fp16's range (65520 and more,
+// which would round to infinity) is an error, and nothing from its
+// stretch of a million values on is written.
 func (b *Buffer) UploadHalf(off int, data []float32) error {
-	return b.halves("UploadHalf", off, len(data), func(at int64, i int, tmp []uint16) error {
-		halves(tmp, data[i:i+len(tmp)])
+	return b.halfStretches("UploadHalf", off, len(data), func(at int64, i int, tmp []uint16) error {
+		if j := halves(tmp, data[i:i+len(tmp)]); j >= 0 {
+			return fmt.Errorf("%w: value %g (element %d) is beyond fp16's range (65504)", ErrInvalid, data[i+j], i+j)
+		}
 		return b.transfer(at, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(tmp)*2), true)
 	})
 }
@@ -174,7 +178,7 @@ func (b *Buffer) UploadHalf(off int, data []float32) error {
 // DownloadHalf reads len(dst) fp16 values from 16-bit element off on
 // and converts them to float32.
 func (b *Buffer) DownloadHalf(off int, dst []float32) error {
-	return b.halves("DownloadHalf", off, len(dst), func(at int64, i int, tmp []uint16) error {
+	return b.halfStretches("DownloadHalf", off, len(dst), func(at int64, i int, tmp []uint16) error {
 		if err := b.transfer(at, unsafe.Slice((*byte)(unsafe.Pointer(&tmp[0])), len(tmp)*2), false); err != nil {
 			return err
 		}
@@ -185,11 +189,11 @@ func (b *Buffer) DownloadHalf(off int, dst []float32) error {
 	})
 }
 
-// halves checks the range of n fp16 values from element off and calls
+// halfStretches checks the range of n fp16 values from element off and calls
 // move for each stretch of them with its byte offset, its first index
 // and a host buffer of its length: the conversions go through a bounded
 // buffer, never a copy of the whole.
-func (b *Buffer) halves(what string, off, n int, move func(at int64, i int, tmp []uint16) error) error {
+func (b *Buffer) halfStretches(what string, off, n int, move func(at int64, i int, tmp []uint16) error) error {
 	if n == 0 {
 		return nil
 	}

@@ -306,3 +306,37 @@ func TestPipelineCache(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// TestHalfTransfers: UploadHalf and DownloadHalf at an odd fp16 element
+// round trip the fp16 values, leave the neighbours alone, and a finite
+// value beyond fp16's range is refused (an infinity is not).
+func TestHalfTransfers(t *testing.T) {
+	dev := testdev.Open(t)
+	b, err := dev.NewBuffer(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.UploadHalf(0, make([]float32, 32)); err != nil {
+		t.Fatal(err)
+	}
+	in := []float32{1.5, -2.25, 65504, float32(math.Inf(-1)), 1e-7}
+	if err := b.UploadHalf(3, in); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 10)
+	if err := b.DownloadHalf(0, got); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []float32{0, 0, 0, 1.5, -2.25, 65504, float32(math.Inf(-1)), gpu.Float(gpu.Half(1e-7)), 0, 0} {
+		if got[i] != want {
+			t.Errorf("element %d: got %g, want %g", i, got[i], want)
+		}
+	}
+	if err := b.UploadHalf(1, []float32{1, -70000}); !errors.Is(err, gpu.ErrInvalid) || !strings.Contains(err.Error(), "element 1") {
+		t.Errorf("-70000: got %v", err)
+	}
+	if err := b.DownloadHalf(31, got[:2]); err == nil {
+		t.Error("a read past the end: no error")
+	}
+}

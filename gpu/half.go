@@ -8,28 +8,42 @@ import (
 
 // halves converts src into dst (Half), on every CPU for long slices:
 // fp16 weights are converted as they are uploaded, and VGG16 has 138M.
-func halves(dst []uint16, src []float32) {
+// It returns the index of the first finite value that overflowed to an
+// infinity (65520 and beyond), or -1.
+func halves(dst []uint16, src []float32) int {
+	convert := func(lo, hi int) int {
+		first := -1
+		for i := lo; i < hi; i++ {
+			h := Half(src[i])
+			if h&0x7fff == 0x7c00 && first < 0 && !math.IsInf(float64(src[i]), 0) {
+				first = i
+			}
+			dst[i] = h
+		}
+		return first
+	}
 	const piece = 1 << 16
 	workers := min(runtime.GOMAXPROCS(0), (len(src)+piece-1)/piece)
 	if workers <= 1 {
-		for i, f := range src {
-			dst[i] = Half(f)
-		}
-		return
+		return convert(0, len(src))
 	}
 	var wg sync.WaitGroup
 	per := (len(src) + workers - 1) / workers
+	firsts := make([]int, workers)
 	for w := range workers {
-		lo, hi := w*per, min(len(src), (w+1)*per)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				dst[i] = Half(src[i])
-			}
+			firsts[w] = convert(w*per, min(len(src), (w+1)*per))
 		}()
 	}
 	wg.Wait()
+	for _, f := range firsts {
+		if f >= 0 {
+			return f
+		}
+	}
+	return -1
 }
 
 // Half converts f to IEEE 754 binary16, rounding to nearest even; values

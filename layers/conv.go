@@ -3,7 +3,6 @@ package layers
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
@@ -89,15 +88,10 @@ func (k *Kit) uploadTensor(data []float32) (*gpu.Buffer, error) {
 }
 
 // Write copies data to tensor element off of buf in the kit's precision.
-// In fp16 a finite value beyond fp16's range (65520 and more, which would
-// round to infinity) is an error.
+// In fp16 a finite value beyond fp16's range is an error
+// (gpu.Buffer.UploadHalf).
 func (k *Kit) Write(buf *gpu.Buffer, off int, data []float32) error {
 	if k.prec == FP16 {
-		for i, v := range data {
-			if a := math.Abs(float64(v)); a >= 65520 && !math.IsInf(a, 0) {
-				return fmt.Errorf("layers: value %g (element %d) is beyond fp16's range (65504): use fp32", v, i)
-			}
-		}
 		return buf.UploadHalf(off, data)
 	}
 	return buf.Upload(off, data)
