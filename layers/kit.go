@@ -163,10 +163,10 @@ func NewKit(dev *gpu.Device) *Kit {
 // FP16 needs a device with 16-bit storage buffers and fp16 texel buffers
 // (gpu.Device.Half); it is an error elsewhere.
 func NewKitPrecision(dev *gpu.Device, p Precision) (*Kit, error) {
-	info := dev.Info()
-	if p == FP16 && !dev.Half() {
-		return nil, fmt.Errorf("layers: %s cannot store fp16: it needs storageBuffer16BitAccess and R16G16B16A16_SFLOAT texel buffers (16-bit storage %v, fp16 texels %v)", info.Name, info.Storage16Bit, info.HalfTexels)
+	if err := CheckPrecision(dev, p); err != nil {
+		return nil, err
 	}
+	info := dev.Info()
 	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{},
 		wino: winogradMode(), tuned: map[string]string{}, tuneFile: dev.TuningFile()}
 	k.loadTuning()

@@ -1,6 +1,10 @@
 package layers
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/vkvgg/vkvgg/gpu"
+)
 
 // Precision is how a kit stores activations and weights on the device.
 // Arithmetic and accumulation are fp32 in both; with FP16 the tensors,
@@ -29,6 +33,16 @@ func (p Precision) Size() int {
 		return 2
 	}
 	return 4
+}
+
+// CheckPrecision reports whether dev can store tensors in p: FP16 needs
+// 16-bit storage buffers and fp16 texel buffers (gpu.Device.Half).
+func CheckPrecision(dev *gpu.Device, p Precision) error {
+	if p == FP16 && !dev.Half() {
+		info := dev.Info()
+		return fmt.Errorf("layers: %s cannot store fp16: it needs storageBuffer16BitAccess and R16G16B16A16_SFLOAT texel buffers (16-bit storage %v, fp16 texels %v)", info.Name, info.Storage16Bit, info.HalfTexels)
+	}
+	return nil
 }
 
 // ParsePrecision reads "fp32" or "fp16" ("" is fp32).

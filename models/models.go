@@ -118,10 +118,11 @@ func Load(path string, opts Options) (*Net, error) {
 			return nil, err
 		}
 	}
-	if dev != nil && opts.Precision == layers.FP16 && !dev.Half() {
-		dev.Close() // before the weights are read
-		_, err := layers.NewKitPrecision(dev, opts.Precision)
-		return nil, fmt.Errorf("models: %w", err)
+	if dev != nil {
+		if err := layers.CheckPrecision(dev, opts.Precision); err != nil {
+			dev.Close() // before the weights are read
+			return nil, err
+		}
 	}
 	n, err := load(path, opts, dev)
 	if err != nil {

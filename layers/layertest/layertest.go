@@ -225,12 +225,7 @@ func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.
 			if data == nil {
 				data = NaNs(s.Len())
 			}
-			if half {
-				err = buf.UploadHalf(off, data)
-			} else {
-				err = buf.Upload(off, data)
-			}
-			if err != nil {
+			if err := kit.Write(buf, off, data); err != nil {
 				t.Fatal(err)
 			}
 			return layers.Tensor{Buf: buf, Off: off, Shape: s}
@@ -255,12 +250,7 @@ func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.
 			t.Fatal(err)
 		}
 		got := make([]float32, want.Len())
-		if half {
-			err = out.Buf.DownloadHalf(out.Off, got)
-		} else {
-			err = out.Buf.Download(out.Off, got)
-		}
-		if err != nil {
+		if err := kit.Read(out.Buf, out.Off, got); err != nil {
 			t.Fatal(err)
 		}
 		name := fmt.Sprintf("%s at element %d", c.Name, off)
