@@ -100,11 +100,11 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	if in.RGBA8 {
 		count = pixels
 	}
-	es := int64(n.kit.ElemSize())
+	inSize := int64(n.kit.ElemSize()) // of an input element
 	if in.RGBA8 {
-		es = 4
+		inSize = 4
 	}
-	if (int64(in.Off)+count)*es > in.Buf.Size() {
+	if (int64(in.Off)+count)*inSize > in.Buf.Size() {
 		return nil, fmt.Errorf("%w: device input [%d,%d,%d,3] at element %d does not fit its %d-byte buffer", ErrInput, in.N, in.H, in.W, in.Off, in.Buf.Size())
 	}
 	if err := n.begin(ctx); err != nil {
@@ -133,13 +133,14 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	var copies [][2]gpu.View
 	for _, k := range s.kept {
 		t := p.tensor(k.node)
-		bytes := int64(t.Shape.Len()) * int64(s.es)
+		es := int64(s.prec.Size())
+		bytes := int64(t.Shape.Len()) * es
 		buf, err := n.dev.NewBuffer(s.bufBytes(t.Shape.Len()))
 		if err != nil {
 			return fail(fmt.Errorf("graph: a buffer for %s: %w", k.name, err))
 		}
-		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: bytes, Half: s.es == 2})
-		copies = append(copies, [2]gpu.View{t.Buf.Slice(int64(t.Off)*int64(s.es), bytes), buf.Slice(0, bytes)})
+		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: bytes, Half: s.prec == layers.FP16})
+		copies = append(copies, [2]gpu.View{t.Buf.Slice(int64(t.Off)*es, bytes), buf.Slice(0, bytes)})
 	}
 	// The input goes into the plan's input buffer on the device (copied,
 	// or unpacked from RGBA8), the network runs, and the features are
@@ -148,7 +149,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 		if in.RGBA8 {
 			return n.kit.UnpackRGBA8(seq, in.Buf, in.Off, p.tensor(-1).Buf, 0, int(pixels))
 		}
-		return seq.Copy(p.tensor(-1).Buf.Slice(0, count*es), in.Buf.Slice(int64(in.Off)*es, count*es))
+		return seq.Copy(p.tensor(-1).Buf.Slice(0, count*inSize), in.Buf.Slice(int64(in.Off)*inSize, count*inSize))
 	}); err != nil {
 		return fail(err)
 	}

@@ -392,7 +392,7 @@ func (n *Net) Plan(b Batch, names ...string) (PlanInfo, error) {
 func (n *Net) fusers() fusers {
 	f := fusers{relu: n.fusable}
 	if n.dev != nil {
-		f.es = n.kit.ElemSize()
+		f.prec = n.kit.Precision()
 		f.pool = func(node, pool int, in []layers.Shape) bool {
 			k, ok := n.kernels[node].(layers.PoolKernel)
 			return ok && k.FusesPool(n.g.Nodes[pool].Op, in)

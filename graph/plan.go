@@ -15,8 +15,8 @@ import (
 type schedule struct {
 	key    string
 	in     layers.Shape
-	es     int            // bytes of a stored element
-	shapes []layers.Shape // per node, up to the deepest requested one
+	prec   layers.Precision // how the device stores the tensors
+	shapes []layers.Shape   // per node, up to the deepest requested one
 	vec    []bool
 	run    []int        // nodes executed, in order
 	fuse   map[int]bool // node applies the ReLU of the node that reads it
@@ -79,7 +79,7 @@ type PlanInfo struct {
 // bufBytes is the size of a buffer of elems elements: whole vec4s, and
 // at least one.
 func (s *schedule) bufBytes(elems int) int64 {
-	return (int64(max(elems, 4))*int64(s.es) + 15) / 16 * 16
+	return s.prec.Bytes(max(elems, 4))
 }
 
 func (s *schedule) info() PlanInfo {
@@ -87,7 +87,7 @@ func (s *schedule) info() PlanInfo {
 	for _, b := range s.bufSize {
 		act += s.bufBytes(b)
 	}
-	info := PlanInfo{ActivationBytes: act, TensorBytes: int64(s.tensorElems) * int64(s.es), Buffers: len(s.bufSize), Nodes: len(s.run), Segments: len(s.segments),
+	info := PlanInfo{ActivationBytes: act, TensorBytes: int64(s.tensorElems) * int64(s.prec.Size()), Buffers: len(s.bufSize), Nodes: len(s.run), Segments: len(s.segments),
 		Layers: append([]LayerCost(nil), s.costs...)}
 	for _, c := range s.costs {
 		info.FLOPs += c.FLOPs
@@ -105,17 +105,14 @@ type fusers struct {
 	relu canFuse
 	pool func(node, pool int, in []layers.Shape) bool
 	add  func(node int, in []layers.Shape) bool // a sum into the node computing one of its terms
-	es   int                                    // bytes of a stored element on the device (0: 4, fp32)
+	prec layers.Precision                       // how the device stores tensors (FP32 on the CPU)
 }
 
 // newSchedule plans a run of g on input shape in that returns names.
 func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedule, error) {
 	fusable := fu.relu
 	idx := g.index()
-	s := &schedule{in: in, es: 4, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}, absorbed: map[int]int{}, residual: map[int]string{}}
-	if fu.es > 0 {
-		s.es = fu.es
-	}
+	s := &schedule{in: in, prec: fu.prec, fuse: map[int]bool{}, keepSt: map[int]bool{}, lastUse: map[int]int{}, bufOf: map[int]int{}, absorbed: map[int]int{}, residual: map[int]string{}}
 	last := -1
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -307,7 +304,7 @@ func newSchedule(g *Graph, in layers.Shape, names []string, fu fusers) (*schedul
 			bytes += n
 		}
 		_, counted := g.Nodes[first].Op.(layers.Coster)
-		s.costs = append(s.costs, LayerCost{Name: name, FLOPs: cost[pos], Counted: counted, Bytes: int64(s.es) * bytes})
+		s.costs = append(s.costs, LayerCost{Name: name, FLOPs: cost[pos], Counted: counted, Bytes: int64(s.prec.Size()) * bytes})
 	}
 	var seg []int
 	var acc float64

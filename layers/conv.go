@@ -68,11 +68,8 @@ func upload(dev *gpu.Device, data []float32) (*gpu.Buffer, error) {
 }
 
 // tensorBytes is the size of a buffer for n elements of the kit's
-// precision: whole 16-byte vec4s, so that any view of it is a valid
-// storage or texel range.
-func (k *Kit) tensorBytes(n int) int64 {
-	return (int64(n)*int64(k.es) + 15) / 16 * 16
-}
+// precision (Precision.Bytes).
+func (k *Kit) tensorBytes(n int) int64 { return k.prec.Bytes(n) }
 
 // uploadTensor copies data into a new buffer in the kit's precision.
 func (k *Kit) uploadTensor(data []float32) (*gpu.Buffer, error) {

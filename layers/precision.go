@@ -35,6 +35,12 @@ func (p Precision) Size() int {
 	return 4
 }
 
+// Bytes is the size of a buffer for n elements in p: whole 16-byte
+// vec4s, so that any view of it is a valid storage or texel range.
+func (p Precision) Bytes(n int) int64 {
+	return (int64(n)*int64(p.Size()) + 15) / 16 * 16
+}
+
 // CheckPrecision reports whether dev can store tensors in p: FP16 needs
 // 16-bit storage buffers and fp16 texel buffers (gpu.Device.Half).
 func CheckPrecision(dev *gpu.Device, p Precision) error {
