@@ -14,27 +14,40 @@ import (
 // device (graph.Net.RunOnDevice) into a canvas buffer of 32-bit pixels,
 // beside the photo: what the viewer shows, with no host round trip.
 type Drawer struct {
-	dev     *gpu.Device
-	rng     *gpu.Kernel
-	tiles   *gpu.Kernel
-	rng16   *gpu.Kernel // the fp16 variants, for the maps of FP16 Nets, made when first needed
-	tiles16 *gpu.Kernel
-	ranges  *gpu.Buffer
-	count   int // channels of the last Draw
+	dev    *gpu.Device
+	fp32   drawKernels
+	fp16   drawKernels // for the maps of FP16 Nets, made when first needed
+	ranges *gpu.Buffer
+	count  int // channels of the last Draw
 }
+
+// drawKernels are the two kernels of a Draw for maps of one precision.
+type drawKernels struct{ rng, tiles *gpu.Kernel }
+
+// newDrawKernels makes the kernels of shaders chanrange and tiles (with
+// suffix: "" or "_f16", their fp16 variants), or none.
+func newDrawKernels(dev *gpu.Device, suffix string) (drawKernels, error) {
+	rng, err := dev.NewKernel(gpu.KernelSpec{Name: "chanrange" + suffix, SPIRV: shaders.MustSPIRV("chanrange" + suffix), Bindings: 2, PushWords: 4})
+	if err != nil {
+		return drawKernels{}, err
+	}
+	tiles, err := dev.NewKernel(gpu.KernelSpec{Name: "tiles" + suffix, SPIRV: shaders.MustSPIRV("tiles" + suffix), Bindings: 4, PushWords: 21})
+	if err != nil {
+		rng.Close()
+		return drawKernels{}, err
+	}
+	return drawKernels{rng, tiles}, nil
+}
+
+func (k drawKernels) close() error { return errors.Join(k.rng.Close(), k.tiles.Close()) }
 
 // NewDrawer makes the kernels on dev.
 func NewDrawer(dev *gpu.Device) (*Drawer, error) {
-	d := &Drawer{dev: dev}
-	var err error
-	if d.rng, err = dev.NewKernel(gpu.KernelSpec{Name: "chanrange", SPIRV: shaders.MustSPIRV("chanrange"), Bindings: 2, PushWords: 4}); err != nil {
+	k, err := newDrawKernels(dev, "")
+	if err != nil {
 		return nil, err
 	}
-	if d.tiles, err = dev.NewKernel(gpu.KernelSpec{Name: "tiles", SPIRV: shaders.MustSPIRV("tiles"), Bindings: 4, PushWords: 21}); err != nil {
-		d.Close()
-		return nil, err
-	}
-	return d, nil
+	return &Drawer{dev: dev, fp32: k}, nil
 }
 
 // Close frees the kernels and buffers. It is nil-safe.
@@ -42,7 +55,7 @@ func (d *Drawer) Close() error {
 	if d == nil {
 		return nil
 	}
-	return errors.Join(d.rng.Close(), d.tiles.Close(), d.rng16.Close(), d.tiles16.Close(), d.ranges.Close())
+	return errors.Join(d.fp32.close(), d.fp16.close(), d.ranges.Close())
 }
 
 // Canvas is a buffer of W x H 32-bit pixels, RGBA (red in the low byte)
@@ -116,24 +129,19 @@ func (d *Drawer) Draw(seq *gpu.Sequence, c Canvas, s Scene) error {
 			return err
 		}
 	}
-	rng, tiles := d.rng, d.tiles
+	k := d.fp32
 	if s.Map.Half {
-		if d.rng16 == nil {
-			if d.rng16, err = d.dev.NewKernel(gpu.KernelSpec{Name: "chanrange_f16", SPIRV: shaders.MustSPIRV("chanrange_f16"), Bindings: 2, PushWords: 4}); err != nil {
+		if d.fp16.rng == nil {
+			if d.fp16, err = newDrawKernels(d.dev, "_f16"); err != nil {
 				return err
 			}
 		}
-		if d.tiles16 == nil {
-			if d.tiles16, err = d.dev.NewKernel(gpu.KernelSpec{Name: "tiles_f16", SPIRV: shaders.MustSPIRV("tiles_f16"), Bindings: 4, PushWords: 21}); err != nil {
-				return err
-			}
-		}
-		rng, tiles = d.rng16, d.tiles16
+		k = d.fp16
 	}
 	base := uint32(s.Image * h * w * ch)
 	mapView := s.Map.Buf.Slice(0, min((mapBytes+3)/4*4, s.Map.Buf.Size()))
 	rv := d.ranges.Floats(0, 2*count)
-	if err := seq.Dispatch(rng, [3]int{count, 1, 1}, []uint32{uint32(h * w), uint32(ch), uint32(first), base}, gpu.R(mapView), gpu.W(rv)); err != nil {
+	if err := seq.Dispatch(k.rng, [3]int{count, 1, 1}, []uint32{uint32(h * w), uint32(ch), uint32(first), base}, gpu.R(mapView), gpu.W(rv)); err != nil {
 		return err
 	}
 	hl := uint32(count)
@@ -154,7 +162,7 @@ func (d *Drawer) Draw(seq *gpu.Sequence, c Canvas, s Scene) error {
 		photoView = photo.Slice(0, int64(s.PhotoW)*int64(s.PhotoH)*4)
 	}
 	d.count = count
-	return seq.Dispatch(tiles, groups, push, gpu.R(photoView), gpu.R(mapView), gpu.R(rv), gpu.W(c.Buf.Slice(0, int64(c.W)*int64(c.H)*4)))
+	return seq.Dispatch(k.tiles, groups, push, gpu.R(photoView), gpu.R(mapView), gpu.R(rv), gpu.W(c.Buf.Slice(0, int64(c.W)*int64(c.H)*4)))
 }
 
 // Ranges reads back the minimum and maximum of each channel of the last
