@@ -221,10 +221,8 @@ func (k *Kit) kernel(name string, bindings, push int, spec ...uint32) (*gpu.Kern
 // one (name_f16: shaders whose storage buffers hold tensors or weights);
 // the others read tensors only through texels or touch only fp32 data.
 func (k *Kit) kernelTexels(name string, bindings int, texels uint32, push int, spec ...uint32) (*gpu.Kernel, error) {
-	if k.prec == FP16 {
-		if _, err := shaders.SPIRV(name + "_f16"); err == nil {
-			name += "_f16"
-		}
+	if k.prec == FP16 && shaders.Has(name+"_f16") {
+		name += "_f16"
 	}
 	key := fmt.Sprint(name, spec)
 	if kern, ok := k.kernels[key]; ok {

@@ -18,6 +18,7 @@ package shaders
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 )
 
 //go:embed *.spv
@@ -33,6 +34,12 @@ func SPIRV(name string) ([]byte, error) {
 		return nil, fmt.Errorf("shaders: no shader %q", name)
 	}
 	return b, nil
+}
+
+// Has reports whether name.spv is embedded, without copying it.
+func Has(name string) bool {
+	_, err := fs.Stat(spv, name+".spv")
+	return err == nil
 }
 
 // MustSPIRV is SPIRV for names known at compile time; it panics on a
