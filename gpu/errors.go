@@ -33,4 +33,6 @@ var (
 	ErrInvalid = errors.New("gpu: invalid argument")
 	// ErrLeak means Device.Close found objects that were still open.
 	ErrLeak = errors.New("gpu: objects still open at Device.Close")
+	// ErrUntimed: a sequence recorded more dispatches than it can time.
+	ErrUntimed = errors.New("gpu: too many dispatches to time")
 )

@@ -340,3 +340,71 @@ func TestHalfTransfers(t *testing.T) {
 		t.Error("a read past the end: no error")
 	}
 }
+
+// TestUntimedSequence: a timed sequence of more dispatches than it can
+// time runs them all and says so from Timings; after Reset it times again.
+func TestUntimedSequence(t *testing.T) {
+	dev := testdev.Open(t)
+	buf, err := dev.NewBuffer(4 * 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	in := make([]float32, 48) // 16 pixels of 3 channels
+	for i := range in {
+		in[i] = float32(i) + 0.5
+	}
+	if err := buf.Upload(0, in); err != nil {
+		t.Fatal(err)
+	}
+	k, err := dev.NewKernel(gpu.KernelSpec{Name: "padc", SPIRV: shaders.MustSPIRV("padc"), Bindings: 2, PushWords: 5, Spec: []uint32{64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	seq, err := dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seq.Close()
+	record := func(n int) {
+		t.Helper()
+		for i := range n {
+			// Each dispatch pads the input into the next 64-float slot.
+			out := uint32(256 + 64*(i%8))
+			if err := seq.Dispatch(k, [3]int{1, 1, 1}, []uint32{16, 3, 4, 0, out}, gpu.R(buf.Slice(0, 1024)), gpu.W(buf.Slice(1024, 3072))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := seq.Submit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(1100)
+	if _, err := seq.Timings(); !errors.Is(err, gpu.ErrUntimed) {
+		t.Errorf("Timings after 1100 dispatches: %v, want ErrUntimed", err)
+	}
+	got := make([]float32, 64)
+	if err := buf.Download(256+64*7, got); err != nil {
+		t.Fatal(err)
+	}
+	for px := range 16 {
+		for c := range 4 {
+			want := float32(0)
+			if c < 3 {
+				want = in[3*px+c]
+			}
+			if got[4*px+c] != want {
+				t.Fatalf("pixel %d channel %d: %v, want %v", px, c, got[4*px+c], want)
+			}
+		}
+	}
+	if err := seq.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	record(3)
+	ts, err := seq.Timings()
+	if err != nil || (dev.Info().TimestampPeriodNS > 0 && len(ts) != 3) {
+		t.Errorf("Timings after Reset and 3 dispatches: %d timings, %v", len(ts), err)
+	}
+}

@@ -29,6 +29,7 @@ type Sequence struct {
 	running    bool // started and not yet waited for
 	after      bool // SequenceOptions.AfterPrevious
 	timestamps bool
+	untimed    bool // more dispatches than maxTimedQueries can time
 	queries    vk.QueryPool
 	labels     []string
 	views      []vk.BufferView // texel views of the recording
@@ -269,9 +270,10 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 		}
 		acc[i] = access{a.Buf, a.Offset, a.Offset + a.Size, a.Access != Read}
 	}
-	if s.timestamps && 2*len(s.labels)+2 > maxTimedQueries {
-		return fmt.Errorf("%w: more than %d timed dispatches in one sequence", ErrInvalid, maxTimedQueries/2)
+	if s.timestamps && !s.untimed && 2*len(s.labels)+2 > maxTimedQueries {
+		s.untimed = true // Timings says so; the dispatches still run
 	}
+	timed := s.timestamps && !s.untimed
 	if err := s.begin(); err != nil {
 		return err
 	}
@@ -292,7 +294,7 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 	}
 	writeSet(s.dev.handle, set, binds)
 	s.hazard(acc)
-	if s.timestamps {
+	if timed {
 		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageTopOfPipeBit, s.queries, uint32(2*len(s.labels)))
 	}
 	vk.CmdBindPipeline(s.cmd, vk.PipelineBindPointCompute, k.pipeline)
@@ -302,7 +304,7 @@ func (s *Sequence) Dispatch(k *Kernel, groups [3]int, push []uint32, args ...Arg
 	}
 	vk.CmdDispatch(s.cmd, uint32(groups[0]), uint32(groups[1]), uint32(groups[2]))
 	s.dispatches++
-	if s.timestamps {
+	if timed {
 		vk.CmdWriteTimestamp(s.cmd, vk.PipelineStageBottomOfPipeBit, s.queries, uint32(2*len(s.labels)+1))
 		s.labels = append(s.labels, k.name)
 	}
@@ -462,13 +464,18 @@ func (s *Sequence) Reset() error {
 	s.pending = s.pending[:0]
 	s.written, s.recording, s.ended, s.submitted = false, false, false, false
 	s.labels = s.labels[:0]
-	s.barriers, s.dispatches = 0, 0
+	s.barriers, s.dispatches, s.untimed = 0, 0, false
 	return nil
 }
 
 // Timings returns the GPU time of each dispatch of the last submission,
-// in recording order, or nil when timestamps are off or unsupported.
+// in recording order, or nil when timestamps are off or unsupported. A
+// sequence of more dispatches than it can time (1024) runs them all but
+// returns ErrUntimed here.
 func (s *Sequence) Timings() ([]Timing, error) {
+	if s.untimed {
+		return nil, fmt.Errorf("%w: more than %d dispatches in one sequence", ErrUntimed, maxTimedQueries/2)
+	}
 	if !s.timestamps || len(s.labels) == 0 || !s.submitted {
 		return nil, nil
 	}

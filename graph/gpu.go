@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/layers"
@@ -19,6 +20,29 @@ type gpuPlan struct {
 	bufs   []*gpu.Buffer
 	segs   []*gpu.Sequence
 	labels [][]string // per segment, the layer of each dispatch
+	// perSeg is the wall time of one segment in the last complete run
+	// (0 before the first): run keeps as many segments in flight as
+	// fit in queueAhead.
+	perSeg time.Duration
+}
+
+// queueAhead is how much work, by the last run's pace, run keeps queued
+// on the device. The host waits only when the queue holds more, so a
+// fast GPU (segments of a tenth of a millisecond, where a host's wake-up
+// is as long) gets the whole network in one go and never idles between
+// segments, while a slow device (lavapipe: tens of milliseconds per
+// segment) keeps two in flight and stops within about this long of a
+// cancellation.
+const queueAhead = 20 * time.Millisecond
+
+// depth is how many segments run keeps in flight: two at first (and at
+// least two, so that the device never waits for the host), then as many
+// as fit in queueAhead at the last run's pace.
+func (p *gpuPlan) depth() int {
+	if p.perSeg <= 0 {
+		return 2
+	}
+	return max(2, min(len(p.segs), int(queueAhead/p.perSeg)))
 }
 
 func (p *gpuPlan) close() error {
@@ -109,10 +133,10 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 	return p, nil
 }
 
-// run uploads the input and submits the segments in order, two in flight
-// so that the device never waits for the host. It starts no further
-// segment once ctx is done, waits for those running, and returns
-// ctx.Err() then.
+// run uploads the input and submits the segments in order, keeping
+// depth() of them in flight so that the device never waits for the host.
+// It starts no further segment once ctx is done, waits for those running,
+// and returns ctx.Err() then.
 func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) error {
 	if input != nil { // nil: the caller filled the input buffer on the device
 		if err := kit.Write(p.tensor(-1).Buf, 0, input); err != nil {
@@ -121,6 +145,8 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) err
 	}
 	var running []*gpu.Sequence
 	var first error
+	depth := p.depth()
+	start := time.Now()
 	wait := func() {
 		if err := running[0].Wait(); err != nil && first == nil {
 			first = fmt.Errorf("graph: running the network: %w", err)
@@ -136,7 +162,7 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) err
 			break
 		}
 		running = append(running, q)
-		if len(running) == 2 {
+		if len(running) == depth {
 			wait()
 		}
 	}
@@ -146,7 +172,11 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) err
 	if first != nil {
 		return first
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.perSeg = time.Since(start) / time.Duration(len(p.segs))
+	return nil
 }
 
 // timings gathers the dispatch times of every segment.

@@ -142,8 +142,11 @@ func benchSubmit(b *testing.B, seq *gpu.Sequence, flops float64) {
 }
 
 // BenchmarkFC6 times fc6 of VGG16 (25088 -> 4096) at batch 1 and 8, with
-// the GB/s of its weights read, and in the same run a plain buffer copy
-// of as many bytes (GB/s read plus written: the device's memory speed).
+// the GB/s of its weights read, and in the same run two copies of as many
+// bytes (GB/s read plus written: the device's memory speed): the
+// driver's buffer copy, and a shader's (the ReLU kernel, vec4 loads and
+// stores). A GPU's buffer copy may run on a copy engine far slower than
+// its shaders read memory (an H200's: 0.4 TB/s against 3 to 4).
 func BenchmarkFC6(b *testing.B) {
 	dev := benchDevice(b)
 	kit := layers.NewKit(dev)
@@ -181,6 +184,26 @@ func BenchmarkFC6(b *testing.B) {
 		}
 		defer seq.Close()
 		if err := seq.Copy(dst.Buf.All(), src.Buf.All()); err != nil {
+			b.Fatal(err)
+		}
+		benchSubmit(b, seq, 0)
+		b.ReportMetric(2*float64(k*m*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
+	b.Run("shadercopy", func(b *testing.B) {
+		s := layers.Shape{N: 1, H: k, W: m, C: 1}
+		src := benchTensor(b, dev, s, rng)
+		dst := benchTensor(b, dev, s, rng)
+		relu, err := layers.ReLU{}.Upload(kit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer relu.Close()
+		seq, err := dev.NewSequence(gpu.SequenceOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer seq.Close()
+		if err := relu.Record(seq, []layers.Tensor{src}, dst); err != nil {
 			b.Fatal(err)
 		}
 		benchSubmit(b, seq, 0)

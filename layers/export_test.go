@@ -15,3 +15,7 @@ func SetWinogradScratch(floats int) func() {
 // SetWinogradMode overrides EnvWinograd for a kit; "direct" makes every
 // choice the direct convolution while fusing poolings still applies.
 func (k *Kit) SetWinogradMode(m string) { k.wino = m }
+
+// SetFCKernel forces the fc kernel a GPU-family kit uses: "storage",
+// "texel", or "" to choose by timing.
+func (k *Kit) SetFCKernel(m string) { k.fcMode = m }

@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
@@ -22,8 +23,20 @@ type FCKernel struct {
 	w, b   *gpu.Buffer
 	blocks [][2]int // column ranges [m0, m1)
 	texels bool     // x and W are read as vec4 texel buffers (CPU devices)
-	parts  []*gpu.Buffer
+	// texelOK: the texel kernel can read every block (K and M multiples
+	// of 4, each block within a texel binding). On GPUs it is a candidate
+	// beside the storage-buffer kernel, chosen by timing (see choose).
+	texelOK bool
+	parts   []*gpu.Buffer
 }
+
+// The fc kernels a GPU chooses between: scalar loads from storage buffers
+// (fc.comp), or vec4 texel fetches, four columns per invocation
+// (fc_cpu.comp, which CPU devices always use).
+const (
+	fcStorage = "storage"
+	fcTexel   = "texel"
+)
 
 const (
 	fcWG   = 64 // invocations per workgroup, one column each
@@ -60,8 +73,10 @@ func (k *Kit) NewFC(kdim, m int, w, b []float32) (*FCKernel, error) {
 			return nil, fmt.Errorf("layers: fc: K=%d is too large for this device's binding range", kdim)
 		}
 	}
+	f.texelOK = kdim%4 == 0 && m%4 == 0
 	for m0 := 0; m0 < m; m0 += mc {
 		f.blocks = append(f.blocks, [2]int{m0, min(m, m0+mc)})
+		f.texelOK = f.texelOK && kdim*min(mc, m-m0) <= k.maxTexelWindow()
 	}
 	var err error
 	if f.w, err = k.dev.NewBuffer(k.tensorBytes(kdim * m)); err != nil {
@@ -165,14 +180,64 @@ func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 			}
 		}
 	}
+	if !kit.cpu && f.texelOK && x.Off%4 == 0 {
+		mode, err := f.choose(rows, func(s *gpu.Sequence, mode string) error {
+			return f.record(s, x, pre, post, flags, mode == fcTexel)
+		})
+		if err != nil {
+			return err
+		}
+		texels = mode == fcTexel
+	}
+	return f.record(s, x, pre, post, flags, texels)
+}
+
+// choose picks the fc kernel of a GPU for a batch of rows: the kit's
+// override (tests), the saved choice, or the faster of the two, timed
+// once per device, shape and precision and saved with the Winograd
+// choices.
+func (f *FCKernel) choose(rows int, record func(s *gpu.Sequence, mode string) error) (string, error) {
+	k := f.kit
+	if k.fcMode != "" {
+		return k.fcMode, nil
+	}
+	key := fmt.Sprintf("fc gpu-kernels %d rows %dx%d", rows, f.K, f.M)
+	if k.prec != FP32 {
+		key += " " + k.prec.String()
+	}
+	if mode, ok := k.tuned[key]; ok && (mode == fcStorage || mode == fcTexel) {
+		return mode, nil
+	}
+	best, bestTime := "", time.Duration(0)
+	for _, mode := range []string{fcStorage, fcTexel} {
+		d, err := k.timeRecording(func(s *gpu.Sequence) error { return record(s, mode) })
+		if err != nil {
+			return "", err
+		}
+		if best == "" || d < bestTime {
+			best, bestTime = mode, d
+		}
+	}
+	k.tuned[key] = best
+	k.saveTuning()
+	return best, nil
+}
+
+// record records the product with the texel kernel or the storage one.
+func (f *FCKernel) record(s *gpu.Sequence, x, pre, post Tensor, flags uint32, texels bool) error {
+	kit := f.kit
+	rows := x.Shape.N
+	// Rows per invocation: up to fcRows, no more than the batch (a batch
+	// of one would otherwise do eight times the arithmetic it needs).
+	rowsPer := min(rows, fcRows)
 	var part *gpu.Kernel
 	var err error
 	colsPerGroup := fcWG
 	if texels {
 		colsPerGroup = 4 * fcWG
-		part, err = kit.kernelTexels("fc_cpu", 3, 0b11, 8, fcWG, uint32(min(rows, fcRows)))
+		part, err = kit.kernelTexels("fc_cpu", 3, 0b11, 8, fcWG, uint32(rowsPer))
 	} else {
-		part, err = kit.kernel("fc", 3, 8, fcWG, fcRows, fcKT)
+		part, err = kit.kernel("fc", 3, 8, fcWG, uint32(rowsPer), fcKT)
 	}
 	if err != nil {
 		return err
@@ -200,7 +265,7 @@ func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	if texels {
 		xlim = min(lim, kit.maxTexelWindow())
 	}
-	chunk := min(rows, xlim/f.K, kit.maxFloats()/(slices*f.M), 65535*fcRows)
+	chunk := min(rows, xlim/f.K, kit.maxFloats()/(slices*f.M), 65535*rowsPer)
 	if chunk < 1 {
 		return fmt.Errorf("layers: fc: K=%d, M=%d do not fit this device's binding range", f.K, f.M)
 	}
@@ -215,10 +280,8 @@ func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 		for _, bl := range f.blocks {
 			mc := bl[1] - bl[0]
 			wv, wb := kit.window(f.w, f.K*bl[0], f.K*mc)
-			rowsPer := fcRows
 			xa, wa := gpu.R(xv), gpu.R(wv)
 			if texels {
-				rowsPer = min(rows, fcRows)
 				xa, wa = kit.texels(xv), kit.texels(wv)
 			}
 			groups := [3]int{(mc + colsPerGroup - 1) / colsPerGroup, slices, (n + rowsPer - 1) / rowsPer}

@@ -200,6 +200,36 @@ func TestFC(t *testing.T) {
 	}
 }
 
+// TestFCGPUKernels runs both fc kernels a GPU chooses between (scalar
+// storage-buffer loads, vec4 texel fetches) and the timed choice, with
+// the GPU kernel family, on one device: batches of 1 (one row per
+// invocation), 3 and 9 (two groups of rows), sizes that are and are not
+// multiples of 4, and column blocks split by a small binding limit.
+func TestFCGPUKernels(t *testing.T) {
+	t.Setenv(layers.EnvKernels, "gpu")
+	h := newHarness(t)
+	rng := layertest.Seed(t)
+	for _, mode := range []string{"storage", "texel", ""} {
+		name := mode
+		if name == "" {
+			name = "timed"
+		}
+		t.Run(name, func(t *testing.T) {
+			h.kit.SetFCKernel(mode)
+			h.kit.SetWindowLimit(0)
+			for _, rows := range []int{1, 3, 9} {
+				for _, km := range [][2]int{{3, 1000}, {17, 5}, {260, 68}, {4096, 1000}, {1000, 17}} {
+					t.Run(fmt.Sprintf("%dx%dx%d", rows, km[0], km[1]), func(t *testing.T) {
+						checkFC(t, h, rng, rows, km[0], km[1])
+					})
+				}
+			}
+			h.kit.SetWindowLimit(4000)
+			t.Run("blocks", func(t *testing.T) { checkFC(t, h, rng, 5, 36, 300) })
+		})
+	}
+}
+
 func checkFC(t *testing.T, h *harness, rng interface{ Float64() float64 }, rows, k, m int) {
 	t.Helper()
 	x := uniform(rng, rows*k, -1, 1)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -105,7 +106,8 @@ func opTable(rng interface{ Float64() float64 }) []layertest.OpCase {
 			layertest.OpCase{Name: fmt.Sprintf("softmax maps %v", s), Op: &layers.Softmax{Maps: true}, In: []layers.Shape{s}, Tol: tolSoftmax, Lo: -5, Hi: 5},
 		)
 	}
-	for _, s := range [][3]int{{1, 7, 5}, {3, 130, 17}, {2, 3 * 5 * 7, 9}} { // rows, k, m
+	// Odd sizes, and multiples of 4 that texel kernels read.
+	for _, s := range [][3]int{{1, 7, 5}, {3, 130, 17}, {2, 3 * 5 * 7, 9}, {1, 260, 68}, {3, 512, 36}} { // rows, k, m
 		k, m := s[1], s[2]
 		scale := 1 / math.Sqrt(float64(k))
 		op := &layers.FC{In: k, Out: m, W: uniform(rng, k*m, -scale, scale), B: uniform(rng, m, -0.5, 0.5)}
@@ -560,6 +562,17 @@ func TestOpsFP16(t *testing.T) {
 				if algo == "off" {
 					for _, c := range opTable(rng) {
 						layertest.CheckOp(t, kit, rng, c)
+					}
+					if family == "gpu" { // both fc kernels, not only the one timing picks
+						for _, mode := range []string{"storage", "texel"} {
+							kit.SetFCKernel(mode)
+							for _, c := range opTable(rng) {
+								if strings.HasPrefix(c.Name, "fc ") {
+									c.Name += " " + mode
+									layertest.CheckOp(t, kit, rng, c)
+								}
+							}
+						}
 					}
 					return
 				}

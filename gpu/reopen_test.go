@@ -1,0 +1,95 @@
+package gpu_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/internal/testdev"
+)
+
+// TestReopen opens and closes a device many times in one process, with
+// and without the validation layer, as a long-running program (or a test
+// binary) does: every Open must succeed and nothing may pile up (open
+// files, threads). On failure it says after how many and what the process
+// holds, which tells a driver's limit from a leak of ours.
+func TestReopen(t *testing.T) {
+	testdev.Open(t) // skips without a device
+	n := 60
+	if testing.Short() {
+		n = 40
+	}
+	for _, validation := range []bool{true, false} {
+		name := "plain"
+		if validation {
+			name = "validation"
+		}
+		t.Run(name, func(t *testing.T) {
+			open := func() {
+				t.Helper()
+				dev, err := gpu.Open(gpu.Options{Validation: validation})
+				if err != nil {
+					t.Fatalf("gpu.Open: %v (%s)", err, procState())
+				}
+				buf, err := dev.NewBuffer(1 << 20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				buf.Close()
+				if err := dev.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			open() // the driver's one-time state
+			fds, threads := procCounts()
+			for i := range n {
+				dev, err := gpu.Open(gpu.Options{Validation: validation})
+				if err != nil {
+					t.Fatalf("gpu.Open after %d opens and closes: %v (%s)", i+1, err, procState())
+				}
+				if err := dev.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fds2, threads2 := procCounts()
+			t.Logf("%d opens: open files %d -> %d, threads %d -> %d", n, fds, fds2, threads, threads2)
+			if fds >= 0 && fds2 > fds+4 {
+				t.Errorf("open files grew from %d to %d over %d opens and closes", fds, fds2, n)
+			}
+		})
+	}
+}
+
+// procCounts is the process's open files and threads (-1 where /proc is
+// not there).
+func procCounts() (fds, threads int) {
+	fds, threads = -1, -1
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		fds = len(ents)
+	}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+				threads, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+	}
+	return fds, threads
+}
+
+// procState describes what the process holds, for a failure message.
+func procState() string {
+	fds, threads := procCounts()
+	s := fmt.Sprintf("open files %d, threads %d", fds, threads)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmSize:") {
+				s += ", " + strings.Join(strings.Fields(l), " ")
+			}
+		}
+	}
+	return s
+}
