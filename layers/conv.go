@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
@@ -299,7 +300,7 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	if is.C != c.Cin {
 		return fmt.Errorf("layers: %s: input %v has %d channels, the layer takes %d", what, is, is.C, c.Cin)
 	}
-	oh, ow, pad, err := c.win.Out(is.H, is.W)
+	oh, ow, _, err := c.win.Out(is.H, is.W)
 	if err != nil {
 		return fmt.Errorf("layers: %s: %w", what, err)
 	}
@@ -320,6 +321,75 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	}
 	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {
 		return fmt.Errorf("layers: %s: %d x %d weights exceed one storage binding on this device", what, c.Cin, c.Cout)
+	}
+	if !cfg.Register && !c.kit.cpu {
+		cfg, err = c.tiling(what, in, out, cfg, func(s *gpu.Sequence, t ConvConfig) error {
+			return c.recordTiled(s, what, in, out, relu, res, t)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return c.recordTiled(s, what, in, out, relu, res, cfg)
+}
+
+// smallTiles is the GPU conv tiling for layers with few output pixels
+// (ResNet's last stages, any layer at batch 1): 32x32 tiles of 64
+// invocations make four times as many workgroups as the default 64x64.
+var smallTiles = ConvConfig{BM: 32, BN: 32, BK: 8, TM: 4, TN: 4}
+
+// tiling picks the GPU conv tiling of a layer: the kit's, or where that
+// makes fewer workgroups than a large GPU runs at once (about a thousand)
+// smallTiles if it is faster, timed once per device, shape and precision
+// and saved with the other choices.
+func (c *GConv) tiling(what string, in, out Tensor, cfg ConvConfig, record func(*gpu.Sequence, ConvConfig) error) (ConvConfig, error) {
+	k := c.kit
+	os := out.Shape
+	groups := ((os.N*os.H*os.W + cfg.BM - 1) / cfg.BM) * ((os.C + cfg.BN - 1) / cfg.BN)
+	if cfg == smallTiles || smallTiles.Validate(k.info) != nil || (groups >= 1024 && k.tileMode == "") {
+		return cfg, nil
+	}
+	switch k.tileMode {
+	case "small":
+		return smallTiles, nil
+	case "large":
+		return cfg, nil
+	}
+	is := in.Shape
+	key := fmt.Sprintf("%s gpu-kernels %dx%dx%d %d->%d tiles", what, is.N, is.H, is.W, c.Cin, c.Cout)
+	if k.prec != FP32 {
+		key += " " + k.prec.String()
+	}
+	switch k.tuned[key] {
+	case "small":
+		return smallTiles, nil
+	case "large":
+		return cfg, nil
+	}
+	best, bestTime := "large", time.Duration(0)
+	for i, t := range []ConvConfig{cfg, smallTiles} {
+		d, err := k.timeRecording(func(s *gpu.Sequence) error { return record(s, t) })
+		if err != nil {
+			return cfg, err
+		}
+		if i == 0 || d < bestTime {
+			best, bestTime = []string{"large", "small"}[i], d
+		}
+	}
+	k.tuned[key] = best
+	k.saveTuning()
+	if best == "small" {
+		return smallTiles, nil
+	}
+	return cfg, nil
+}
+
+// recordTiled records the convolution with tiling cfg.
+func (c *GConv) recordTiled(s *gpu.Sequence, what string, in, out Tensor, relu uint32, res *Tensor, cfg ConvConfig) error {
+	is := in.Shape
+	oh, ow, pad, err := c.win.Out(is.H, is.W)
+	if err != nil {
+		return fmt.Errorf("layers: %s: %w", what, err)
 	}
 	k := convKernel{resBinding: true}
 	withRes := uint32(0)

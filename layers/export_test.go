@@ -19,3 +19,8 @@ func (k *Kit) SetWinogradMode(m string) { k.wino = m }
 // SetFCKernel forces the fc kernel a GPU-family kit uses: "storage",
 // "texel", or "" to choose by timing.
 func (k *Kit) SetFCKernel(m string) { k.fcMode = m }
+
+// SetConvTiles forces the tiling of a GPU-family kit's general
+// convolutions: "small" (smallTiles), "large" (the kit's), or "" to
+// choose by timing where the large tiles make few workgroups.
+func (k *Kit) SetConvTiles(m string) { k.tileMode = m }

@@ -150,6 +150,7 @@ type Kit struct {
 	winoV, winoM *gpu.Buffer       // Winograd scratch, shared by the kit's layers
 	tuned        map[string]string // auto: the fastest algorithm, by layer and shape
 	fcMode       string            // tests: force the GPU fc kernel (fcStorage, fcTexel)
+	tileMode     string            // tests: force the GPU conv tiles ("small", "large")
 	tuneFile     string            // where tuned is kept ("" for nowhere)
 	held         atomic.Int64      // bytes of HeldBytes
 }

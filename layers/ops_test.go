@@ -134,6 +134,17 @@ func TestOps(t *testing.T) {
 			for _, c := range opTable(rng) {
 				layertest.CheckOp(t, kit, rng, c)
 			}
+			if family == "gpu" { // both tilings of the general conv, not only the timed choice
+				for _, tiles := range []string{"small", "large"} {
+					kit.SetConvTiles(tiles)
+					for _, c := range opTable(rng) {
+						if _, ok := c.Op.(*layers.Conv); ok {
+							c.Name += " " + tiles + " tiles"
+							layertest.CheckOp(t, kit, rng, c)
+						}
+					}
+				}
+			}
 		})
 	}
 }
