@@ -373,6 +373,24 @@ func TestInputRange(t *testing.T) {
 	if err := graph.CheckBatch(b); !errors.Is(err, graph.ErrInput) || !strings.Contains(err.Error(), "divided by 255") {
 		t.Errorf("a 0-255 value: got %v", err)
 	}
+	for _, c := range []struct {
+		v    float32
+		want string
+	}{
+		{float32(math.NaN()), "finite"}, {float32(math.Inf(1)), "finite"}, {float32(math.Inf(-1)), "finite"},
+		{-1.5, "divided by 255"}, {2.001, "divided by 255"},
+	} {
+		b.Data[7] = c.v
+		if err := graph.CheckBatch(b); !errors.Is(err, graph.ErrInput) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "value 7 ") {
+			t.Errorf("%v: got %v, want ErrInput naming value 7 and %q", c.v, err, c.want)
+		}
+	}
+	for _, v := range []float32{-1, 2, 0, 1} { // the bounds are accepted
+		b.Data[7] = v
+		if err := graph.CheckBatch(b); err != nil {
+			t.Errorf("%v: %v", v, err)
+		}
+	}
 	b.Data[7] = 3e38
 	m := model(t, "alexnet")
 	n, _ := graph.NewCPU(m.Graph)
