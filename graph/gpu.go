@@ -175,7 +175,9 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p.perSeg = time.Since(start) / time.Duration(len(p.segs))
+	if len(p.segs) > 0 { // none when every name asked for is a view of the input
+		p.perSeg = time.Since(start) / time.Duration(len(p.segs))
+	}
 	return nil
 }
 

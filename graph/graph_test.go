@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vkvgg/vkvgg/layers"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -362,6 +363,27 @@ func TestMemoryLimit(t *testing.T) {
 				t.Errorf("default limit: %v", err)
 			}
 		})
+	}
+}
+
+// TestViewOfInput: a name that is a view of the input needs no work at
+// all (a plan of no segments), on the device as on the CPU, twice (the
+// second run uses the pace of the first).
+func TestViewOfInput(t *testing.T) {
+	g := &graph.Graph{Name: "flat", Nodes: []graph.Node{{Name: "flat", Op: layers.Flatten{}, Inputs: []string{graph.Input}}}}
+	b := randomBatch(3, 2, 5, 7)
+	for _, where := range []string{"device", "cpu"} {
+		n := netOn(t, where, g)
+		for range 2 {
+			res, err := n.Run(context.Background(), b, "flat")
+			if err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+			got, ok := res.Feature("flat")
+			if !ok || !slices.Equal(got.Shape, []int{2, 5 * 7 * 3}) || !slices.Equal(got.Data, b.Data) {
+				t.Fatalf("%s: flat %v differs from the input", where, got.Shape)
+			}
+		}
 	}
 }
 
