@@ -2,7 +2,10 @@
 
 package gpu
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // This file stands in for the Vulkan backend when the program is built
 // without cgo (CGO_ENABLED=0): the types and methods have the signatures
@@ -126,6 +129,9 @@ func (s *Sequence) Reset() error { return errNoCgo }
 
 // Timings returns an error wrapping ErrNoVulkan.
 func (s *Sequence) Timings() ([]Timing, error) { return nil, errNoCgo }
+
+// Span needs the Vulkan backend.
+func (s *Sequence) Span() (time.Duration, error) { return 0, errNoCgo }
 
 // Close does nothing and returns nil.
 func (s *Sequence) Close() error { return nil }

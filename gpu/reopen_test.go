@@ -1,6 +1,7 @@
 package gpu_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -13,9 +14,9 @@ import (
 
 // TestReopen opens and closes a device many times in one process, with
 // and without the validation layer, as a long-running program (or a test
-// binary) does: every Open must succeed and nothing may pile up (open
-// files, threads). On failure it says after how many and what the process
-// holds, which tells a driver's limit from a leak of ours.
+// binary) does: every Open must succeed and open files may not pile up
+// (threads are logged). On failure it says after how many and what the
+// process holds, which tells a driver's limit from a leak of ours.
 func TestReopen(t *testing.T) {
 	testdev.Open(t) // skips without a device
 	n := 60
@@ -31,6 +32,9 @@ func TestReopen(t *testing.T) {
 			open := func() {
 				t.Helper()
 				dev, err := gpu.Open(gpu.Options{Validation: validation})
+				if validation && errors.Is(err, gpu.ErrLayerNotPresent) && !testdev.Required() {
+					t.Skip("no validation layer")
+				}
 				if err != nil {
 					t.Fatalf("gpu.Open: %v (%s)", err, procState())
 				}

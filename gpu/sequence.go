@@ -479,20 +479,51 @@ func (s *Sequence) Timings() ([]Timing, error) {
 	if !s.timestamps || len(s.labels) == 0 || !s.submitted {
 		return nil, nil
 	}
+	ticks, mask, err := s.ticks()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Timing, len(s.labels))
+	for i, l := range s.labels {
+		out[i] = Timing{Label: l, Duration: s.duration((ticks[2*i+1] - ticks[2*i]) & mask)}
+	}
+	return out, nil
+}
+
+// Span returns the GPU time from the start of the first dispatch of the
+// last submission to the end of its last, gaps and barriers included
+// (which the Timings leave out), or 0 when timestamps are off or
+// unsupported; ErrUntimed as Timings.
+func (s *Sequence) Span() (time.Duration, error) {
+	if s.untimed {
+		return 0, fmt.Errorf("%w: more than %d dispatches in one sequence", ErrUntimed, maxTimedQueries/2)
+	}
+	if !s.timestamps || len(s.labels) == 0 || !s.submitted {
+		return 0, nil
+	}
+	ticks, mask, err := s.ticks()
+	if err != nil {
+		return 0, err
+	}
+	return s.duration((ticks[len(ticks)-1] - ticks[0]) & mask), nil
+}
+
+// ticks reads the timestamps of the last submission, two per dispatch,
+// and the mask of the device's valid timestamp bits.
+func (s *Sequence) ticks() ([]uint64, uint64, error) {
 	n := 2 * len(s.labels)
 	ticks := make([]uint64, n)
 	if err := vkErr("vkGetQueryPoolResults", vk.GetQueryPoolResults(s.dev.handle, s.queries, 0, uint32(n),
 		uint(8*n), unsafe.Pointer(&ticks[0]), 8, vk.QueryResultFlags(vk.QueryResult64Bit|vk.QueryResultWaitBit))); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	mask := ^uint64(0)
 	if b := s.dev.info.timestampBits; b < 64 {
 		mask = 1<<b - 1
 	}
-	out := make([]Timing, len(s.labels))
-	for i, l := range s.labels {
-		dt := (ticks[2*i+1] - ticks[2*i]) & mask
-		out[i] = Timing{Label: l, Duration: time.Duration(float64(dt) * float64(s.dev.info.TimestampPeriodNS))}
-	}
-	return out, nil
+	return ticks, mask, nil
+}
+
+func (s *Sequence) duration(ticks uint64) time.Duration {
+	return time.Duration(float64(ticks) * float64(s.dev.info.TimestampPeriodNS))
 }

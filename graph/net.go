@@ -213,7 +213,9 @@ func (n *Net) SetProfile(on bool) {
 }
 
 // Timings returns the GPU time of each dispatch of the last run, labelled
-// with its layer, when profiling is on and the device has timestamps.
+// with its layer, when profiling is on and the device has timestamps. A
+// segment of more than 1024 dispatches (a large batch of small chunks)
+// cannot be timed: Timings returns an error wrapping gpu.ErrUntimed.
 func (n *Net) Timings() ([]gpu.Timing, error) {
 	n.mu.lock()
 	defer n.mu.unlock()
@@ -246,9 +248,9 @@ func CheckBatch(b Batch) error {
 	if float64(b.N)*float64(b.H)*float64(b.W)*3 != float64(len(b.Data)) {
 		return fmt.Errorf("%w: [%d,%d,%d,3] needs %d values, got %d", ErrInput, b.N, b.H, b.W, b.N*b.H*b.W*3, len(b.Data))
 	}
-	// One comparison pair per value, false for NaN too (this loop is a
-	// tenth of a GPU's time per image); the message is worked out once a
-	// value fails.
+	// One comparison pair per value, false for NaN too: on a fast GPU
+	// this loop is a visible share of a run. The message is worked out
+	// once a value fails.
 	for i, v := range b.Data {
 		if v >= MinInput && v <= MaxInput {
 			continue

@@ -3,7 +3,6 @@ package layers
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
@@ -119,6 +118,10 @@ func (c *Conv3x3) Close() error {
 }
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,H,W,Cout].
+//
+// The first Record of a shape may time the candidate algorithms (see
+// EnvWinograd): it runs them on the device, writing out and waiting for
+// them, so in and out must not be in use by work still running.
 func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	return c.record(s, in, out, c.ReLU)
 }
@@ -285,6 +288,10 @@ func (c *GConv) Close() error {
 }
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,OH,OW,Cout].
+//
+// The first Record of a shape on a GPU may time the candidate kernels:
+// it runs them on the device, writing the output tensors and waiting for
+// them, so the tensors must not be in use by work still running.
 func (c *GConv) Record(s *gpu.Sequence, in, out Tensor) error {
 	return c.record(s, in, out, c.ReLU, nil)
 }
@@ -333,6 +340,11 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	return c.recordTiled(s, what, in, out, relu, res, cfg)
 }
 
+// sameTiles reports whether two shared-memory tilings are the same.
+func (c ConvConfig) sameTiles(o ConvConfig) bool {
+	return c.BM == o.BM && c.BN == o.BN && c.BK == o.BK && c.TM == o.TM && c.TN == o.TN
+}
+
 // smallTiles is the GPU conv tiling for layers with few output pixels
 // (ResNet's last stages, any layer at batch 1): 32x32 tiles of 64
 // invocations make four times as many workgroups as the default 64x64.
@@ -346,7 +358,7 @@ func (c *GConv) tiling(what string, in, out Tensor, cfg ConvConfig, record func(
 	k := c.kit
 	os := out.Shape
 	groups := ((os.N*os.H*os.W + cfg.BM - 1) / cfg.BM) * ((os.C + cfg.BN - 1) / cfg.BN)
-	if cfg == smallTiles || smallTiles.Validate(k.info) != nil || (groups >= 1024 && k.tileMode == "") {
+	if cfg.sameTiles(smallTiles) || smallTiles.Validate(k.info) != nil || (groups >= 1024 && k.tileMode == "") {
 		return cfg, nil
 	}
 	switch k.tileMode {
@@ -356,7 +368,7 @@ func (c *GConv) tiling(what string, in, out Tensor, cfg ConvConfig, record func(
 		return cfg, nil
 	}
 	is := in.Shape
-	key := fmt.Sprintf("%s gpu-kernels %dx%dx%d %d->%d tiles", what, is.N, is.H, is.W, c.Cin, c.Cout)
+	key := fmt.Sprintf("%s gpu-kernels %dx%dx%d %d->%d tiles %dx%dx%d/%dx%d", what, is.N, is.H, is.W, c.Cin, c.Cout, cfg.BM, cfg.BN, cfg.BK, cfg.TM, cfg.TN)
 	if k.prec != FP32 {
 		key += " " + k.prec.String()
 	}
@@ -366,16 +378,12 @@ func (c *GConv) tiling(what string, in, out Tensor, cfg ConvConfig, record func(
 	case "large":
 		return cfg, nil
 	}
-	best, bestTime := "large", time.Duration(0)
-	for i, t := range []ConvConfig{cfg, smallTiles} {
-		d, err := k.timeRecording(func(s *gpu.Sequence) error { return record(s, t) })
-		if err != nil {
-			return cfg, err
-		}
-		if i == 0 || d < bestTime {
-			best, bestTime = []string{"large", "small"}[i], d
-		}
+	tilings := []ConvConfig{cfg, smallTiles}
+	times, err := k.timeCandidates(len(tilings), func(s *gpu.Sequence, i int) error { return record(s, tilings[i]) })
+	if err != nil {
+		return cfg, err
 	}
+	best := []string{"large", "small"}[fastest(times)]
 	k.tuned[key] = best
 	k.saveTuning()
 	if best == "small" {

@@ -3,7 +3,6 @@ package layers
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
@@ -137,6 +136,10 @@ func (f *FCKernel) Blocks() int { return len(f.blocks) }
 // N rows and H*W*C = K, e.g. pool5 for fc6). pre receives the output
 // before the ReLU and post after it; either may be a zero Tensor when not
 // wanted. Both are [rows, M].
+//
+// The first Record of a shape on a GPU may time the candidate kernels:
+// it runs them on the device, writing the output tensors and waiting for
+// them, so the tensors must not be in use by work still running.
 func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 	const what = "fc"
 	if err := x.check(what, "input", f.kit.es); err != nil {
@@ -208,16 +211,12 @@ func (f *FCKernel) choose(rows int, record func(s *gpu.Sequence, mode string) er
 	if mode, ok := k.tuned[key]; ok && (mode == fcStorage || mode == fcTexel) {
 		return mode, nil
 	}
-	best, bestTime := "", time.Duration(0)
-	for _, mode := range []string{fcStorage, fcTexel} {
-		d, err := k.timeRecording(func(s *gpu.Sequence) error { return record(s, mode) })
-		if err != nil {
-			return "", err
-		}
-		if best == "" || d < bestTime {
-			best, bestTime = mode, d
-		}
+	modes := []string{fcStorage, fcTexel}
+	times, err := k.timeCandidates(len(modes), func(s *gpu.Sequence, i int) error { return record(s, modes[i]) })
+	if err != nil {
+		return "", err
 	}
+	best := modes[fastest(times)]
 	k.tuned[key] = best
 	k.saveTuning()
 	return best, nil

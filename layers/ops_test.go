@@ -407,6 +407,46 @@ func submitted(t *testing.T, dev *gpu.Device, out layers.Tensor, record func(*gp
 // TestTuningSaved: auto mode writes its choices beside the device's
 // pipeline cache (creating the folder), a new kit on a device of the
 // same driver starts from them, and a corrupt file is ignored.
+// TestTuningSavedGPUChoices: the choices the GPU kernel family times (the
+// fc kernel, the tiles of a general convolution) are saved and a new kit
+// starts from them.
+func TestTuningSavedGPUChoices(t *testing.T) {
+	t.Setenv(layers.EnvKernels, "gpu")
+	testdev.Open(t) // skips or fails as the GPU tests do
+	dir := filepath.Join(t.TempDir(), "cache")
+	open := func() (*gpu.Device, *layers.Kit) {
+		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dev, layers.NewKit(dev)
+	}
+	dev, kit := open()
+	rng := layertest.Seed(t)
+	fc := &layers.FC{In: 64, Out: 12, W: uniform(rng, 64*12, -0.2, 0.2), B: uniform(rng, 12, -0.5, 0.5)}
+	layertest.CheckOp(t, kit, rng, layertest.OpCase{Name: "fc", Op: fc, In: []layers.Shape{{N: 2, H: 1, W: 1, C: 64}}, Tol: tolGEMM})
+	layertest.CheckOp(t, kit, rng, convCase(rng, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1}, 1, 5, 7, 8, 20))
+	tuned := kit.Tuning()
+	kit.Close()
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var fcKey, tileKey bool
+	for key, v := range tuned {
+		fcKey = fcKey || (strings.HasPrefix(key, "fc gpu-kernels 2 rows 64x12") && (v == "storage" || v == "texel"))
+		tileKey = tileKey || (strings.Contains(key, " tiles ") && (v == "small" || v == "large"))
+	}
+	if !fcKey || !tileKey {
+		t.Fatalf("tuning %v: want an fc kernel and a tiling", tuned)
+	}
+	dev, kit = open()
+	defer dev.Close()
+	defer kit.Close()
+	if got := kit.Tuning(); !maps.Equal(got, tuned) {
+		t.Errorf("a new kit starts from %v, want %v", got, tuned)
+	}
+}
+
 func TestTuningSaved(t *testing.T) {
 	t.Setenv(layers.EnvWinograd, "auto")
 	testdev.Open(t) // skips or fails as the GPU tests do
@@ -574,12 +614,21 @@ func TestOpsFP16(t *testing.T) {
 					for _, c := range opTable(rng) {
 						layertest.CheckOp(t, kit, rng, c)
 					}
-					if family == "gpu" { // both fc kernels, not only the one timing picks
+					if family == "gpu" { // both fc kernels and both conv tilings, not only what timing picks
 						for _, mode := range []string{"storage", "texel"} {
 							kit.SetFCKernel(mode)
 							for _, c := range opTable(rng) {
 								if strings.HasPrefix(c.Name, "fc ") {
 									c.Name += " " + mode
+									layertest.CheckOp(t, kit, rng, c)
+								}
+							}
+						}
+						for _, tiles := range []string{"small", "large"} {
+							kit.SetConvTiles(tiles)
+							for _, c := range opTable(rng) {
+								if _, ok := c.Op.(*layers.Conv); ok {
+									c.Name += " " + tiles + " tiles"
 									layertest.CheckOp(t, kit, rng, c)
 								}
 							}

@@ -270,16 +270,12 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 		c.keep[algo] = true // a later tuning must not free weights this shape's plans use
 		return algo, nil
 	}
-	best, bestTime := algoDirect, time.Duration(0)
-	for _, algo := range append([]string{algoDirect}, candidates...) {
-		d, err := k.timeRecording(func(s *gpu.Sequence) error { return record(s, algo) })
-		if err != nil {
-			return "", err
-		}
-		if algo == algoDirect || d < bestTime {
-			best, bestTime = algo, d
-		}
+	algos := append([]string{algoDirect}, candidates...)
+	times, err := k.timeCandidates(len(algos), func(s *gpu.Sequence, i int) error { return record(s, algos[i]) })
+	if err != nil {
+		return "", err
 	}
+	best := algos[fastest(times)]
 	for algo, u := range c.u {
 		if algo != best && !c.keep[algo] {
 			k.held.Add(-u.Size())
@@ -347,44 +343,69 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 	return c.recordWinograd(s, in, out, relu, algo, true)
 }
 
-// timeRecording runs a recording once (compiling its pipelines), then
-// three times more, and returns the fastest. The time is the device's own
-// (the sum of its dispatches' timestamps) where it has timestamps: on a
-// fast GPU a layer takes tens of microseconds, about what a submission
-// and the host's wake-up add, which would drown the difference between
-// the candidates. Elsewhere it is the wall time of the submission.
-func (k *Kit) timeRecording(record func(*gpu.Sequence) error) (time.Duration, error) {
-	seq, err := k.dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
-	if err != nil {
-		return 0, err
-	}
-	defer seq.Close()
-	if err := record(seq); err != nil {
-		return 0, err
-	}
-	if err := seq.Submit(); err != nil {
-		return 0, err
-	}
-	best := time.Duration(1<<63 - 1)
-	for range 3 {
-		start := time.Now()
-		if err := seq.Submit(); err != nil {
-			return 0, err
+// timeCandidates times n recordings of the same work (record(s, i) records
+// candidate i), each run once to compile its pipelines and then three
+// times more, and returns the fastest time of each. The time is the
+// device's own where every candidate can be timed with timestamps (from
+// the start of the first dispatch to the end of the last, gaps between
+// dispatches included): on a fast GPU a layer takes tens of microseconds,
+// about what a submission and the host's wake-up add, which would drown
+// the difference between the candidates. Otherwise (no timestamps, or a
+// candidate of more dispatches than a sequence can time) every candidate
+// gets the wall time of its submissions, so the times compare.
+func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) ([]time.Duration, error) {
+	wall := make([]time.Duration, n)
+	span := make([]time.Duration, n)
+	spans := true
+	for i := range n {
+		seq, err := k.dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
+		if err != nil {
+			return nil, err
 		}
-		d := time.Since(start)
-		ts, err := seq.Timings() // ErrUntimed: too many dispatches; the wall time then
-		if err != nil && !errors.Is(err, gpu.ErrUntimed) {
-			return 0, err
-		}
-		if len(ts) > 0 {
-			d = 0
-			for _, t := range ts {
-				d += t.Duration
+		err = func() error {
+			defer seq.Close()
+			if err := record(seq, i); err != nil {
+				return err
 			}
+			if err := seq.Submit(); err != nil {
+				return err
+			}
+			wall[i], span[i] = 1<<63-1, 1<<63-1
+			for range 3 {
+				start := time.Now()
+				if err := seq.Submit(); err != nil {
+					return err
+				}
+				wall[i] = min(wall[i], time.Since(start))
+				d, err := seq.Span()
+				if errors.Is(err, gpu.ErrUntimed) || (err == nil && d <= 0) {
+					spans = false
+				} else if err != nil {
+					return err
+				}
+				span[i] = min(span[i], d)
+			}
+			return nil
+		}()
+		if err != nil {
+			return nil, err
 		}
-		best = min(best, d)
 	}
-	return best, nil
+	if spans {
+		return span, nil
+	}
+	return wall, nil
+}
+
+// fastest is the index of the shortest time (the first of equals).
+func fastest(ts []time.Duration) int {
+	best := 0
+	for i, t := range ts {
+		if t < ts[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 // loadTuning reads the saved choices of the kit's device, if any.
@@ -455,8 +476,10 @@ func (k *Kit) saveTuning() {
 // counts it against the device.
 func (k *Kit) HeldBytes() int64 { return k.held.Load() }
 
-// Tuning returns the kit's choices of algorithm ("direct", "f2", "f4"),
-// keyed by layer and input shape.
+// Tuning returns the kit's timed choices, keyed by layer, input shape and
+// precision: a 3x3 convolution's algorithm ("direct", "f2", "f4"), and on
+// GPUs an fc layer's kernel ("storage", "texel") and a general
+// convolution's tiles ("small", "large").
 func (k *Kit) Tuning() map[string]string {
 	out := make(map[string]string, len(k.tuned))
 	for key, v := range k.tuned {

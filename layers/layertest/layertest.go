@@ -97,6 +97,20 @@ func Uniform(rng *rand.Rand, n int, lo, hi float64) []float32 {
 // (VKVGG_LOG_ERR=1 go test ./layers -run TestOpsFP16 -v logs them).
 const HalfNormErr = 3e-3
 
+// minNormValues is the fewest nonzero reference values the normalised
+// error is held to HalfNormErr over.
+const minNormValues = 16
+
+func nonzero(v []float32) int {
+	n := 0
+	for _, x := range v {
+		if x != 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Half is the elementwise tolerance of one op in fp16 with reference
 // ref: fp16's relative rounding of the result (2^-11, doubled) plus the
 // weights' and inputs' share, which scales with the typical magnitude
@@ -263,7 +277,10 @@ func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.
 			if os.Getenv("VKVGG_LOG_ERR") != "" {
 				t.Logf("%s: fp16 normalised error %.3g", name, NormErr(got, ref))
 			}
-			if e := NormErr(got, ref); e > HalfNormErr {
+			// A norm over a handful of values (a 5-wide fc after its ReLU)
+			// is decided by which few survive; the values are still each
+			// held to Half's tolerance.
+			if e := NormErr(got, ref); e > HalfNormErr && nonzero(ref) >= minNormValues {
 				t.Errorf("%s: normalised error %.3g over fp16's %.3g", name, e, HalfNormErr)
 			}
 		}
