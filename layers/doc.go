@@ -35,7 +35,8 @@
 //     SAME), bias, optional ReLU; FoldBatchNorm folds an inference batch
 //     norm into it. 3x3 stride-1 layers use the Conv3x3 kernels, others
 //     GConv. Each has two families: on GPUs a shared-memory tiled implicit
-//     GEMM (tile sizes are specialization constants); on CPU devices such as
+//     GEMM (tile sizes are specialization constants; GConv times 32x32
+//     tiles against 64x64 where the latter make few workgroups); on CPU devices such as
 //     lavapipe a register-blocked kernel reading vec4 texel buffers, where
 //     loads from storage buffers and shared memory cost a loop over SIMD
 //     lanes (a 3-channel input is padded to 4 for it, a small copy).
@@ -48,7 +49,9 @@
 //     adaptive ones (global pooling is adaptive 1x1, optionally flat).
 //   - FC: [N,K] x [K,M] + bias, optional ReLU; weights are stored as column
 //     blocks that each fit one binding, so matrices beyond
-//     maxStorageBufferRange (fc6: 411 MB) just work.
+//     maxStorageBufferRange (fc6: 411 MB) just work. CPU devices read them
+//     as vec4 texel buffers; GPUs time that kernel against one of scalar
+//     storage-buffer loads per shape and keep the faster (Kit.Tuning).
 //   - Add (optional ReLU), ReLU: element-wise, four at a time where the
 //     bases align.
 //   - Softmax over each image's vector, or over the channels of each pixel.
