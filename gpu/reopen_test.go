@@ -2,10 +2,6 @@ package gpu_test
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -36,7 +32,7 @@ func TestReopen(t *testing.T) {
 					t.Skip("no validation layer")
 				}
 				if err != nil {
-					t.Fatalf("gpu.Open: %v (%s)", err, procState())
+					t.Fatalf("gpu.Open: %v (%s)", err, testdev.ProcState())
 				}
 				buf, err := dev.NewBuffer(1 << 20)
 				if err != nil {
@@ -48,52 +44,21 @@ func TestReopen(t *testing.T) {
 				}
 			}
 			open() // the driver's one-time state
-			fds, threads := procCounts()
+			fds, threads := testdev.ProcCounts()
 			for i := range n {
 				dev, err := gpu.Open(gpu.Options{Validation: validation})
 				if err != nil {
-					t.Fatalf("gpu.Open after %d opens and closes: %v (%s)", i+1, err, procState())
+					t.Fatalf("gpu.Open after %d opens and closes: %v (%s)", i+1, err, testdev.ProcState())
 				}
 				if err := dev.Close(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			fds2, threads2 := procCounts()
+			fds2, threads2 := testdev.ProcCounts()
 			t.Logf("%d opens: open files %d -> %d, threads %d -> %d", n, fds, fds2, threads, threads2)
 			if fds >= 0 && fds2 > fds+4 {
 				t.Errorf("open files grew from %d to %d over %d opens and closes", fds, fds2, n)
 			}
 		})
 	}
-}
-
-// procCounts is the process's open files and threads (-1 where /proc is
-// not there).
-func procCounts() (fds, threads int) {
-	fds, threads = -1, -1
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fds = len(ents)
-	}
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-				threads, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
-	}
-	return fds, threads
-}
-
-// procState describes what the process holds, for a failure message.
-func procState() string {
-	fds, threads := procCounts()
-	s := fmt.Sprintf("open files %d, threads %d", fds, threads)
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmSize:") {
-				s += ", " + strings.Join(strings.Fields(l), " ")
-			}
-		}
-	}
-	return s
 }

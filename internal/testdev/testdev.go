@@ -31,6 +31,7 @@ func Open(t testing.TB) *gpu.Device {
 	// VKVGG_STAGING=1 runs the tests through the staging path of
 	// discrete GPUs (device-only memory) on any device.
 	staging := os.Getenv("VKVGG_STAGING") == "1"
+	logOpen(t.Name())
 	dev, err := gpu.Open(gpu.Options{Validation: true, Staging: staging})
 	if errors.Is(err, gpu.ErrLayerNotPresent) && !Required() {
 		t.Logf("validation layer not installed (Debian: vulkan-validationlayers); running without it")
@@ -40,7 +41,7 @@ func Open(t testing.TB) *gpu.Device {
 		if (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) && !Required() {
 			t.Skipf("no Vulkan device: %v (set %s=1 to fail instead)", err, EnvRequire)
 		}
-		t.Fatalf("gpu.Open: %v", err)
+		t.Fatalf("gpu.Open: %v (%s)", err, ProcState())
 	}
 	t.Cleanup(func() {
 		if err := dev.Close(); err != nil {

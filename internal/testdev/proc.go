@@ -1,0 +1,56 @@
+package testdev
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// EnvLogOpens, set to 1, makes Open print each device it opens with what
+// the process holds (open files, threads, memory) to stderr: the account
+// to read when a driver refuses a device after many.
+const EnvLogOpens = "VKVGG_LOG_OPENS"
+
+var opens atomic.Int64
+
+// logOpen prints the process's state before an Open when EnvLogOpens is 1.
+func logOpen(test string) {
+	if os.Getenv(EnvLogOpens) != "1" {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "testdev: open %d (%s): %s\n", opens.Add(1), test, ProcState())
+}
+
+// ProcCounts is the process's open files and threads (-1 where /proc is
+// not there).
+func ProcCounts() (fds, threads int) {
+	fds, threads = -1, -1
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		fds = len(ents)
+	}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+				threads, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+	}
+	return fds, threads
+}
+
+// ProcState describes what the process holds: open files, threads,
+// virtual and resident memory.
+func ProcState() string {
+	fds, threads := ProcCounts()
+	s := fmt.Sprintf("open files %d, threads %d", fds, threads)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmSize:") {
+				s += ", " + strings.Join(strings.Fields(l), " ")
+			}
+		}
+	}
+	return s
+}
