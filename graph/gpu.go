@@ -137,11 +137,15 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 // depth() of them in flight so that the device never waits for the host.
 // It starts no further segment once ctx is done, waits for those running,
 // and returns ctx.Err() then.
-func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) error {
+func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st *RunStats) error {
+	t0 := time.Now()
 	if input != nil { // nil: the caller filled the input buffer on the device
 		if err := kit.Write(p.tensor(-1).Buf, 0, input); err != nil {
 			return err
 		}
+	}
+	if st != nil {
+		st.Upload = time.Since(t0)
 	}
 	var running []*gpu.Sequence
 	var first error
@@ -174,6 +178,9 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32) err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if st != nil {
+		st.Device = time.Since(start)
 	}
 	if len(p.segs) > 0 { // none when every name asked for is a view of the input
 		p.perSeg = time.Since(start) / time.Duration(len(p.segs))

@@ -366,6 +366,41 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestRunStats: a run's phases add up to no more than the run, and with
+// profiling on the device's times come with them.
+func TestRunStats(t *testing.T) {
+	m := model(t, "resnet18")
+	b := randomBatch(2, 2, 64, 64)
+	for _, where := range []string{"device", "cpu"} {
+		n := netOn(t, where, m.Graph)
+		if where == "device" {
+			n.SetProfile(true)
+		}
+		for range 2 {
+			if _, err := n.Run(context.Background(), b, "prob"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := n.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := st.Check + st.Plan + st.Upload + st.Device + st.Readback
+		if st.Device <= 0 || st.Check <= 0 || parts > st.Total {
+			t.Errorf("%s: %+v: phases must be positive where they ran and add up to no more than the run", where, st)
+		}
+		if where == "device" && n.Device().Info().TimestampPeriodNS > 0 {
+			plan, err := n.Plan(b, "prob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Submissions != plan.Segments || st.Dispatches <= 0 || st.Spans <= 0 || st.Spans > st.Device {
+				t.Errorf("device: %+v: want %d submissions, positive GPU times, spans within the device phase", st, plan.Segments)
+			}
+		}
+	}
+}
+
 // TestViewOfInput: a name that is a view of the input needs no work at
 // all (a plan of no segments), on the device as on the CPU, twice (the
 // second run uses the pace of the first).

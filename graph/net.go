@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime/debug"
 	"sort"
+	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/layers"
@@ -82,6 +83,7 @@ type Net struct {
 	plans    []*gpuPlan // most recently used last
 	last     *gpuPlan
 	profile  bool
+	stats    RunStats // of the last run, host phases (GPU times filled in by Stats)
 	memLimit int64
 	closed   bool
 	inflight []*gpu.Sequence // started by RunOnDeviceAsync, not yet waited for
@@ -226,6 +228,54 @@ func (n *Net) Timings() ([]gpu.Timing, error) {
 		return nil, nil
 	}
 	return n.last.timings()
+}
+
+// RunStats says where the last Run's (or RunPooled's) time went: each
+// phase's wall time on the host, and with profiling on (SetProfile) the
+// device's own time. On the CPU reference, Device is the computation.
+type RunStats struct {
+	Total    time.Duration // the whole Run, lock and feature assembly included
+	Check    time.Duration // CheckBatch
+	Plan     time.Duration // finding the recorded plan (recording a new one)
+	Upload   time.Duration // the input into device memory
+	Device   time.Duration // submitting the work and waiting for it
+	Readback time.Duration // the features into host memory
+	// With profiling on and timestamps: Dispatches is the sum of the
+	// dispatches' own GPU times, Spans the sum over submissions of the
+	// time from their first dispatch's start to their last one's end (the
+	// gaps and barriers between dispatches included).
+	Dispatches, Spans time.Duration
+	Submissions       int
+}
+
+// Stats returns where the last run's time went. The device's times need
+// profiling on; without it, or on the CPU reference, they are zero.
+func (n *Net) Stats() (RunStats, error) {
+	n.mu.lock()
+	defer n.mu.unlock()
+	if err := n.settle(); err != nil {
+		return RunStats{}, err
+	}
+	st := n.stats
+	if n.last == nil || !n.profile {
+		return st, nil
+	}
+	st.Submissions = len(n.last.segs)
+	for _, q := range n.last.segs {
+		ts, err := q.Timings()
+		if err != nil {
+			return st, err
+		}
+		for _, t := range ts {
+			st.Dispatches += t.Duration
+		}
+		d, err := q.Span()
+		if err != nil {
+			return st, err
+		}
+		st.Spans += d
+	}
+	return st, nil
 }
 
 // Input values must lie in [MinInput, MaxInput]: the networks take RGB
@@ -476,13 +526,17 @@ func (n *Net) begin(ctx context.Context) error {
 // width on the device before readback, as Keras's pooling='avg' does: a
 // map [N,H,W,C] comes back as [N,C]; vectors come back as they are.
 func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...string) (*Result, error) {
+	start := time.Now()
 	if err := CheckBatch(b); err != nil {
 		return nil, err
 	}
+	check := time.Since(start)
 	if err := n.begin(ctx); err != nil {
 		return nil, err
 	}
 	defer n.mu.unlock()
+	n.stats = RunStats{Check: check}
+	defer func() { n.stats.Total = time.Since(start) }()
 	asked := names
 	if pool != NoPooling {
 		var err error
@@ -502,7 +556,9 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 		if err := n.checkMemory(s); err != nil {
 			return nil, err
 		}
+		t0 := time.Now()
 		out, err = n.runCPU(ctx, s, b)
+		n.stats.Device = time.Since(t0)
 	} else {
 		out, err = n.runGPU(ctx, s, b)
 	}
@@ -635,14 +691,18 @@ func (n *Net) runCPU(ctx context.Context, s *schedule, b Batch) (map[int][]float
 // runGPU finds or records the plan, uploads the batch, runs the
 // submissions and downloads the kept tensors.
 func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float32, error) {
+	t0 := time.Now()
 	p, err := n.planFor(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	n.last = p
-	if err := p.run(ctx, n.kit, b.Data); err != nil {
+	n.stats.Plan = time.Since(t0)
+	if err := p.run(ctx, n.kit, b.Data, &n.stats); err != nil {
 		return nil, err
 	}
+	t0 = time.Now()
+	defer func() { n.stats.Readback = time.Since(t0) }()
 	out := map[int][]float32{}
 	for _, k := range s.kept {
 		t := p.tensor(k.node)
@@ -655,7 +715,7 @@ func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float
 			// which the next layers turn into NaN. Say so rather than
 			// hand them back.
 			for _, v := range d {
-				if math.IsInf(float64(v), 0) || math.IsNaN(float64(v)) {
+				if v-v != 0 { // infinite or NaN
 					return nil, fmt.Errorf("graph: %s holds %v in fp16: some layer up to it exceeds fp16's range (65504); run in fp32", k.name, v)
 				}
 			}

@@ -654,10 +654,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *profile {
 			for _, m := range nets {
 				m.SetProfile(true)
-				if _, err := m.Run(ctx, b, names...); err != nil {
-					return err
+				// The first run records the plan again and learns its pace.
+				for range 2 {
+					if _, err := m.Run(ctx, b, names...); err != nil {
+						return err
+					}
 				}
 				ts, err := m.Timings()
+				if err != nil {
+					return err
+				}
+				st, err := m.Stats()
 				if err != nil {
 					return err
 				}
@@ -670,10 +677,25 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					fmt.Fprintf(stdout, "  %s:\n", m.Precision())
 				}
 				printProfile(stdout, mplan, ts)
+				printStats(stdout, st)
 			}
 		}
 	}
 	return nil
+}
+
+// printStats prints where a profiled run's wall time went: the host's
+// phases, and the device's time in its dispatches and from the first to
+// the last dispatch of each submission (the difference is the gaps).
+func printStats(w io.Writer, st graph.RunStats) {
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	fmt.Fprintf(w, "  run %.2f ms: input check %.2f, plan %.2f, upload %.2f, device %.2f, readback %.2f, other %.2f\n",
+		ms(st.Total), ms(st.Check), ms(st.Plan), ms(st.Upload), ms(st.Device), ms(st.Readback),
+		ms(st.Total-st.Check-st.Plan-st.Upload-st.Device-st.Readback))
+	if st.Submissions > 0 && st.Spans > 0 {
+		fmt.Fprintf(w, "  device: %.2f ms in dispatches, %.2f ms from first to last dispatch of its %d submissions\n",
+			ms(st.Dispatches), ms(st.Spans), st.Submissions)
+	}
 }
 
 // printProfile prints the GPU time of each layer of a run (the sum of
