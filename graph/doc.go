@@ -25,10 +25,11 @@
 // # Concurrency and cancellation
 //
 // A Net is safe for concurrent use; runs are serialised. A device run
-// keeps as many submissions queued as take about 20 ms at its last run's
-// pace (two on a CPU device, all of them on a fast GPU, which then never
-// waits for the host between them) and starts no further one once its
-// context is done, so a cancelled run returns ctx.Err() within about a
-// layer's time or 20 ms, and the Net stays usable. The CPU reference checks the context
+// keeps two submissions queued, or as many as take about 20 ms at the
+// last run's pace (all of them on a fast GPU, which then never waits for
+// the host between them), and starts no further one once its context is
+// done, so a cancelled run returns ctx.Err() within about two
+// submissions' time or 20 ms, and the Net stays usable.
+// RunOnDeviceAsync queues all of them. The CPU reference checks the context
 // inside every long layer.
 package graph

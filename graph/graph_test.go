@@ -371,7 +371,7 @@ func TestMemoryLimit(t *testing.T) {
 func TestRunStats(t *testing.T) {
 	m := model(t, "resnet18")
 	b := randomBatch(2, 2, 64, 64)
-	for _, where := range []string{"device", "cpu"} {
+	for _, where := range []string{"cpu", "device"} { // the device last: it may skip
 		n := netOn(t, where, m.Graph)
 		if where == "device" {
 			n.SetProfile(true)
@@ -394,7 +394,11 @@ func TestRunStats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Submissions != plan.Segments || st.Dispatches <= 0 || st.Spans <= 0 || st.Spans > st.Device {
+			// The GPU's clock and the host's agree only roughly, and on a GPU
+			// one submission's first timestamp may come before the last
+			// one's work has drained: spans within the device phase, with
+			// slack.
+			if st.Submissions != plan.Segments || st.Dispatches <= 0 || st.Spans <= 0 || st.Spans > st.Device+st.Device/10+time.Millisecond {
 				t.Errorf("device: %+v: want %d submissions, positive GPU times, spans within the device phase", st, plan.Segments)
 			}
 		}

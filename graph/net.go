@@ -79,15 +79,16 @@ type Net struct {
 
 	paramBytes int64 // uploaded weights
 
-	mu       runLock    // guards everything below, and every run
-	plans    []*gpuPlan // most recently used last
-	last     *gpuPlan
-	profile  bool
-	stats    RunStats // of the last run, host phases (GPU times filled in by Stats)
-	memLimit int64
-	closed   bool
-	inflight []*gpu.Sequence // started by RunOnDeviceAsync, not yet waited for
-	owned    []*gpu.Sequence // made for those runs; settle closes them
+	mu        runLock    // guards everything below, and every run
+	plans     []*gpuPlan // most recently used last
+	last      *gpuPlan
+	profile   bool
+	stats     RunStats // of the last successful Run, host phases (Stats adds the GPU's)
+	statsPlan *gpuPlan // the plan that run used (nil on the CPU reference)
+	memLimit  int64
+	closed    bool
+	inflight  []*gpu.Sequence // started by RunOnDeviceAsync, not yet waited for
+	owned     []*gpu.Sequence // made for those runs; settle closes them
 }
 
 // NewCPU returns a Net that runs g with the CPU reference.
@@ -230,26 +231,32 @@ func (n *Net) Timings() ([]gpu.Timing, error) {
 	return n.last.timings()
 }
 
-// RunStats says where the last Run's (or RunPooled's) time went: each
-// phase's wall time on the host, and with profiling on (SetProfile) the
-// device's own time. On the CPU reference, Device is the computation.
+// RunStats says where the last successful Run's (or RunPooled's) time
+// went: each phase's wall time on the host, and with profiling on
+// (SetProfile) the device's own time. On the CPU reference, Device is the
+// computation.
 type RunStats struct {
 	Total    time.Duration // the whole Run, lock and feature assembly included
 	Check    time.Duration // CheckBatch
 	Plan     time.Duration // finding the recorded plan (recording a new one)
-	Upload   time.Duration // the input into device memory
+	Upload   time.Duration // the input into device memory (fp16: converted on the host)
 	Device   time.Duration // submitting the work and waiting for it
-	Readback time.Duration // the features into host memory
-	// With profiling on and timestamps: Dispatches is the sum of the
-	// dispatches' own GPU times, Spans the sum over submissions of the
-	// time from their first dispatch's start to their last one's end (the
-	// gaps and barriers between dispatches included).
+	Readback time.Duration // the features into host memory (fp16: converted and checked)
+	// With profiling on: Submissions is how many the run made. Where the
+	// device has timestamps, Dispatches is the sum of the dispatches' own
+	// GPU times, and Spans the sum over submissions of the time from
+	// their first dispatch's start to their last one's end (the gaps and
+	// barriers between dispatches within a submission included).
+	// Untimed says some submission had too many dispatches to time
+	// (gpu.ErrUntimed); the sums leave it out.
 	Dispatches, Spans time.Duration
 	Submissions       int
+	Untimed           bool
 }
 
-// Stats returns where the last run's time went. The device's times need
-// profiling on; without it, or on the CPU reference, they are zero.
+// Stats returns where the last successful Run's time went. The device's
+// times need profiling on; without it, on the CPU reference, after a
+// run that failed, or after a RunOnDevice, they are zero.
 func (n *Net) Stats() (RunStats, error) {
 	n.mu.lock()
 	defer n.mu.unlock()
@@ -257,12 +264,17 @@ func (n *Net) Stats() (RunStats, error) {
 		return RunStats{}, err
 	}
 	st := n.stats
-	if n.last == nil || !n.profile {
+	p := n.statsPlan
+	if p == nil || !n.profile || p != n.last { // a device run came after
 		return st, nil
 	}
-	st.Submissions = len(n.last.segs)
-	for _, q := range n.last.segs {
+	st.Submissions = len(p.segs)
+	for _, q := range p.segs {
 		ts, err := q.Timings()
+		if errors.Is(err, gpu.ErrUntimed) {
+			st.Untimed = true
+			continue
+		}
 		if err != nil {
 			return st, err
 		}
@@ -535,8 +547,8 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 		return nil, err
 	}
 	defer n.mu.unlock()
-	n.stats = RunStats{Check: check}
-	defer func() { n.stats.Total = time.Since(start) }()
+	st := RunStats{Check: check}
+	n.statsPlan = nil // this run resubmits the plans: their times are its own
 	asked := names
 	if pool != NoPooling {
 		var err error
@@ -558,9 +570,9 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 		}
 		t0 := time.Now()
 		out, err = n.runCPU(ctx, s, b)
-		n.stats.Device = time.Since(t0)
+		st.Device = time.Since(t0)
 	} else {
-		out, err = n.runGPU(ctx, s, b)
+		out, err = n.runGPU(ctx, s, b, &st)
 	}
 	if err != nil {
 		return nil, err
@@ -596,6 +608,11 @@ func (n *Net) RunPooled(ctx context.Context, b Batch, pool Pooling, names ...str
 	r := &Result{}
 	for _, it := range items {
 		r.add(it.f.Name, it.f)
+	}
+	st.Total = time.Since(start)
+	n.stats, n.statsPlan = st, nil
+	if n.dev != nil {
+		n.statsPlan = n.last
 	}
 	return r, nil
 }
@@ -690,19 +707,19 @@ func (n *Net) runCPU(ctx context.Context, s *schedule, b Batch) (map[int][]float
 
 // runGPU finds or records the plan, uploads the batch, runs the
 // submissions and downloads the kept tensors.
-func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch) (map[int][]float32, error) {
+func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch, st *RunStats) (map[int][]float32, error) {
 	t0 := time.Now()
 	p, err := n.planFor(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	n.last = p
-	n.stats.Plan = time.Since(t0)
-	if err := p.run(ctx, n.kit, b.Data, &n.stats); err != nil {
+	st.Plan = time.Since(t0)
+	if err := p.run(ctx, n.kit, b.Data, st); err != nil {
 		return nil, err
 	}
 	t0 = time.Now()
-	defer func() { n.stats.Readback = time.Since(t0) }()
+	defer func() { st.Readback = time.Since(t0) }()
 	out := map[int][]float32{}
 	for _, k := range s.kept {
 		t := p.tensor(k.node)

@@ -8,9 +8,10 @@ import (
 	"sync/atomic"
 )
 
-// EnvLogOpens, set to 1, makes Open print each device it opens with what
-// the process holds (open files, threads, memory) to stderr: the account
-// to read when a driver refuses a device after many.
+// EnvLogOpens, set to 1, makes Open print each device it opens (counted
+// over this helper's opens only, not a test's own gpu.Open calls) with
+// what the process holds (open files, threads, memory) to stderr: the
+// account to read when a driver refuses a device after many.
 const EnvLogOpens = "VKVGG_LOG_OPENS"
 
 var opens atomic.Int64
@@ -20,7 +21,7 @@ func logOpen(test string) {
 	if os.Getenv(EnvLogOpens) != "1" {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "testdev: open %d (%s): %s\n", opens.Add(1), test, ProcState())
+	fmt.Fprintf(os.Stderr, "testdev: helper's open %d (%s): %s\n", opens.Add(1), test, ProcState())
 }
 
 // ProcCounts is the process's open files and threads (-1 where /proc is

@@ -35,6 +35,7 @@ func Open(t testing.TB) *gpu.Device {
 	dev, err := gpu.Open(gpu.Options{Validation: true, Staging: staging})
 	if errors.Is(err, gpu.ErrLayerNotPresent) && !Required() {
 		t.Logf("validation layer not installed (Debian: vulkan-validationlayers); running without it")
+		logOpen(t.Name() + ", without validation")
 		dev, err = gpu.Open(gpu.Options{Staging: staging})
 	}
 	if err != nil {

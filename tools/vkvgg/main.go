@@ -661,7 +661,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					}
 				}
 				ts, err := m.Timings()
-				if err != nil {
+				untimed := errors.Is(err, gpu.ErrUntimed)
+				if err != nil && !untimed {
 					return err
 				}
 				st, err := m.Stats()
@@ -676,7 +677,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if len(nets) > 1 {
 					fmt.Fprintf(stdout, "  %s:\n", m.Precision())
 				}
-				printProfile(stdout, mplan, ts)
+				if untimed {
+					fmt.Fprintln(stdout, "  (a submission has more dispatches than can be timed: no per-layer table)")
+				} else {
+					printProfile(stdout, mplan, ts)
+				}
 				printStats(stdout, st)
 			}
 		}
@@ -693,8 +698,12 @@ func printStats(w io.Writer, st graph.RunStats) {
 		ms(st.Total), ms(st.Check), ms(st.Plan), ms(st.Upload), ms(st.Device), ms(st.Readback),
 		ms(st.Total-st.Check-st.Plan-st.Upload-st.Device-st.Readback))
 	if st.Submissions > 0 && st.Spans > 0 {
-		fmt.Fprintf(w, "  device: %.2f ms in dispatches, %.2f ms from first to last dispatch of its %d submissions\n",
-			ms(st.Dispatches), ms(st.Spans), st.Submissions)
+		note := ""
+		if st.Untimed {
+			note = " (some too large to time, left out)"
+		}
+		fmt.Fprintf(w, "  device: %.2f ms in dispatches, %.2f ms from first to last dispatch of its %d submissions%s\n",
+			ms(st.Dispatches), ms(st.Spans), st.Submissions, note)
 	}
 }
 
