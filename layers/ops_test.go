@@ -404,23 +404,26 @@ func submitted(t *testing.T, dev *gpu.Device, out layers.Tensor, record func(*gp
 	return got
 }
 
-// TestTuningSaved: auto mode writes its choices beside the device's
-// pipeline cache (creating the folder), a new kit on a device of the
-// same driver starts from them, and a corrupt file is ignored.
-// TestTuningSavedGPUChoices: the choices the GPU kernel family times (the
-// fc kernel, the tiles of a general convolution) are saved and a new kit
-// starts from them.
-func TestTuningSavedGPUChoices(t *testing.T) {
-	t.Setenv(layers.EnvKernels, "gpu")
-	testdev.Open(t) // skips or fails as the GPU tests do
-	dir := filepath.Join(t.TempDir(), "cache")
-	open := func() (*gpu.Device, *layers.Kit) {
+// cachedKits returns a function that opens a device keeping its pipeline
+// cache and tuning in dir, and an fp32 kit on it.
+func cachedKits(t *testing.T, dir string) func() (*gpu.Device, *layers.Kit) {
+	return func() (*gpu.Device, *layers.Kit) {
+		t.Helper()
 		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return dev, layers.NewKit(dev)
 	}
+}
+
+// TestTuningSavedGPUChoices: the choices the GPU kernel family times (the
+// fc kernel, the tiles of a general convolution) are saved and a new kit
+// starts from them.
+func TestTuningSavedGPUChoices(t *testing.T) {
+	t.Setenv(layers.EnvKernels, "gpu")
+	testdev.Open(t) // skips or fails as the GPU tests do
+	open := cachedKits(t, filepath.Join(t.TempDir(), "cache"))
 	dev, kit := open()
 	rng := layertest.Seed(t)
 	fc := &layers.FC{In: 64, Out: 12, W: uniform(rng, 64*12, -0.2, 0.2), B: uniform(rng, 12, -0.5, 0.5)}
@@ -447,17 +450,14 @@ func TestTuningSavedGPUChoices(t *testing.T) {
 	}
 }
 
+// TestTuningSaved: auto mode writes its choices beside the device's
+// pipeline cache (creating the folder), a new kit on a device of the
+// same driver starts from them, and a corrupt file is ignored.
 func TestTuningSaved(t *testing.T) {
 	t.Setenv(layers.EnvWinograd, "auto")
 	testdev.Open(t) // skips or fails as the GPU tests do
 	dir := filepath.Join(t.TempDir(), "cache")
-	open := func() (*gpu.Device, *layers.Kit) {
-		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dev, layers.NewKit(dev)
-	}
+	open := cachedKits(t, dir)
 	dev, kit := open()
 	rng := layertest.Seed(t)
 	layertest.CheckOp(t, kit, rng, convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 12, 10, 8, 16))
