@@ -123,6 +123,7 @@ func (f *FCKernel) Close() error {
 	}
 	errs := []error{f.w.Close(), f.b.Close()}
 	for _, p := range f.parts {
+		f.kit.held.Add(-p.Size())
 		errs = append(errs, p.Close())
 	}
 	f.parts = nil
@@ -315,6 +316,7 @@ func (f *FCKernel) partBuffer(n int) (*gpu.Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.kit.held.Add(p.Size()) // the memory planner counts it (HeldBytes)
 	f.parts = append(f.parts, p)
 	return p, nil
 }

@@ -230,6 +230,28 @@ func TestFCGPUKernels(t *testing.T) {
 	}
 }
 
+// TestFCHeldBytes: an fc layer's partial-sum buffers count in the kit's
+// HeldBytes (which a device's memory limit subtracts) until it closes.
+func TestFCHeldBytes(t *testing.T) {
+	h := newHarness(t)
+	rng := layertest.Seed(t)
+	before := h.kit.HeldBytes()
+	fc, err := h.kit.NewFC(256, 100, uniform(rng, 256*100, -0.1, 0.1), uniform(rng, 100, -0.1, 0.1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := h.tensorAt(layers.Shape{N: 3, H: 1, W: 1, C: 256}, uniform(rng, 3*256, -1, 1), 8)
+	out := h.tensor(layers.Shape{N: 3, H: 1, W: 1, C: 100}, nil)
+	h.run(func(q *gpu.Sequence) error { return fc.Record(q, in, out, layers.Tensor{}) }, out)
+	if held := h.kit.HeldBytes() - before; held < 3*100*4 {
+		t.Errorf("an fc of 3 rows x 100 outputs holds %d bytes of partial sums, want at least %d", held, 3*100*4)
+	}
+	fc.Close()
+	if held := h.kit.HeldBytes(); held != before {
+		t.Errorf("after Close the kit holds %d bytes, %d before the layer", held, before)
+	}
+}
+
 func checkFC(t *testing.T, h *harness, rng interface{ Float64() float64 }, rows, k, m int) {
 	t.Helper()
 	x := uniform(rng, rows*k, -1, 1)
