@@ -115,9 +115,10 @@ func nonzero(v []float32) int {
 // ref: fp16's relative rounding of the result (2^-11, doubled) plus the
 // weights' and inputs' share, which scales with the typical magnitude
 // of the output, not with each element (a sum of terms can cancel to
-// almost nothing). Winograd F(4x4,3x3)'s worst elements reach 1.1e-2 of
-// the output's root mean square, at tile positions that the transform
-// amplifies most.
+// almost nothing). Winograd F(4x4,3x3) rounds its transformed weights,
+// and its worst elements reach 2.4e-2 of the output's root mean square
+// on rare draws (VKVGG_SEED=1796082132726255743), at tile positions that
+// the transform amplifies most: its cases set OpCase.HalfAtol.
 func Half(ref []float32) Tol {
 	var ss float64
 	for _, v := range ref {
@@ -165,6 +166,9 @@ type OpCase struct {
 	Tol  Tol
 	// Lo, Hi bound the random inputs (default [-1, 1)).
 	Lo, Hi float64
+	// HalfAtol, when set, replaces Half's absolute tolerance in fp16 (a
+	// fraction of the output's root mean square, 2e-2 by default).
+	HalfAtol float64
 }
 
 // CheckOp runs c on kit's device and on the CPU reference and compares
@@ -274,6 +278,9 @@ func checkAt(t *testing.T, kit *layers.Kit, dev *gpu.Device, c OpCase, k layers.
 		tol := c.Tol
 		if half {
 			tol = Half(ref)
+			if c.HalfAtol > 0 {
+				tol.Atol = tol.Atol / 2e-2 * c.HalfAtol
+			}
 			if os.Getenv("VKVGG_LOG_ERR") != "" {
 				t.Logf("%s: fp16 normalised error %.3g", name, NormErr(got, ref))
 			}
