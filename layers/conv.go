@@ -307,7 +307,7 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	if is.C != c.Cin {
 		return fmt.Errorf("layers: %s: input %v has %d channels, the layer takes %d", what, is, is.C, c.Cin)
 	}
-	oh, ow, _, err := c.win.Out(is.H, is.W)
+	oh, ow, pad, err := c.win.Out(is.H, is.W)
 	if err != nil {
 		return fmt.Errorf("layers: %s: %w", what, err)
 	}
@@ -331,13 +331,13 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	}
 	if !cfg.Register && !c.kit.cpu {
 		cfg, err = c.tiling(what, in, out, cfg, func(s *gpu.Sequence, t ConvConfig) error {
-			return c.recordTiled(s, what, in, out, relu, res, t)
+			return c.recordTiled(s, what, in, out, relu, res, t, pad)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	return c.recordTiled(s, what, in, out, relu, res, cfg)
+	return c.recordTiled(s, what, in, out, relu, res, cfg, pad)
 }
 
 // sameTiles reports whether two shared-memory tilings are the same.
@@ -369,36 +369,22 @@ func (c *GConv) tiling(what string, in, out Tensor, cfg ConvConfig, record func(
 	}
 	is := in.Shape
 	key := fmt.Sprintf("%s gpu-kernels %dx%dx%d %d->%d tiles %dx%dx%d/%dx%d", what, is.N, is.H, is.W, c.Cin, c.Cout, cfg.BM, cfg.BN, cfg.BK, cfg.TM, cfg.TN)
-	if k.prec != FP32 {
-		key += " " + k.prec.String()
-	}
-	switch k.tuned[key] {
-	case "small":
-		return smallTiles, nil
-	case "large":
-		return cfg, nil
-	}
 	tilings := []ConvConfig{cfg, smallTiles}
-	times, err := k.timeCandidates(len(tilings), func(s *gpu.Sequence, i int) error { return record(s, tilings[i]) })
+	best, _, err := k.choice(key, []string{"large", "small"}, func(s *gpu.Sequence, i int) error { return record(s, tilings[i]) })
 	if err != nil {
 		return cfg, err
 	}
-	best := []string{"large", "small"}[fastest(times)]
-	k.tuned[key] = best
-	k.saveTuning()
 	if best == "small" {
 		return smallTiles, nil
 	}
 	return cfg, nil
 }
 
-// recordTiled records the convolution with tiling cfg.
-func (c *GConv) recordTiled(s *gpu.Sequence, what string, in, out Tensor, relu uint32, res *Tensor, cfg ConvConfig) error {
-	is := in.Shape
-	oh, ow, pad, err := c.win.Out(is.H, is.W)
-	if err != nil {
-		return fmt.Errorf("layers: %s: %w", what, err)
-	}
+// recordTiled records the convolution, checked by record, with tiling cfg
+// and the window's padding pad.
+func (c *GConv) recordTiled(s *gpu.Sequence, what string, in, out Tensor, relu uint32, res *Tensor, cfg ConvConfig, pad [4]int) error {
+	is, oh, ow := in.Shape, out.Shape.H, out.Shape.W
+	var err error
 	k := convKernel{resBinding: true}
 	withRes := uint32(0)
 	if res != nil {

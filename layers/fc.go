@@ -205,22 +205,10 @@ func (f *FCKernel) choose(rows int, record func(s *gpu.Sequence, mode string) er
 	if k.fcMode != "" {
 		return k.fcMode, nil
 	}
-	key := fmt.Sprintf("fc gpu-kernels %d rows %dx%d", rows, f.K, f.M)
-	if k.prec != FP32 {
-		key += " " + k.prec.String()
-	}
-	if mode, ok := k.tuned[key]; ok && (mode == fcStorage || mode == fcTexel) {
-		return mode, nil
-	}
 	modes := []string{fcStorage, fcTexel}
-	times, err := k.timeCandidates(len(modes), func(s *gpu.Sequence, i int) error { return record(s, modes[i]) })
-	if err != nil {
-		return "", err
-	}
-	best := modes[fastest(times)]
-	k.tuned[key] = best
-	k.saveTuning()
-	return best, nil
+	key := fmt.Sprintf("fc gpu-kernels %d rows %dx%d", rows, f.K, f.M)
+	best, _, err := k.choice(key, modes, func(s *gpu.Sequence, i int) error { return record(s, modes[i]) })
+	return best, err
 }
 
 // record records the product with the texel kernel or the storage one.

@@ -263,19 +263,15 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 		family = "cpu"
 	}
 	key := fmt.Sprintf("%s %s-kernels %dx%dx%d %d->%d", what, family, is.N, is.H, is.W, c.Cin, c.Cout)
-	if k.prec != FP32 {
-		key += " " + k.prec.String()
-	}
-	if algo, ok := k.tuned[key]; ok && (algo == algoDirect || slices.Contains(candidates, algo)) {
-		c.keep[algo] = true // a later tuning must not free weights this shape's plans use
-		return algo, nil
-	}
 	algos := append([]string{algoDirect}, candidates...)
-	times, err := k.timeCandidates(len(algos), func(s *gpu.Sequence, i int) error { return record(s, algos[i]) })
+	best, timed, err := k.choice(key, algos, func(s *gpu.Sequence, i int) error { return record(s, algos[i]) })
 	if err != nil {
 		return "", err
 	}
-	best := algos[fastest(times)]
+	if !timed {
+		c.keep[best] = true // a later tuning must not free weights this shape's plans use
+		return best, nil
+	}
 	for algo, u := range c.u {
 		if algo != best && !c.keep[algo] {
 			k.held.Add(-u.Size())
@@ -284,8 +280,6 @@ func (c *Conv3x3) choose(what string, in, out Tensor, record func(s *gpu.Sequenc
 		}
 	}
 	c.keep[best] = true
-	k.tuned[key] = best
-	k.saveTuning()
 	return best, nil
 }
 
@@ -341,6 +335,26 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 		*pre = nil
 	}
 	return c.recordWinograd(s, in, out, relu, algo, true)
+}
+
+// choice returns the kit's choice for key (the precision is appended to
+// it) among options: the saved one, or else the fastest option, timed
+// with record (record(s, i) records option i) and saved; timed says which.
+func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, i int) error) (best string, timed bool, err error) {
+	if k.prec != FP32 {
+		key += " " + k.prec.String()
+	}
+	if v, ok := k.tuned[key]; ok && slices.Contains(options, v) {
+		return v, false, nil
+	}
+	times, err := k.timeCandidates(len(options), record)
+	if err != nil {
+		return "", false, err
+	}
+	best = options[fastest(times)]
+	k.tuned[key] = best
+	k.saveTuning()
+	return best, true, nil
 }
 
 // timeCandidates times n recordings of the same work (record(s, i) records
