@@ -473,14 +473,8 @@ func (s *Sequence) Reset() error {
 // sequence of more dispatches than it can time (1024) runs them all but
 // returns ErrUntimed here.
 func (s *Sequence) Timings() ([]Timing, error) {
-	if s.untimed {
-		return nil, fmt.Errorf("%w: more than %d dispatches in one sequence", ErrUntimed, maxTimedQueries/2)
-	}
-	if !s.timestamps || len(s.labels) == 0 || !s.submitted {
-		return nil, nil
-	}
 	ticks, mask, err := s.ticks()
-	if err != nil {
+	if ticks == nil {
 		return nil, err
 	}
 	out := make([]Timing, len(s.labels))
@@ -495,22 +489,24 @@ func (s *Sequence) Timings() ([]Timing, error) {
 // (which the Timings leave out), or 0 when timestamps are off or
 // unsupported; ErrUntimed as Timings.
 func (s *Sequence) Span() (time.Duration, error) {
-	if s.untimed {
-		return 0, fmt.Errorf("%w: more than %d dispatches in one sequence", ErrUntimed, maxTimedQueries/2)
-	}
-	if !s.timestamps || len(s.labels) == 0 || !s.submitted {
-		return 0, nil
-	}
 	ticks, mask, err := s.ticks()
-	if err != nil {
+	if ticks == nil {
 		return 0, err
 	}
 	return s.duration((ticks[len(ticks)-1] - ticks[0]) & mask), nil
 }
 
 // ticks reads the timestamps of the last submission, two per dispatch,
-// and the mask of the device's valid timestamp bits.
+// and the mask of the device's valid timestamp bits: none, with no error,
+// when timestamps are off, unsupported or not yet written, and none with
+// ErrUntimed when the sequence had too many dispatches to time.
 func (s *Sequence) ticks() ([]uint64, uint64, error) {
+	if s.untimed {
+		return nil, 0, fmt.Errorf("%w: more than %d dispatches in one sequence", ErrUntimed, maxTimedQueries/2)
+	}
+	if !s.timestamps || len(s.labels) == 0 || !s.submitted {
+		return nil, 0, nil
+	}
 	n := 2 * len(s.labels)
 	ticks := make([]uint64, n)
 	if err := vkErr("vkGetQueryPoolResults", vk.GetQueryPoolResults(s.dev.handle, s.queries, 0, uint32(n),
