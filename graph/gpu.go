@@ -179,11 +179,12 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	took := time.Since(start)
 	if st != nil {
-		st.Device = time.Since(start)
+		st.Device = took
 	}
 	if len(p.segs) > 0 { // none when every name asked for is a view of the input
-		p.perSeg = time.Since(start) / time.Duration(len(p.segs))
+		p.perSeg = took / time.Duration(len(p.segs))
 	}
 	return nil
 }

@@ -27,6 +27,20 @@ func logOpen(test string) {
 // ProcCounts is the process's open files and threads (-1 where /proc is
 // not there).
 func ProcCounts() (fds, threads int) {
+	fds, threads, _ = proc()
+	return fds, threads
+}
+
+// ProcState describes what the process holds: open files, threads,
+// virtual and resident memory.
+func ProcState() string {
+	fds, threads, mem := proc()
+	return fmt.Sprintf("open files %d, threads %d%s", fds, threads, mem)
+}
+
+// proc reads /proc/self once: open files, threads, and the VmSize and
+// VmRSS lines (", VmSize: ... kB, VmRSS: ... kB").
+func proc() (fds, threads int, mem string) {
 	fds, threads = -1, -1
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		fds = len(ents)
@@ -36,22 +50,10 @@ func ProcCounts() (fds, threads int) {
 			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
 				threads, _ = strconv.Atoi(strings.TrimSpace(v))
 			}
-		}
-	}
-	return fds, threads
-}
-
-// ProcState describes what the process holds: open files, threads,
-// virtual and resident memory.
-func ProcState() string {
-	fds, threads := ProcCounts()
-	s := fmt.Sprintf("open files %d, threads %d", fds, threads)
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmSize:") {
-				s += ", " + strings.Join(strings.Fields(l), " ")
+				mem += ", " + strings.Join(strings.Fields(l), " ")
 			}
 		}
 	}
-	return s
+	return fds, threads, mem
 }
