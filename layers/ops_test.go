@@ -134,19 +134,26 @@ func TestOps(t *testing.T) {
 			for _, c := range opTable(rng) {
 				layertest.CheckOp(t, kit, rng, c)
 			}
-			if family == "gpu" { // both tilings of the general conv, not only the timed choice
-				for _, tiles := range []string{"small", "large"} {
-					kit.SetConvTiles(tiles)
-					for _, c := range opTable(rng) {
-						if _, ok := c.Op.(*layers.Conv); ok {
-							c.Name += " " + tiles + " tiles"
-							layertest.CheckOp(t, kit, rng, c)
-						}
-					}
-				}
+			if family == "gpu" {
+				checkForcedTiles(t, kit, rng)
 			}
 		})
 	}
+}
+
+// checkForcedTiles runs the table's convolutions with each tiling a GPU
+// kit chooses between, not only the one timing picks.
+func checkForcedTiles(t *testing.T, kit *layers.Kit, rng *rand.Rand) {
+	for _, tiles := range []string{"small", "large"} {
+		kit.SetConvTiles(tiles)
+		for _, c := range opTable(rng) {
+			if _, ok := c.Op.(*layers.Conv); ok {
+				c.Name += " " + tiles + " tiles"
+				layertest.CheckOp(t, kit, rng, c)
+			}
+		}
+	}
+	kit.SetConvTiles("")
 }
 
 // TestWindowShapes checks output sizes against PyTorch's and
@@ -624,15 +631,7 @@ func TestOpsFP16(t *testing.T) {
 								}
 							}
 						}
-						for _, tiles := range []string{"small", "large"} {
-							kit.SetConvTiles(tiles)
-							for _, c := range opTable(rng) {
-								if _, ok := c.Op.(*layers.Conv); ok {
-									c.Name += " " + tiles + " tiles"
-									layertest.CheckOp(t, kit, rng, c)
-								}
-							}
-						}
+						checkForcedTiles(t, kit, rng)
 					}
 					return
 				}
