@@ -191,8 +191,11 @@ func TestFC(t *testing.T) {
 	h := newHarness(t)
 	rng := layertest.Seed(t)
 	for _, rows := range []int{1, 3, 9} {
-		// Odd sizes, and multiples of 4 that CPU devices run on texel buffers.
-		for _, km := range [][2]int{{1, 1}, {3, 1000}, {17, 5}, {130, 64}, {1000, 17}, {4099, 130}, {256, 100}, {4096, 1000}} {
+		// Odd sizes, and multiples of 4 that CPU devices run on texel
+		// buffers, with 2, 4 and 8 column groups per invocation there
+		// (1000, 1028, 2052 and 4100 columns: the last invocations' later
+		// groups fall past the end).
+		for _, km := range [][2]int{{1, 1}, {3, 1000}, {17, 5}, {130, 64}, {1000, 17}, {4099, 130}, {256, 100}, {4096, 1000}, {260, 1028}, {36, 2052}, {512, 4100}} {
 			t.Run(fmt.Sprintf("%dx%dx%d", rows, km[0], km[1]), func(t *testing.T) {
 				checkFC(t, h, rng, rows, km[0], km[1])
 			})
@@ -288,6 +291,11 @@ func TestSplitting(t *testing.T) {
 	h.kit.SetWindowLimit(3000)
 	t.Run("conv", func(t *testing.T) { checkConv(t, h, rng, layers.Shape{N: 5, H: 7, W: 9, C: 6}, 5, true) })
 	t.Run("fc", func(t *testing.T) { checkFC(t, h, rng, 11, 37, 300) })
+	h.kit.SetWindowLimit(40000)
+	// Texel blocks of 1088 columns and one of 324 on CPU devices: four
+	// column groups per invocation, chosen from the widest block.
+	t.Run("fc texel blocks", func(t *testing.T) { checkFC(t, h, rng, 3, 36, 2500) })
+	h.kit.SetWindowLimit(3000)
 	for _, c := range []layertest.OpCase{
 		{Name: "pool", Op: &layers.Pool{Window: layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}}, In: []layers.Shape{{N: 7, H: 9, W: 13, C: 5}}},
 		{Name: "conv 7x7/2", Op: convCase(rng, layers.Window{KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}, 5, 9, 7, 4, 8).Op, In: []layers.Shape{{N: 5, H: 9, W: 7, C: 4}}, Tol: tolGEMM},
