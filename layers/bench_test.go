@@ -153,26 +153,46 @@ func BenchmarkFC6(b *testing.B) {
 	defer kit.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
 	const k, m = 25088, 4096
-	fc, err := kit.NewFC(k, m, uniform(rng, k*m, -0.01, 0.01), uniform(rng, m, -0.1, 0.1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer fc.Close()
-	for _, rows := range []int{1, 8} {
-		b.Run(fmt.Sprintf("batch%d", rows), func(b *testing.B) {
-			x := benchTensor(b, dev, layers.Shape{N: rows, H: 7, W: 7, C: 512}, rng)
-			y := benchTensor(b, dev, layers.Shape{N: rows, H: 1, W: 1, C: m}, nil)
-			seq, err := dev.NewSequence(gpu.SequenceOptions{})
-			if err != nil {
-				b.Fatal(err)
+	w, bias := uniform(rng, k*m, -0.01, 0.01), uniform(rng, m, -0.1, 0.1)
+	for _, prec := range []layers.Precision{layers.FP32, layers.FP16} {
+		kit := kit
+		if prec == layers.FP16 {
+			if layers.CheckPrecision(dev, prec) != nil {
+				continue
 			}
-			defer seq.Close()
-			if err := fc.Record(seq, x, layers.Tensor{}, y); err != nil {
-				b.Fatal(err)
+			kit, _ = layers.NewKitPrecision(dev, prec)
+			defer kit.Close()
+		}
+		fc, err := kit.NewFC(k, m, w, bias)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer fc.Close()
+		for _, rows := range []int{1, 8} {
+			name := fmt.Sprintf("batch%d", rows)
+			if prec == layers.FP16 {
+				name = "fp16" + name
 			}
-			benchSubmit(b, seq, 2*float64(rows*k*m))
-			b.ReportMetric(float64(k*m*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-		})
+			b.Run(name, func(b *testing.B) {
+				s := layers.Shape{N: rows, H: 7, W: 7, C: 512}
+				x := benchTensor(b, dev, s, nil) // fp32-sized: large enough in either precision
+				if err := kit.Write(x.Buf, 0, uniform(rng, s.Len(), -1, 1)); err != nil {
+					b.Fatal(err)
+				}
+				x.Shape = s
+				y := benchTensor(b, dev, layers.Shape{N: rows, H: 1, W: 1, C: m}, nil)
+				seq, err := dev.NewSequence(gpu.SequenceOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer seq.Close()
+				if err := fc.Record(seq, x, layers.Tensor{}, y); err != nil {
+					b.Fatal(err)
+				}
+				benchSubmit(b, seq, 2*float64(rows*k*m))
+				b.ReportMetric(float64(k*m)*float64(kit.Precision().Size())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
+		}
 	}
 	b.Run("copy", func(b *testing.B) {
 		// Both written first: untouched pages would be the zero page.

@@ -16,8 +16,9 @@ func SetWinogradScratch(floats int) func() {
 // choice the direct convolution while fusing poolings still applies.
 func (k *Kit) SetWinogradMode(m string) { k.wino = m }
 
-// SetFCKernel forces the fc kernel a GPU-family kit uses: "storage",
-// "texel", or "" to choose by timing.
+// SetFCKernel forces the fc kernel a kit uses where it has a choice:
+// "storage" (GPU family), "texel", "texel-wide", or "" to choose by
+// timing.
 func (k *Kit) SetFCKernel(m string) { k.fcMode = m }
 
 // SetConvTiles forces the tiling of a GPU-family kit's general

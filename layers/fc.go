@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
@@ -29,12 +30,14 @@ type FCKernel struct {
 	parts   []*gpu.Buffer
 }
 
-// The fc kernels a GPU chooses between: scalar loads from storage buffers
-// (fc.comp), or vec4 texel fetches, four columns per invocation
-// (fc_cpu.comp, which CPU devices always use).
+// The fc kernels a device chooses between by timing: scalar loads from
+// storage buffers (fc.comp, GPUs only), or vec4 texel fetches
+// (fc_cpu.comp), each invocation owning one group of four columns or
+// several (texelGroups).
 const (
-	fcStorage = "storage"
-	fcTexel   = "texel"
+	fcStorage   = "storage"
+	fcTexel     = "texel"
+	fcTexelWide = "texel-wide"
 )
 
 const (
@@ -138,7 +141,7 @@ func (f *FCKernel) Blocks() int { return len(f.blocks) }
 // before the ReLU and post after it; either may be a zero Tensor when not
 // wanted. Both are [rows, M].
 //
-// The first Record of a shape on a GPU may time the candidate kernels:
+// The first Record of a shape may time the candidate kernels:
 // it runs them on the device, writing the output tensors and waiting for
 // them, so the tensors must not be in use by work still running.
 func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
@@ -184,35 +187,52 @@ func (f *FCKernel) Record(s *gpu.Sequence, x, pre, post Tensor) error {
 			}
 		}
 	}
-	if !kit.cpu && f.texelOK && x.Off%4 == 0 {
-		mode, err := f.choose(rows, func(s *gpu.Sequence, mode string) error {
-			return f.record(s, x, pre, post, flags, mode == fcTexel)
+	var modes []string
+	switch {
+	case kit.cpu && texels:
+		modes = []string{fcTexel}
+	case !kit.cpu && f.texelOK && x.Off%4 == 0:
+		modes = []string{fcStorage, fcTexel}
+	}
+	if len(modes) > 0 && f.texelGroups() > 1 {
+		modes = append(modes, fcTexelWide)
+	}
+	mode := fcStorage
+	if texels {
+		mode = fcTexel
+	}
+	if len(modes) > 1 {
+		var err error
+		mode, err = f.choose(rows, modes, func(s *gpu.Sequence, mode string) error {
+			return f.record(s, x, pre, post, flags, mode)
 		})
 		if err != nil {
 			return err
 		}
-		texels = mode == fcTexel
 	}
-	return f.record(s, x, pre, post, flags, texels)
+	return f.record(s, x, pre, post, flags, mode)
 }
 
-// choose picks the fc kernel of a GPU for a batch of rows: the kit's
-// override (tests), the saved choice, or the faster of the two, timed
-// once per device, shape and precision and saved with the Winograd
-// choices.
-func (f *FCKernel) choose(rows int, record func(s *gpu.Sequence, mode string) error) (string, error) {
+// choose picks the fc kernel for a batch of rows among modes: the kit's
+// override (tests), the saved choice, or the fastest, timed once per
+// device, shape and precision and saved with the Winograd choices.
+func (f *FCKernel) choose(rows int, modes []string, record func(s *gpu.Sequence, mode string) error) (string, error) {
 	k := f.kit
 	if k.fcMode != "" {
+		// Forced wide where the blocks are too narrow for more than one
+		// group: the texel kernel, which it then is.
+		if !slices.Contains(modes, k.fcMode) && !(k.fcMode == fcTexelWide && slices.Contains(modes, fcTexel)) {
+			return "", fmt.Errorf("layers: fc: kernel %q is not one of %v here", k.fcMode, modes)
+		}
 		return k.fcMode, nil
 	}
-	modes := []string{fcStorage, fcTexel}
-	key := fmt.Sprintf("fc gpu-kernels %d rows %dx%d", rows, f.K, f.M)
+	key := fmt.Sprintf("fc kernels %d rows %dx%d", rows, f.K, f.M)
 	best, _, err := k.choice(key, modes, func(s *gpu.Sequence, i int) error { return record(s, modes[i]) })
 	return best, err
 }
 
-// record records the product with the texel kernel or the storage one.
-func (f *FCKernel) record(s *gpu.Sequence, x, pre, post Tensor, flags uint32, texels bool) error {
+// record records the product with the kernel of mode.
+func (f *FCKernel) record(s *gpu.Sequence, x, pre, post Tensor, flags uint32, mode string) error {
 	kit := f.kit
 	rows := x.Shape.N
 	// Rows per invocation: up to fcRows, no more than the batch (a batch
@@ -221,8 +241,12 @@ func (f *FCKernel) record(s *gpu.Sequence, x, pre, post Tensor, flags uint32, te
 	var part *gpu.Kernel
 	var err error
 	colsPerGroup := fcWG
+	texels := mode != fcStorage
 	if texels {
-		c := f.texelGroups()
+		c := 1
+		if mode == fcTexelWide {
+			c = f.texelGroups()
+		}
 		colsPerGroup = 4 * c * fcWG
 		part, err = kit.kernelTexels("fc_cpu", 3, 0b11, 8, fcWG, uint32(rowsPer), uint32(c))
 	} else {
@@ -311,18 +335,14 @@ func (f *FCKernel) partBuffer(n int) (*gpu.Buffer, error) {
 }
 
 // texelGroups is the number of vec4 column groups each invocation of the
-// texel kernel owns. On CPU devices, 8 where the blocks are wide enough
-// to give every invocation of a workgroup its share: lavapipe runs each
-// texel fetch with a fixed cost around it, and sixteen or more fetches
-// per loop iteration instead of four read the weights 1.8x faster (fc6
-// at batch 1: 27.6 -> 15.3 ms, where a buffer copy of as many bytes takes
-// 21; BenchmarkFC6). GPUs keep one group per invocation: more
-// invocations, each lane's texels next to its neighbours', as timed
-// against the storage kernel on an H200.
+// wide texel kernel owns: 8, or fewer where the blocks are too narrow to
+// give every invocation of a workgroup its share. lavapipe runs each
+// texel fetch with a fixed cost around it, and with fp32 weights 32
+// fetches per loop iteration instead of 4 read them 1.9x faster (fc6 at
+// batch 1: 28-29 -> 14.5-15.3 ms, where a buffer copy of as many bytes
+// takes 22; BenchmarkFC6), while with fp16 weights the narrow kernel
+// stays faster (26 against 43 ms): hence a timed choice.
 func (f *FCKernel) texelGroups() int {
-	if !f.kit.cpu {
-		return 1
-	}
 	mc := 0
 	for _, bl := range f.blocks {
 		mc = max(mc, bl[1]-bl[0])

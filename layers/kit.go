@@ -149,7 +149,7 @@ type Kit struct {
 	wino         string            // EnvWinograd: "f2", "f4", "off" or "auto"
 	winoV, winoM *gpu.Buffer       // Winograd scratch, shared by the kit's layers
 	tuned        map[string]string // auto: the fastest algorithm, by layer and shape
-	fcMode       string            // tests: force the GPU fc kernel (fcStorage, fcTexel)
+	fcMode       string            // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
 	tileMode     string            // tests: force the GPU conv tiles ("small", "large")
 	tuneFile     string            // where tuned is kept ("" for nowhere)
 	held         atomic.Int64      // bytes of HeldBytes

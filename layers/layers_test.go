@@ -203,32 +203,44 @@ func TestFC(t *testing.T) {
 	}
 }
 
-// TestFCGPUKernels runs both fc kernels a GPU chooses between (scalar
-// storage-buffer loads, vec4 texel fetches) and the timed choice, with
-// the GPU kernel family, on one device: batches of 1 (one row per
-// invocation), 3 and 9 (two groups of rows), sizes that are and are not
-// multiples of 4, and column blocks split by a small binding limit.
-func TestFCGPUKernels(t *testing.T) {
-	t.Setenv(layers.EnvKernels, "gpu")
-	h := newHarness(t)
-	rng := layertest.Seed(t)
-	for _, mode := range []string{"storage", "texel", ""} {
-		name := mode
-		if name == "" {
-			name = "timed"
-		}
-		t.Run(name, func(t *testing.T) {
-			h.kit.SetFCKernel(mode)
-			h.kit.SetWindowLimit(0)
-			for _, rows := range []int{1, 3, 9} {
-				for _, km := range [][2]int{{3, 1000}, {17, 5}, {260, 68}, {4096, 1000}, {1000, 17}} {
-					t.Run(fmt.Sprintf("%dx%dx%d", rows, km[0], km[1]), func(t *testing.T) {
-						checkFC(t, h, rng, rows, km[0], km[1])
-					})
-				}
+// TestFCKernels runs every fc kernel a kit chooses between (scalar
+// storage-buffer loads on GPUs, vec4 texel fetches of one or several
+// column groups per invocation) and the timed choice, in both kernel
+// families, on one device: batches of 1 (one row per invocation), 3 and
+// 9 (two groups of rows), sizes that are and are not multiples of 4,
+// widths that give the wide texel kernel 1, 2, 4 and 8 groups, and column
+// blocks split by a small binding limit.
+func TestFCKernels(t *testing.T) {
+	for _, family := range []string{"cpu", "gpu"} {
+		t.Run(family, func(t *testing.T) {
+			t.Setenv(layers.EnvKernels, family)
+			h := newHarness(t)
+			rng := layertest.Seed(t)
+			modes := []string{"texel", "texel-wide", ""}
+			if family == "gpu" {
+				modes = append([]string{"storage"}, modes...)
 			}
-			h.kit.SetWindowLimit(4000)
-			t.Run("blocks", func(t *testing.T) { checkFC(t, h, rng, 5, 36, 300) })
+			for _, mode := range modes {
+				name := mode
+				if name == "" {
+					name = "timed"
+				}
+				t.Run(name, func(t *testing.T) {
+					h.kit.SetFCKernel(mode)
+					h.kit.SetWindowLimit(0)
+					for _, rows := range []int{1, 3, 9} {
+						for _, km := range [][2]int{{3, 1000}, {17, 5}, {260, 68}, {4096, 1000}, {1000, 17}, {36, 2052}, {68, 1028}} {
+							t.Run(fmt.Sprintf("%dx%dx%d", rows, km[0], km[1]), func(t *testing.T) {
+								checkFC(t, h, rng, rows, km[0], km[1])
+							})
+						}
+					}
+					h.kit.SetWindowLimit(4000)
+					t.Run("blocks", func(t *testing.T) { checkFC(t, h, rng, 5, 36, 300) })
+					h.kit.SetWindowLimit(40000)
+					t.Run("wide blocks", func(t *testing.T) { checkFC(t, h, rng, 3, 36, 2500) })
+				})
+			}
 		})
 	}
 }

@@ -443,7 +443,7 @@ func TestTuningSavedGPUChoices(t *testing.T) {
 	}
 	var fcKey, tileKey bool
 	for key, v := range tuned {
-		fcKey = fcKey || (strings.HasPrefix(key, "fc gpu-kernels 2 rows 64x12") && (v == "storage" || v == "texel"))
+		fcKey = fcKey || (strings.HasPrefix(key, "fc kernels 2 rows 64x12") && (v == "storage" || v == "texel"))
 		tileKey = tileKey || (strings.Contains(key, " tiles ") && (v == "small" || v == "large"))
 	}
 	if !fcKey || !tileKey {
@@ -621,16 +621,23 @@ func TestOpsFP16(t *testing.T) {
 					for _, c := range opTable(rng) {
 						layertest.CheckOp(t, kit, rng, c)
 					}
-					if family == "gpu" { // both fc kernels and both conv tilings, not only what timing picks
-						for _, mode := range []string{"storage", "texel"} {
-							kit.SetFCKernel(mode)
-							for _, c := range opTable(rng) {
-								if strings.HasPrefix(c.Name, "fc ") {
-									c.Name += " " + mode
-									layertest.CheckOp(t, kit, rng, c)
-								}
+					// Every fc kernel and both conv tilings, not only what timing picks.
+					modes := []string{"texel", "texel-wide"}
+					if family == "gpu" {
+						modes = append(modes, "storage")
+					}
+					wide := &layers.FC{In: 36, Out: 2052, W: uniform(rng, 36*2052, -0.3, 0.3), B: uniform(rng, 2052, -0.5, 0.5)}
+					for _, mode := range modes {
+						kit.SetFCKernel(mode)
+						for _, c := range append(opTable(rng), layertest.OpCase{Name: "fc 36->2052", Op: wide, In: []layers.Shape{{N: 3, H: 1, W: 1, C: 36}}, Tol: tolGEMM}) {
+							if strings.HasPrefix(c.Name, "fc ") {
+								c.Name += " " + mode
+								layertest.CheckOp(t, kit, rng, c)
 							}
 						}
+					}
+					kit.SetFCKernel("")
+					if family == "gpu" {
 						checkForcedTiles(t, kit, rng)
 					}
 					return
