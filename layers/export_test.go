@@ -1,5 +1,7 @@
 package layers
 
+import "github.com/vkvgg/vkvgg/gpu"
+
 // SetWindowLimit makes the kit split work as if one binding could hold
 // only n elements, to test batch and column splitting on small data.
 func (k *Kit) SetWindowLimit(n int) { k.limit = n }
@@ -10,6 +12,13 @@ func SetWinogradScratch(floats int) func() {
 	old := winoScratchFloats
 	winoScratchFloats = floats
 	return func() { winoScratchFloats = old }
+}
+
+// WinogradScratchFor is the Winograd scratch size, in floats, a kit on a
+// device described by info would use.
+func WinogradScratchFor(info gpu.DeviceInfo) int {
+	k := &Kit{info: info, es: 4}
+	return k.winoScratchSize()
 }
 
 // SetWinogradMode overrides EnvWinograd for a kit; "direct" makes every

@@ -296,7 +296,7 @@ func TestWinograd(t *testing.T) {
 		}
 		// The layer is closed: what the kit still holds is its two
 		// scratch buffers at most, and nothing once it is closed.
-		if held := kit.HeldBytes(); held < 0 || held > 2*16<<20 {
+		if held := kit.HeldBytes(); held < 0 || held > 2*4*int64(layers.WinogradScratchFor(dev.Info())) {
 			t.Errorf("the kit holds %d bytes after its layer closed", held)
 		}
 		kit.Close()
@@ -454,6 +454,31 @@ func TestTuningSavedGPUChoices(t *testing.T) {
 	defer kit.Close()
 	if got := kit.Tuning(); !maps.Equal(got, tuned) {
 		t.Errorf("a new kit starts from %v, want %v", got, tuned)
+	}
+}
+
+// TestWinogradScratchSize: each scratch buffer takes 1/64 of the
+// device's memory, between 16 and 256 MB, within a binding.
+func TestWinogradScratchSize(t *testing.T) {
+	const gib = 1 << 30
+	dev := func(typ gpu.DeviceType, mem, storage uint64) gpu.DeviceInfo {
+		return gpu.DeviceInfo{Type: typ, DeviceLocalBytes: mem, MaxStorageBufferRange: storage, MaxTexelElements: 1 << 27, MinStorageAlignment: 64, MinTexelAlignment: 64}
+	}
+	for _, c := range []struct {
+		name string
+		info gpu.DeviceInfo
+		want int // floats
+	}{
+		{"lavapipe", dev(gpu.CPU, 2*gib, 128<<20), 8 << 20},
+		{"CPU, 64 GiB", dev(gpu.CPU, 64*gib, 128<<20), (128<<20 - 64) / 4},
+		{"H200", dev(gpu.Discrete, 139*gib, 4*gib-1), 64 << 20},
+		{"8 GiB", dev(gpu.Discrete, 8*gib, 4*gib-1), 32 << 20},
+		{"512 MiB", dev(gpu.Integrated, gib/2, 4*gib-1), 4 << 20},
+		{"128 MiB bindings", dev(gpu.Discrete, 24*gib, 128<<20), (128<<20 - 64) / 4},
+	} {
+		if got := layers.WinogradScratchFor(c.info); got != c.want {
+			t.Errorf("%s: %d floats, want %d", c.name, got, c.want)
+		}
 	}
 }
 
