@@ -70,6 +70,9 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 		want = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
 	}
 	mt := d.info.memoryType(req.MemoryTypeBits, want)
+	if !deviceOnly && !deviceLocal {
+		mt = d.info.stagingMemoryType(req.MemoryTypeBits)
+	}
 	if mt < 0 {
 		vk.DestroyBuffer(d.handle, b.handle, nil)
 		return nil, fmt.Errorf("%w: no memory type with flags %#x for a buffer", ErrVulkan, want)

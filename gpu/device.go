@@ -238,6 +238,19 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 	return info, true
 }
 
+// stagingMemoryType is the memory type of staging buffers among typeBits:
+// host visible and coherent, and cached where the device offers it,
+// since the host reads downloads from it, and reading uncached
+// (write-combined) memory is many times slower; discrete GPUs usually
+// list such a type after an uncached one.
+func (d *DeviceInfo) stagingMemoryType(typeBits uint32) int {
+	want := vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+	if mt := d.memoryType(typeBits, want|vk.MemoryPropertyHostCachedBit); mt >= 0 {
+		return mt
+	}
+	return d.memoryType(typeBits, want)
+}
+
 // memoryType returns the first memory type index among typeBits (a mask
 // from VkMemoryRequirements) with all the flags, or -1.
 func (d *DeviceInfo) memoryType(typeBits uint32, flags vk.MemoryPropertyFlagBits) int {

@@ -4,6 +4,8 @@ package gpu
 
 import (
 	"testing"
+
+	vk "github.com/vulkan-go/vulkan"
 )
 
 // TestStagingPath uploads and downloads through the staging buffer, the
@@ -56,5 +58,41 @@ func TestStagingPath(t *testing.T) {
 	}
 	if msgs := dev.ValidationMessages(); len(msgs) > 0 {
 		t.Errorf("validation: %v", msgs)
+	}
+}
+
+// TestStagingMemoryType: staging buffers take a cached host-visible type
+// where there is one, even listed after an uncached one (NVIDIA's
+// order), and an uncached one otherwise; never a device-only type.
+func TestStagingMemoryType(t *testing.T) {
+	const (
+		local    = vk.MemoryPropertyDeviceLocalBit
+		visible  = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+		cached   = visible | vk.MemoryPropertyHostCachedBit
+		rebar    = local | visible
+		allTypes = ^uint32(0)
+	)
+	info := func(types ...vk.MemoryPropertyFlagBits) *DeviceInfo {
+		d := &DeviceInfo{}
+		d.memory.MemoryTypeCount = uint32(len(types))
+		for i, f := range types {
+			d.memory.MemoryTypes[i].PropertyFlags = vk.MemoryPropertyFlags(f)
+		}
+		return d
+	}
+	for _, c := range []struct {
+		name string
+		info *DeviceInfo
+		bits uint32
+		want int
+	}{
+		{"uncached first", info(local, visible, cached, rebar), allTypes, 2},
+		{"no cached type", info(local, visible, rebar), allTypes, 1},
+		{"cached not allowed by the buffer", info(local, visible, cached), 0b011, 1},
+		{"only device memory", info(local), allTypes, -1},
+	} {
+		if got := c.info.stagingMemoryType(c.bits); got != c.want {
+			t.Errorf("%s: memory type %d, want %d", c.name, got, c.want)
+		}
 	}
 }
