@@ -92,6 +92,7 @@ func (d *Device) SignalAfter(s Signal) error {
 	unlock := d.lockQueue()
 	r := queueSignal(d.queue, s.Semaphore, s.Fence)
 	unlock()
+	d.submits.Add(1)
 	return vkErr("vkQueueSubmit (signal)", r)
 }
 

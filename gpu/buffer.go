@@ -33,6 +33,19 @@ func (d *Device) NewBuffer(size int64) (*Buffer, error) {
 	return d.newBuffer(size, !d.info.UnifiedMemory || d.staged, true)
 }
 
+// NewHostBuffer makes a buffer of size bytes in host memory that the
+// device copies to and from (Sequence.Copy) and Upload and Download reach
+// with a plain memory copy: cached where the device offers it, like the
+// staging buffer of transfers. A caller that records its own transfers
+// to device-only memory uses it to avoid a submission per transfer.
+func (d *Device) NewHostBuffer(size int64) (*Buffer, error) {
+	return d.newBuffer(size, false, false)
+}
+
+// Mapped reports whether the host reaches the buffer's memory directly:
+// Upload and Download are then memory copies, not device transfers.
+func (b *Buffer) Mapped() bool { return b.mapped != nil }
+
 // newBuffer makes a buffer that is device local, or host visible and
 // mapped; staging buffers are host visible but need not be device local.
 func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, error) {

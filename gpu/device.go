@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	vk "github.com/vulkan-go/vulkan"
@@ -308,6 +309,8 @@ type Device struct {
 	queueLock sync.Locker
 	half      bool // storageBuffer16BitAccess is enabled and half texels work: see Half
 
+	submits atomic.Uint64 // vkQueueSubmit calls (Submissions)
+
 	xfer    sync.Mutex
 	staging *Buffer
 	copySeq *Sequence
@@ -411,6 +414,11 @@ func (d *Device) WaitIdle() error {
 
 // lockQueue takes the queue for a submission: the application's lock on
 // an adopted device, else the device's own.
+// Submissions is how many submissions the device has made to its queue
+// since it opened: every Sequence start, transfer step and signal. It
+// tells how many round trips a piece of work costs.
+func (d *Device) Submissions() uint64 { return d.submits.Load() }
+
 func (d *Device) lockQueue() func() {
 	if d.queueLock != nil {
 		d.queueLock.Lock()

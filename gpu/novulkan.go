@@ -71,6 +71,15 @@ func (d *Device) Close() error { return nil }
 // NewBuffer returns an error wrapping ErrNoVulkan.
 func (d *Device) NewBuffer(size int64) (*Buffer, error) { return nil, errNoCgo }
 
+// NewHostBuffer returns an error wrapping ErrNoVulkan.
+func (d *Device) NewHostBuffer(size int64) (*Buffer, error) { return nil, errNoCgo }
+
+// Mapped returns false.
+func (b *Buffer) Mapped() bool { return false }
+
+// Submissions returns 0.
+func (d *Device) Submissions() uint64 { return 0 }
+
 // NewKernel returns an error wrapping ErrNoVulkan.
 func (d *Device) NewKernel(spec KernelSpec) (*Kernel, error) { return nil, errNoCgo }
 

@@ -157,7 +157,7 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 		if err := n.settle(); err != nil {
 			return fail(err)
 		}
-		if err := p.run(ctx, n.kit, nil, nil); err != nil {
+		if err := p.run(ctx, n.kit, nil, nil, false); err != nil {
 			return fail(err)
 		}
 	} else {

@@ -24,7 +24,23 @@ type gpuPlan struct {
 	// (0 before the first): run keeps as many segments in flight as
 	// fit in queueAhead.
 	perSeg time.Duration
+	// On devices whose memory the host does not map (discrete GPUs), the
+	// input and the kept tensors travel through host buffers of the
+	// plan's own, copied by sequences recorded with it: a run queues the
+	// upload, the segments and the readback together and waits once,
+	// where each transfer would be a submission and a wait of its own
+	// through the device's staging buffer. nil where the host maps the
+	// device's buffers, or for a side larger than transferLimit.
+	upHost, downHost *gpu.Buffer
+	up, down         *gpu.Sequence
+	downAt           []int // element offset in downHost of each kept tensor, in s.kept order
 }
+
+// transferLimit (a variable for tests) bounds each of a plan's host
+// transfer buffers: larger inputs or outputs go through the device's
+// staging buffer, where the round trip of a submission is small beside
+// the copy.
+var transferLimit int64 = 64 << 20
 
 // queueAhead is how much work, by the last run's pace, run keeps queued
 // on the device. The host waits only when the queue holds more, so a
@@ -47,14 +63,77 @@ func (p *gpuPlan) depth() int {
 
 func (p *gpuPlan) close() error {
 	var errs []error
-	for _, q := range p.segs {
-		errs = append(errs, q.Close())
+	for _, q := range append(p.segs, p.up, p.down) {
+		if q != nil {
+			errs = append(errs, q.Close())
+		}
 	}
-	for _, b := range p.bufs {
-		errs = append(errs, b.Close())
+	for _, b := range append(p.bufs, p.upHost, p.downHost) {
+		if b != nil {
+			errs = append(errs, b.Close())
+		}
 	}
-	p.segs, p.bufs = nil, nil
+	p.segs, p.bufs, p.up, p.down, p.upHost, p.downHost = nil, nil, nil, nil, nil, nil
 	return errors.Join(errs...)
+}
+
+// recordTransfers makes the plan's host buffers and transfer sequences
+// where the device's buffers are not mapped (see gpuPlan).
+func (p *gpuPlan) recordTransfers(dev *gpu.Device, es int64) error {
+	in := p.tensor(-1)
+	if in.Buf.Mapped() {
+		return nil
+	}
+	// host makes a buffer and a sequence of copies between it and the
+	// device: copies(seq, buf) records them.
+	host := func(bytes int64, copies func(q *gpu.Sequence, h *gpu.Buffer) error) (*gpu.Buffer, *gpu.Sequence, error) {
+		h, err := dev.NewHostBuffer((bytes + 3) / 4 * 4)
+		if err != nil {
+			return nil, nil, err
+		}
+		q, err := dev.NewSequence(gpu.SequenceOptions{AfterPrevious: true})
+		if err == nil {
+			if err = copies(q, h); err == nil {
+				return h, q, nil
+			}
+			q.Close()
+		}
+		h.Close()
+		return nil, nil, err
+	}
+	var err error
+	if bytes := int64(in.Shape.Len()) * es; bytes <= transferLimit {
+		p.upHost, p.up, err = host(bytes, func(q *gpu.Sequence, h *gpu.Buffer) error {
+			return q.Copy(in.Buf.Slice(0, bytes), h.Slice(0, bytes))
+		})
+		if err != nil {
+			return fmt.Errorf("graph: the input's transfer buffer: %w", err)
+		}
+	}
+	total := 0
+	at := make([]int, len(p.s.kept))
+	for i, k := range p.s.kept {
+		at[i] = total
+		total += (p.s.shapes[k.node].Len() + 63) / 64 * 64
+	}
+	if total == 0 || int64(total)*es > transferLimit {
+		return nil
+	}
+	p.downHost, p.down, err = host(int64(total)*es, func(q *gpu.Sequence, h *gpu.Buffer) error {
+		for i, k := range p.s.kept {
+			t := p.tensor(k.node)
+			bytes := int64(t.Shape.Len()) * es
+			if err := q.Copy(h.Slice(int64(at[i])*es, bytes), t.Buf.Slice(int64(t.Off)*es, bytes)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("graph: the features' transfer buffer: %w", err)
+	}
+	p.downAt = at
+	return nil
 }
 
 // tensor is the output of node i (-1: the input) in the plan's buffers.
@@ -129,23 +208,37 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 		}
 		p.labels = append(p.labels, labels)
 	}
+	if err := p.recordTransfers(n.dev, int64(s.prec.Size())); err != nil {
+		return nil, err
+	}
 	ok = true
 	return p, nil
 }
 
 // run uploads the input and submits the segments in order, keeping
-// depth() of them in flight so that the device never waits for the host.
-// It starts no further segment once ctx is done, waits for those running,
-// and returns ctx.Err() then.
-func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st *RunStats) error {
+// depth() of them in flight so that the device never waits for the host,
+// and with readback the copies of the kept tensors into the plan's host
+// buffer where it has one. It starts no further segment once ctx is
+// done, waits for those running, and returns ctx.Err() then.
+func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st *RunStats, readback bool) error {
 	t0 := time.Now()
+	var queue []*gpu.Sequence
 	if input != nil { // nil: the caller filled the input buffer on the device
-		if err := kit.Write(p.tensor(-1).Buf, 0, input); err != nil {
+		dst := p.tensor(-1).Buf
+		if p.up != nil {
+			dst = p.upHost
+			queue = append(queue, p.up)
+		}
+		if err := kit.Write(dst, 0, input); err != nil {
 			return err
 		}
 	}
 	if st != nil {
 		st.Upload = time.Since(t0)
+	}
+	queue = append(queue, p.segs...)
+	if readback && p.down != nil {
+		queue = append(queue, p.down)
 	}
 	var running []*gpu.Sequence
 	var first error
@@ -157,7 +250,8 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st 
 		}
 		running = running[1:]
 	}
-	for _, q := range p.segs {
+	started := 0
+	for _, q := range queue {
 		if ctx.Err() != nil || first != nil {
 			break
 		}
@@ -165,6 +259,7 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st 
 			first = fmt.Errorf("graph: running the network: %w", err)
 			break
 		}
+		started++
 		running = append(running, q)
 		if len(running) == depth {
 			wait()
@@ -182,6 +277,7 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st 
 	took := time.Since(start)
 	if st != nil {
 		st.Device = took
+		st.Submissions = started
 	}
 	if len(p.segs) > 0 { // none when every name asked for is a view of the input
 		p.perSeg = took / time.Duration(len(p.segs))

@@ -7,6 +7,7 @@ import (
 	"github.com/vkvgg/vkvgg/layers"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -398,8 +399,12 @@ func TestRunStats(t *testing.T) {
 			// one submission's first timestamp may come before the last
 			// one's work has drained: spans within the device phase, with
 			// slack.
-			if st.Submissions != plan.Segments || st.Dispatches <= 0 || st.Spans <= 0 || st.Spans > st.Device+st.Device/10+time.Millisecond {
-				t.Errorf("device: %+v: want %d submissions, positive GPU times, spans within the device phase", st, plan.Segments)
+			subs := plan.Segments
+			if os.Getenv("VKVGG_STAGING") == "1" {
+				subs += 2 // the input in, prob out (TestRecordedTransfers)
+			}
+			if st.Submissions != subs || st.Dispatches <= 0 || st.Spans <= 0 || st.Spans > st.Device+st.Device/10+time.Millisecond {
+				t.Errorf("device: %+v: want %d submissions, positive GPU times, spans within the device phase", st, subs)
 			}
 		}
 	}
@@ -661,4 +666,83 @@ func slowestLayer(t *testing.T, n *graph.Net, b graph.Batch) time.Duration {
 		slowest = max(slowest, byLayer[layer])
 	}
 	return slowest
+}
+
+// TestRecordedTransfers runs on device-only memory (the staging path of
+// discrete GPUs): a run copies the input in and the features out with
+// sequences recorded with its plan, one submission each, queued with
+// the segments, rather than a submission and a wait per transfer. The
+// features equal the CPU reference in both precisions, across plans of
+// other shapes and names, and for features too large for the plan's
+// host buffers (which go through the device's staging buffer).
+func TestRecordedTransfers(t *testing.T) {
+	t.Setenv("VKVGG_STAGING", "1")
+	m := model(t, "resnet18")
+	cpu, _ := graph.NewCPU(m.Graph)
+	ctx := context.Background()
+	for _, prec := range []layers.Precision{layers.FP32, layers.FP16} {
+		t.Run(prec.String(), func(t *testing.T) {
+			dev := testdev.Open(t)
+			if prec == layers.FP16 && !dev.Half() {
+				t.Skipf("%s has no fp16 storage", dev.Info().Name)
+			}
+			n, err := graph.NewOnPrecision(dev, m.Graph, false, prec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			tol := 1e-4
+			if prec == layers.FP16 {
+				tol = 2e-2
+			}
+			for _, c := range []struct {
+				b     graph.Batch
+				names []string
+				limit int64 // of the host transfer buffers; 0: the default
+			}{
+				{randomBatch(3, 2, 67, 45), []string{"layer1.0", "avgpool", "prob"}, 0},
+				{randomBatch(4, 3, 33, 40), []string{"conv1", "fc"}, 0},
+				{randomBatch(3, 2, 67, 45), []string{"layer1.0", "avgpool", "prob"}, 0}, // the first plan again
+				{randomBatch(5, 1, 35, 37), []string{"maxpool", "prob"}, 1 << 10},       // both ways through the staging buffer
+			} {
+				if c.limit > 0 {
+					defer graph.SetTransferLimit(c.limit)()
+				}
+				for round := range 2 { // the second run of a plan records nothing
+					before := dev.Submissions()
+					got, err := n.Run(ctx, c.b, c.names...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					st, err := n.Stats()
+					if err != nil {
+						t.Fatal(err)
+					}
+					info, err := n.Plan(c.b, c.names...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					made := dev.Submissions() - before
+					switch {
+					case round == 0:
+					case c.limit == 0 && (made != uint64(info.Segments+2) || st.Submissions != info.Segments+2):
+						t.Errorf("%v %v: a run made %d submissions (stats: %d), want its %d segments and two transfers", c.b.N, c.names, made, st.Submissions, info.Segments)
+					case c.limit > 0 && (made < uint64(info.Segments+1+len(c.names)) || st.Submissions != info.Segments):
+						t.Errorf("%v %v, transfers beyond the limit: a run made %d submissions (stats: %d), want its %d segments, one upload and a download per feature", c.b.N, c.names, made, st.Submissions, info.Segments)
+					}
+					want, err := cpu.Run(ctx, c.b, c.names...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, name := range c.names {
+						g, _ := got.Feature(name)
+						w, _ := want.Feature(name)
+						if e := layertest.NormErr(g.Data, w.Data); !(e < tol) {
+							t.Errorf("%s: normalised error %g against the CPU reference", name, e)
+						}
+					}
+				}
+			}
+		})
+	}
 }

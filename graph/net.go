@@ -239,10 +239,12 @@ type RunStats struct {
 	Total    time.Duration // the whole Run, lock and feature assembly included
 	Check    time.Duration // CheckBatch
 	Plan     time.Duration // finding the recorded plan (recording a new one)
-	Upload   time.Duration // the input into device memory (fp16: converted on the host)
+	Upload   time.Duration // the input into device memory, or the plan's host buffer for it (fp16: converted on the host)
 	Device   time.Duration // submitting the work and waiting for it
 	Readback time.Duration // the features into host memory (fp16: converted and checked)
-	// With profiling on: Submissions is how many the run made. Where the
+	// Submissions is how many the run made: its segments, and where the
+	// device's memory is not mapped, one to upload the input and one to
+	// read the features back. With profiling on, where the
 	// device has timestamps, Dispatches is the sum of the dispatches' own
 	// GPU times, and Spans the sum over submissions of the time from
 	// their first dispatch's start to their last one's end (the gaps and
@@ -268,7 +270,6 @@ func (n *Net) Stats() (RunStats, error) {
 	if p == nil || !n.profile || p != n.last { // a device run came after
 		return st, nil
 	}
-	st.Submissions = len(p.segs)
 	for _, q := range p.segs {
 		ts, err := q.Timings()
 		if errors.Is(err, gpu.ErrUntimed) {
@@ -715,16 +716,20 @@ func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch, st *RunStats) (m
 	}
 	n.last = p
 	st.Plan = time.Since(t0)
-	if err := p.run(ctx, n.kit, b.Data, st); err != nil {
+	if err := p.run(ctx, n.kit, b.Data, st, true); err != nil {
 		return nil, err
 	}
 	t0 = time.Now()
 	defer func() { st.Readback = time.Since(t0) }()
 	out := map[int][]float32{}
-	for _, k := range s.kept {
+	for i, k := range s.kept {
 		t := p.tensor(k.node)
 		d := make([]float32, t.Shape.Len())
-		if err := n.kit.Read(t.Buf, t.Off, d); err != nil {
+		src, off := t.Buf, t.Off
+		if p.down != nil { // copied into the plan's host buffer by the run
+			src, off = p.downHost, p.downAt[i]
+		}
+		if err := n.kit.Read(src, off, d); err != nil {
 			return nil, err
 		}
 		if n.kit.Precision() == layers.FP16 {
