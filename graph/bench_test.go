@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
 )
@@ -49,6 +50,47 @@ func BenchmarkSharedNet(b *testing.B) {
 			close(jobs)
 			wg.Wait()
 			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/image")
+		})
+	}
+}
+
+// BenchmarkTransfers times a small run on device-only memory (the path of
+// discrete GPUs; VKVGG_STAGING's) with the input and features moved by
+// the plan's recorded transfers against the same run with each transfer
+// a submission and wait of its own through the device's staging buffer,
+// in one process: go test -run '^$' -bench Transfers ./graph
+func BenchmarkTransfers(b *testing.B) {
+	dev, err := gpu.Open(gpu.Options{Staging: true})
+	if err != nil {
+		b.Skip(err)
+	}
+	defer dev.Close()
+	sd := model(b, "resnet18")
+	batch := randomBatch(1, 1, 32, 32)
+	names := []string{"layer1", "layer2", "layer3", "layer4", "prob"}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		limit int64
+	}{{"recorded", 64 << 20}, {"staging-buffer", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			defer graph.SetTransferLimit(c.limit)()
+			n, err := graph.NewOn(dev, sd.Graph, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer n.Close()
+			if _, err := n.Run(ctx, batch, names...); err != nil { // records the plan
+				b.Fatal(err)
+			}
+			subs := dev.Submissions()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := n.Run(ctx, batch, names...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(dev.Submissions()-subs)/float64(b.N), "submissions/run")
 		})
 	}
 }
