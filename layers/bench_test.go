@@ -92,6 +92,39 @@ func BenchmarkConv3x3Kernels(b *testing.B) {
 	}
 }
 
+// BenchmarkWinogradScratch times VGG16's conv1_2 and conv3_2 as Winograd
+// F(4x4,3x3) at batch 8 (32 on GPUs) through scratch buffers of 16 MB,
+// the size before it followed the device's memory, and of the default
+// size for this device, side by side: fewer chunks make fewer, larger
+// dispatches (go test -run '^$' -bench WinogradScratch ./layers).
+func BenchmarkWinogradScratch(b *testing.B) {
+	dev := benchDevice(b)
+	rng := rand.New(rand.NewPCG(7, 8))
+	n := 32
+	if dev.Info().Type == gpu.CPU {
+		n = 8
+	}
+	for _, c := range []struct {
+		name       string
+		hw, ci, co int
+	}{{"conv1_2", 224, 64, 64}, {"conv3_2", 56, 256, 256}} {
+		for _, sc := range []struct {
+			name   string
+			floats int
+		}{{"16MB", 4 << 20}, {"default", 0}} {
+			b.Run(fmt.Sprintf("%s/batch%d/%s", c.name, n, sc.name), func(b *testing.B) {
+				if sc.floats > 0 {
+					defer layers.SetWinogradScratch(sc.floats)()
+				}
+				kit := layers.NewKit(dev)
+				defer kit.Close()
+				kit.SetWinogradMode("f4")
+				benchConvBatch(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, n, c.hw, c.ci, c.co)
+			})
+		}
+	}
+}
+
 // benchConv times one hw x hw, ci -> co 3x3 convolution (batch 1) as a
 // network runs it (a 3-channel input is padded to 4 on CPU devices, the
 // copy included); FLOPs count only the real channels.
@@ -101,9 +134,14 @@ func benchConv(b *testing.B, kit *layers.Kit, rng *rand.Rand, hw, ci, co int) {
 
 // benchConvOp times a convolution op of any window, batch 1.
 func benchConvOp(b *testing.B, kit *layers.Kit, rng *rand.Rand, win layers.Window, hw, ci, co int) {
+	benchConvBatch(b, kit, rng, win, 1, hw, ci, co)
+}
+
+// benchConvBatch times a convolution op of any window and batch.
+func benchConvBatch(b *testing.B, kit *layers.Kit, rng *rand.Rand, win layers.Window, n, hw, ci, co int) {
 	dev := kit.Device()
 	op := &layers.Conv{Window: win, Cin: ci, Cout: co, W: uniform(rng, win.KH*win.KW*ci*co, -0.1, 0.1), B: uniform(rng, co, -0.1, 0.1), ReLU: true}
-	in := layers.Shape{N: 1, H: hw, W: hw, C: ci}
+	in := layers.Shape{N: n, H: hw, W: hw, C: ci}
 	out, err := op.OutShape([]layers.Shape{in})
 	if err != nil {
 		b.Fatal(err)
