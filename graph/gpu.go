@@ -63,12 +63,12 @@ func (p *gpuPlan) depth() int {
 
 func (p *gpuPlan) close() error {
 	var errs []error
-	for _, q := range append(p.segs, p.up, p.down) {
+	for _, q := range append([]*gpu.Sequence{p.up, p.down}, p.segs...) {
 		if q != nil {
 			errs = append(errs, q.Close())
 		}
 	}
-	for _, b := range append(p.bufs, p.upHost, p.downHost) {
+	for _, b := range append([]*gpu.Buffer{p.upHost, p.downHost}, p.bufs...) {
 		if b != nil {
 			errs = append(errs, b.Close())
 		}
