@@ -67,8 +67,20 @@ func newInstance(validation bool) (*instance, error) {
 			return nil, err
 		}
 	}
+	liveInstances.Add(1)
 	return in, nil
 }
+
+// liveInstances counts the VkInstances this package created and has not
+// destroyed (LiveInstances).
+var liveInstances atomic.Int64
+
+// LiveInstances is how many Vulkan instances this process made through the
+// package and has not destroyed yet: one per open Device (and briefly
+// one for Devices). Adopted instances are the application's and do not
+// count. Tests check it for devices left open, which a driver may count
+// against a limit of its own.
+func LiveInstances() int64 { return liveInstances.Load() }
 
 func (in *instance) close() {
 	if in.validation && in.debug != vk.NullDebugReportCallback {
@@ -77,6 +89,7 @@ func (in *instance) close() {
 	}
 	if !in.adopted {
 		vk.DestroyInstance(in.handle, nil)
+		liveInstances.Add(-1)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/vkvgg/vkvgg/gpu"
 )
 
 // EnvLogOpens, set to 1, makes Open print each device it opens (counted
@@ -35,7 +37,7 @@ func ProcCounts() (fds, threads int) {
 // virtual and resident memory.
 func ProcState() string {
 	fds, threads, mem := proc()
-	return fmt.Sprintf("open files %d, threads %d%s", fds, threads, mem)
+	return fmt.Sprintf("Vulkan instances %d, open files %d, threads %d%s", gpu.LiveInstances(), fds, threads, mem)
 }
 
 // proc reads /proc/self once: open files, threads, and the VmSize and
