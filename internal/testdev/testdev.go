@@ -55,6 +55,19 @@ func Open(t testing.TB) *gpu.Device {
 	return dev
 }
 
+// Main runs a package's tests (call it from TestMain) and then fails the
+// run if any Vulkan instance is still live: a device some test opened,
+// through Open or not, and never closed. A driver may count those against
+// a limit of its own, failing later tests far from the leak.
+func Main(m *testing.M) {
+	code := m.Run()
+	if n := gpu.LiveInstances(); n != 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "testdev: %d Vulkan instances still live after the tests: some device was never closed\n", n)
+		code = 1
+	}
+	os.Exit(code)
+}
+
 // OpenBench opens the default device without validation (it adds host
 // overhead) for benchmarks, skipping when none exists.
 func OpenBench(tb testing.TB) *gpu.Device {
