@@ -68,12 +68,17 @@ func newInstance(validation bool) (*instance, error) {
 		}
 	}
 	liveInstances.Add(1)
+	madeInstances.Add(1)
 	return in, nil
 }
 
 // liveInstances counts the VkInstances this package created and has not
-// destroyed (LiveInstances).
-var liveInstances atomic.Int64
+// destroyed (LiveInstances), madeInstances all it created (MadeInstances).
+var liveInstances, madeInstances atomic.Int64
+
+// MadeInstances is how many Vulkan instances this process has made through
+// the package, destroyed or not.
+func MadeInstances() int64 { return madeInstances.Load() }
 
 // LiveInstances is how many Vulkan instances this process made through the
 // package and has not destroyed yet: one per open Device (and briefly

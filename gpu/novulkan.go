@@ -77,6 +77,9 @@ func (d *Device) NewHostBuffer(size int64) (*Buffer, error) { return nil, errNoC
 // Mapped returns false.
 func (b *Buffer) Mapped() bool { return false }
 
+// MadeInstances returns 0.
+func MadeInstances() int64 { return 0 }
+
 // LiveInstances returns 0.
 func LiveInstances() int64 { return 0 }
 

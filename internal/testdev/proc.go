@@ -33,11 +33,11 @@ func ProcCounts() (fds, threads int) {
 	return fds, threads
 }
 
-// ProcState describes what the process holds: open files, threads,
-// virtual and resident memory.
+// ProcState describes what the process holds: Vulkan instances (live,
+// and made so far), open files, threads, virtual and resident memory.
 func ProcState() string {
 	fds, threads, mem := proc()
-	return fmt.Sprintf("Vulkan instances %d, open files %d, threads %d%s", gpu.LiveInstances(), fds, threads, mem)
+	return fmt.Sprintf("Vulkan instances %d live of %d made, open files %d, threads %d%s", gpu.LiveInstances(), gpu.MadeInstances(), fds, threads, mem)
 }
 
 // proc reads /proc/self once: open files, threads, and the VmSize and
