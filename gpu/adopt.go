@@ -92,8 +92,11 @@ func (d *Device) SignalAfter(s Signal) error {
 	unlock := d.lockQueue()
 	r := queueSignal(d.queue, s.Semaphore, s.Fence)
 	unlock()
+	if err := vkErr("vkQueueSubmit (signal)", r); err != nil {
+		return err
+	}
 	d.submits.Add(1)
-	return vkErr("vkQueueSubmit (signal)", r)
+	return nil
 }
 
 // WrapBuffer makes a Buffer of an application's VkBuffer of size bytes

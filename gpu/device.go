@@ -430,13 +430,13 @@ func (d *Device) WaitIdle() error {
 	return vkErr("vkDeviceWaitIdle", vk.DeviceWaitIdle(d.handle))
 }
 
-// lockQueue takes the queue for a submission: the application's lock on
-// an adopted device, else the device's own.
 // Submissions is how many submissions the device has made to its queue
 // since it opened: every Sequence start, transfer step and signal. It
 // tells how many round trips a piece of work costs.
 func (d *Device) Submissions() uint64 { return d.submits.Load() }
 
+// lockQueue takes the queue for a submission: the application's lock on
+// an adopted device, else the device's own.
 func (d *Device) lockQueue() func() {
 	if d.queueLock != nil {
 		d.queueLock.Lock()

@@ -421,10 +421,10 @@ func (s *Sequence) Start() error {
 	unlock := s.dev.lockQueue()
 	r := queueSubmit(s.dev.queue, s.cmd, s.fence)
 	unlock()
-	s.dev.submits.Add(1)
 	if err := vkErr("vkQueueSubmit", r); err != nil {
 		return err
 	}
+	s.dev.submits.Add(1)
 	s.running = true
 	return nil
 }

@@ -20,20 +20,24 @@ type gpuPlan struct {
 	bufs   []*gpu.Buffer
 	segs   []*gpu.Sequence
 	labels [][]string // per segment, the layer of each dispatch
-	// perSeg is the wall time of one segment in the last complete run
-	// (0 before the first): run keeps as many segments in flight as
-	// fit in queueAhead.
-	perSeg time.Duration
+	// perSeq is the wall time of one sequence (a segment or a transfer)
+	// in the last complete run (0 before the first): run keeps as many
+	// in flight as fit in queueAhead.
+	perSeq time.Duration
 	// On devices whose memory the host does not map (discrete GPUs), the
 	// input and the kept tensors travel through host buffers of the
-	// plan's own, copied by sequences recorded with it: a run queues the
-	// upload, the segments and the readback together and waits once,
-	// where each transfer would be a submission and a wait of its own
-	// through the device's staging buffer. nil where the host maps the
-	// device's buffers, or for a side larger than transferLimit.
+	// plan's own (host memory, up to transferLimit each way, which no
+	// memory limit counts), copied by sequences recorded with it: a run
+	// queues the upload, the segments and the readback together, where
+	// each transfer would be a submission and a wait of its own through
+	// the device's staging buffer. nil where the host maps the device's
+	// buffers, or for a side larger than transferLimit; the readback is
+	// made by the first run that reads features back to the host
+	// (downTried), not for plans that only RunOnDevice uses.
 	upHost, downHost *gpu.Buffer
 	up, down         *gpu.Sequence
 	downAt           []int // element offset in downHost of each kept tensor, in s.kept order
+	downTried        bool
 }
 
 // transferLimit (a variable for tests) bounds each of a plan's host
@@ -51,14 +55,14 @@ var transferLimit int64 = 64 << 20
 // cancellation.
 const queueAhead = 20 * time.Millisecond
 
-// depth is how many segments run keeps in flight: two at first (and at
-// least two, so that the device never waits for the host), then as many
-// as fit in queueAhead at the last run's pace.
-func (p *gpuPlan) depth() int {
-	if p.perSeg <= 0 {
+// depth is how many of n sequences run keeps in flight: two at first
+// (and at least two, so that the device never waits for the host), then
+// as many as fit in queueAhead at the last run's pace.
+func (p *gpuPlan) depth(n int) int {
+	if p.perSeq <= 0 {
 		return 2
 	}
-	return max(2, min(len(p.segs), int(queueAhead/p.perSeg)))
+	return max(2, min(n, int(queueAhead/p.perSeq)))
 }
 
 func (p *gpuPlan) close() error {
@@ -77,39 +81,50 @@ func (p *gpuPlan) close() error {
 	return errors.Join(errs...)
 }
 
-// recordTransfers makes the plan's host buffers and transfer sequences
-// where the device's buffers are not mapped (see gpuPlan).
-func (p *gpuPlan) recordTransfers(dev *gpu.Device, es int64) error {
+// hostTransfer makes a host buffer of at least bytes and a sequence of
+// copies between it and the device, which copies records.
+func hostTransfer(dev *gpu.Device, bytes int64, copies func(q *gpu.Sequence, h *gpu.Buffer) error) (*gpu.Buffer, *gpu.Sequence, error) {
+	h, err := dev.NewHostBuffer((bytes + 3) / 4 * 4)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := dev.NewSequence(gpu.SequenceOptions{AfterPrevious: true})
+	if err == nil {
+		if err = copies(q, h); err == nil {
+			return h, q, nil
+		}
+		q.Close()
+	}
+	h.Close()
+	return nil, nil, err
+}
+
+// recordUpload makes the plan's upload buffer and sequence where the
+// device's buffers are not mapped (see gpuPlan).
+func (p *gpuPlan) recordUpload(dev *gpu.Device, es int64) error {
 	in := p.tensor(-1)
 	if in.Buf.Mapped() {
 		return nil
 	}
-	// host makes a buffer and a sequence of copies between it and the
-	// device: copies(seq, buf) records them.
-	host := func(bytes int64, copies func(q *gpu.Sequence, h *gpu.Buffer) error) (*gpu.Buffer, *gpu.Sequence, error) {
-		h, err := dev.NewHostBuffer((bytes + 3) / 4 * 4)
-		if err != nil {
-			return nil, nil, err
-		}
-		q, err := dev.NewSequence(gpu.SequenceOptions{AfterPrevious: true})
-		if err == nil {
-			if err = copies(q, h); err == nil {
-				return h, q, nil
-			}
-			q.Close()
-		}
-		h.Close()
-		return nil, nil, err
-	}
 	var err error
 	if bytes := int64(in.Shape.Len()) * es; bytes <= transferLimit {
-		p.upHost, p.up, err = host(bytes, func(q *gpu.Sequence, h *gpu.Buffer) error {
+		p.upHost, p.up, err = hostTransfer(dev, bytes, func(q *gpu.Sequence, h *gpu.Buffer) error {
 			return q.Copy(in.Buf.Slice(0, bytes), h.Slice(0, bytes))
 		})
 		if err != nil {
 			return fmt.Errorf("graph: the input's transfer buffer: %w", err)
 		}
 	}
+	return nil
+}
+
+// recordReadback makes the plan's readback buffer and sequence (see
+// gpuPlan), once: the first run that reads features back calls it.
+func (p *gpuPlan) recordReadback(dev *gpu.Device, es int64) error {
+	if p.downTried || p.tensor(-1).Buf.Mapped() {
+		return nil
+	}
+	p.downTried = true
 	total := 0
 	at := make([]int, len(p.s.kept))
 	for i, k := range p.s.kept {
@@ -119,7 +134,8 @@ func (p *gpuPlan) recordTransfers(dev *gpu.Device, es int64) error {
 	if total == 0 || int64(total)*es > transferLimit {
 		return nil
 	}
-	p.downHost, p.down, err = host(int64(total)*es, func(q *gpu.Sequence, h *gpu.Buffer) error {
+	var err error
+	p.downHost, p.down, err = hostTransfer(dev, int64(total)*es, func(q *gpu.Sequence, h *gpu.Buffer) error {
 		for i, k := range p.s.kept {
 			t := p.tensor(k.node)
 			bytes := int64(t.Shape.Len()) * es
@@ -208,7 +224,7 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 		}
 		p.labels = append(p.labels, labels)
 	}
-	if err := p.recordTransfers(n.dev, int64(s.prec.Size())); err != nil {
+	if err := p.recordUpload(n.dev, int64(s.prec.Size())); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -242,7 +258,7 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st 
 	}
 	var running []*gpu.Sequence
 	var first error
-	depth := p.depth()
+	depth := p.depth(len(queue))
 	start := time.Now()
 	wait := func() {
 		if err := running[0].Wait(); err != nil && first == nil {
@@ -279,8 +295,8 @@ func (p *gpuPlan) run(ctx context.Context, kit *layers.Kit, input []float32, st 
 		st.Device = took
 		st.Submissions = started
 	}
-	if len(p.segs) > 0 { // none when every name asked for is a view of the input
-		p.perSeg = took / time.Duration(len(p.segs))
+	if started > 0 { // none when every name asked for is a view of the input (on mapped memory)
+		p.perSeq = took / time.Duration(started)
 	}
 	return nil
 }

@@ -242,9 +242,11 @@ type RunStats struct {
 	Upload   time.Duration // the input into device memory, or the plan's host buffer for it (fp16: converted on the host)
 	Device   time.Duration // submitting the work and waiting for it
 	Readback time.Duration // the features into host memory (fp16: converted and checked)
-	// Submissions is how many the run made: its segments, and where the
-	// device's memory is not mapped, one to upload the input and one to
-	// read the features back. With profiling on, where the
+	// Submissions is how many sequences the run started: its segments,
+	// and where the device's memory is not mapped, the one that uploads
+	// the input and the one that reads the features back (an input or
+	// features over 64 MiB go through the device's staging buffer
+	// instead, in submissions not counted here). With profiling on, where the
 	// device has timestamps, Dispatches is the sum of the dispatches' own
 	// GPU times, and Spans the sum over submissions of the time from
 	// their first dispatch's start to their last one's end (the gaps and
@@ -715,6 +717,9 @@ func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch, st *RunStats) (m
 		return nil, err
 	}
 	n.last = p
+	if err := p.recordReadback(n.dev, int64(s.prec.Size())); err != nil {
+		return nil, err
+	}
 	st.Plan = time.Since(t0)
 	if err := p.run(ctx, n.kit, b.Data, st, true); err != nil {
 		return nil, err

@@ -226,7 +226,11 @@ func (f *FCKernel) choose(rows int, modes []string, record func(s *gpu.Sequence,
 		}
 		return k.fcMode, nil
 	}
-	key := fmt.Sprintf("fc kernels %d rows %dx%d", rows, f.K, f.M)
+	family := "gpu" // the families' candidates differ: one key each
+	if k.cpu {
+		family = "cpu"
+	}
+	key := fmt.Sprintf("fc %s-kernels %d rows %dx%d", family, rows, f.K, f.M)
 	best, _, err := k.choice(key, modes, func(s *gpu.Sequence, i int) error { return record(s, modes[i]) })
 	return best, err
 }

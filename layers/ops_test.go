@@ -443,7 +443,7 @@ func TestTuningSavedGPUChoices(t *testing.T) {
 	}
 	var fcKey, tileKey bool
 	for key, v := range tuned {
-		fcKey = fcKey || (strings.HasPrefix(key, "fc kernels 2 rows 64x12") && (v == "storage" || v == "texel"))
+		fcKey = fcKey || (strings.HasPrefix(key, "fc gpu-kernels 2 rows 64x12") && (v == "storage" || v == "texel"))
 		tileKey = tileKey || (strings.Contains(key, " tiles ") && (v == "small" || v == "large"))
 	}
 	if !fcKey || !tileKey {

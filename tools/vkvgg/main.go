@@ -702,7 +702,7 @@ func printStats(w io.Writer, st graph.RunStats) {
 		if st.Untimed {
 			note = " (some too large to time, left out)"
 		}
-		fmt.Fprintf(w, "  device: %.2f ms in dispatches, %.2f ms from first to last dispatch of its %d submissions%s\n",
+		fmt.Fprintf(w, "  device: %.2f ms in dispatches, %.2f ms from first to last dispatch within each of its %d submissions%s\n",
 			ms(st.Dispatches), ms(st.Spans), st.Submissions, note)
 	}
 }

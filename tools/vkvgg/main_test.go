@@ -559,10 +559,11 @@ func TestTrainPredict(t *testing.T) {
 	}
 }
 
-// TestMain keeps the tests out of the user's pipeline cache.
+// TestMain keeps the tests out of the user's pipeline cache, and fails
+// the run if a test left a device open (testdev.Main).
 func TestMain(m *testing.M) {
 	os.Setenv(EnvPipelineCache, "off")
-	os.Exit(m.Run())
+	testdev.Main(m)
 }
 
 // TestExtractMemoryLimit: a new extraction whose batch does not fit the
