@@ -225,6 +225,12 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 	}
 	l := props.Limits
 	ex := queryExtra(inst, pd, props.ApiVersion)
+	var coop []string
+	for _, e := range deviceExtensions(pd) {
+		if e == "VK_KHR_cooperative_matrix" || e == "VK_NV_cooperative_matrix" {
+			coop = append(coop, e)
+		}
+	}
 	info := DeviceInfo{
 		Name:                  cString(props.DeviceName[:]),
 		Type:                  deviceType(props.DeviceType),
@@ -244,6 +250,7 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 		Storage16Bit:          ex.storage16,
 		HalfTexels:            texelFormat(pd, vk.FormatR16g16b16a16Sfloat),
 		QueueFamily:           uint32(family),
+		CooperativeMatrix:     coop,
 		devicePriv:            devicePriv{physical: pd, timestampBits: tsBits, memory: mem, driverVersion: props.DriverVersion, cacheUUID: props.PipelineCacheUUID},
 	}
 	if ex.driverName != "" {
@@ -255,6 +262,25 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 	info.hostVisibleDeviceLocal = info.memoryType(^uint32(0), vk.MemoryPropertyDeviceLocalBit|vk.MemoryPropertyHostVisibleBit|vk.MemoryPropertyHostCoherentBit)
 	info.UnifiedMemory = info.hostVisibleDeviceLocal >= 0 && info.Type != Discrete
 	return info, true
+}
+
+// deviceExtensions lists the extensions a physical device offers (none
+// where the query fails).
+func deviceExtensions(pd vk.PhysicalDevice) []string {
+	var n uint32
+	if vk.EnumerateDeviceExtensionProperties(pd, "", &n, nil) != vk.Success || n == 0 {
+		return nil
+	}
+	props := make([]vk.ExtensionProperties, n)
+	if r := vk.EnumerateDeviceExtensionProperties(pd, "", &n, props); r != vk.Success && r != vk.Incomplete {
+		return nil
+	}
+	names := make([]string, 0, n)
+	for _, p := range props[:n] {
+		p.Deref()
+		names = append(names, cString(p.ExtensionName[:]))
+	}
+	return names
 }
 
 // stagingMemoryType is the memory type of staging buffers among typeBits:

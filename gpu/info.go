@@ -65,8 +65,12 @@ type DeviceInfo struct {
 	HalfTexels            bool    // R16G16B16A16_SFLOAT uniform texel buffers
 	TimestampPeriodNS     float32 // nanoseconds per timestamp tick; 0 when compute timestamps are unsupported
 	UnifiedMemory         bool    // a device-local memory type is host visible and the device is not discrete
-	QueueFamily           uint32
-	devicePriv            // what the Vulkan backend keeps; empty without cgo
+	// CooperativeMatrix lists the cooperative-matrix (tensor core)
+	// extensions the device offers: VK_KHR_cooperative_matrix and/or
+	// VK_NV_cooperative_matrix. The engine does not use them yet.
+	CooperativeMatrix []string
+	QueueFamily       uint32
+	devicePriv        // what the Vulkan backend keeps; empty without cgo
 }
 
 func (d DeviceInfo) String() string {

@@ -3,6 +3,8 @@
 package gpu
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	vk "github.com/vulkan-go/vulkan"
@@ -95,4 +97,30 @@ func TestStagingMemoryType(t *testing.T) {
 			t.Errorf("%s: memory type %d, want %d", c.name, got, c.want)
 		}
 	}
+}
+
+// TestDeviceExtensions: the extension list behind
+// DeviceInfo.CooperativeMatrix is read (every driver offers some
+// extensions) and well formed.
+func TestDeviceExtensions(t *testing.T) {
+	dev, err := Open(Options{})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer dev.Close()
+	names := deviceExtensions(dev.info.physical)
+	if len(names) == 0 {
+		t.Fatalf("%s offers no extensions", dev.info.Name)
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "VK_") {
+			t.Errorf("extension name %q", n)
+		}
+	}
+	for _, c := range dev.info.CooperativeMatrix {
+		if !slices.Contains(names, c) {
+			t.Errorf("CooperativeMatrix lists %q, which the device does not offer", c)
+		}
+	}
+	t.Logf("%d extensions; cooperative matrices: %v", len(names), dev.info.CooperativeMatrix)
 }

@@ -135,6 +135,7 @@ func devices(w io.Writer) error {
 			mib(d.DeviceLocalBytes), mib(d.MaxStorageBufferRange), d.MaxSharedMemory/1024)
 		fmt.Fprintf(w, "   subgroup size %d, max workgroup %d, fp16 arithmetic %v, 16-bit storage %v, fp16 texels %v, unified memory %v\n",
 			d.SubgroupSize, d.MaxWorkgroupSize, d.FP16, d.Storage16Bit, d.HalfTexels, d.UnifiedMemory)
+		fmt.Fprintf(w, "   cooperative matrices (tensor cores, unused yet): %s\n", orDash(strings.Join(d.CooperativeMatrix, ", ")))
 	}
 	return nil
 }
