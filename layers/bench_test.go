@@ -125,6 +125,38 @@ func BenchmarkWinogradScratch(b *testing.B) {
 	}
 }
 
+// BenchmarkIm2col times the first convolutions of AlexNet (11x11/4) and
+// ResNet (7x7/2) over 3 channels, and a 3x3/2 one over 128, direct and
+// through im2col rows, side by side on a CPU-family kit (go test -run
+// '^$' -bench Im2col ./layers).
+func BenchmarkIm2col(b *testing.B) {
+	dev := benchDevice(b)
+	if os.Getenv(layers.EnvKernels) == "gpu" || (os.Getenv(layers.EnvKernels) != "cpu" && dev.Info().Type != gpu.CPU) {
+		b.Skip("im2col is a choice of the CPU-device kernels (VKVGG_KERNELS=cpu)")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []struct {
+		name       string
+		win        layers.Window
+		hw, ci, co int
+	}{
+		{"alexnet-11x11s4", layers.Window{KH: 11, KW: 11, SH: 4, SW: 4, Pad: [4]int{2, 2, 2, 2}}, 224, 3, 64},
+		{"resnet-7x7s2", layers.Window{KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}, 224, 3, 64},
+		{"resnet-3x3s2", layers.Window{KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}, 56, 128, 128},
+	} {
+		for _, n := range []int{1, 8} {
+			for _, mode := range []string{"direct", "im2col"} {
+				b.Run(fmt.Sprintf("%s/batch%d/%s", c.name, n, mode), func(b *testing.B) {
+					kit := layers.NewKit(dev)
+					defer kit.Close()
+					kit.SetIm2col(mode)
+					benchConvBatch(b, kit, rng, c.win, n, c.hw, c.ci, c.co)
+				})
+			}
+		}
+	}
+}
+
 // benchConv times one hw x hw, ci -> co 3x3 convolution (batch 1) as a
 // network runs it (a 3-channel input is padded to 4 on CPU devices, the
 // copy included); FLOPs count only the real channels.

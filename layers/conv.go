@@ -254,6 +254,7 @@ type GConv struct {
 	ReLU      bool
 	kit       *Kit
 	w, b      *gpu.Buffer
+	col       *scratch // the im2col rows of a chunk of images
 }
 
 // newGConv uploads HWIO weights w [KH,KW,cin,cout] and bias b [cout].
@@ -284,7 +285,7 @@ func (c *GConv) Close() error {
 	if c == nil {
 		return nil
 	}
-	return errors.Join(c.w.Close(), c.b.Close())
+	return errors.Join(c.w.Close(), c.b.Close(), c.col.close())
 }
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,OH,OW,Cout].
@@ -337,7 +338,117 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 			return err
 		}
 	}
+	if cfg.Register && c.im2colFits(out.Shape) {
+		direct := func(s *gpu.Sequence) error { return c.recordTiled(s, what, in, out, relu, res, cfg, pad) }
+		cols := func(s *gpu.Sequence) error { return c.recordIm2col(s, what, in, out, relu, res, cfg, pad) }
+		algo, err := c.im2colChoice(in.Shape, direct, cols)
+		if err != nil {
+			return err
+		}
+		if algo == convIm2col {
+			return cols(s)
+		}
+	}
 	return c.recordTiled(s, what, in, out, relu, res, cfg, pad)
+}
+
+// The two ways the register kernels run a general convolution: directly,
+// or as im2col rows and a 1x1 convolution over them.
+const (
+	convDirect = "direct"
+	convIm2col = "im2col"
+)
+
+// im2colFloats bounds the im2col rows of one chunk of images (64 MB in
+// fp32), within a binding.
+func (k *Kit) im2colFloats() int {
+	return min(16<<20, k.maxWindow(), k.maxTexelWindow())
+}
+
+// im2colFits reports whether the layer may run through im2col rows: a
+// window larger than 1x1, and one image's rows within a chunk.
+func (c *GConv) im2colFits(out Shape) bool {
+	taps := c.win.KH * c.win.KW
+	return taps > 1 && out.H*out.W*taps*c.Cin <= c.kit.im2colFloats()
+}
+
+// im2colChoice picks direct or im2col for the layer at input shape is:
+// the kit's override (tests), the saved choice, or the faster, timed once
+// per device, shape and precision. On lavapipe a window over few input
+// channels (a network's first layer: 3 channels padded to 4) spends more
+// time per tap than it computes, while the 1x1 kernel over the rows runs
+// at the rate of the network's 1x1 layers.
+func (c *GConv) im2colChoice(is Shape, direct, cols func(*gpu.Sequence) error) (string, error) {
+	k := c.kit
+	switch k.colMode {
+	case convDirect, convIm2col:
+		return k.colMode, nil
+	}
+	key := fmt.Sprintf("conv %v cpu-kernels %dx%dx%d %d->%d im2col", c.win, is.N, is.H, is.W, c.Cin, c.Cout)
+	ways := []func(*gpu.Sequence) error{direct, cols}
+	best, _, err := k.choice(key, []string{convDirect, convIm2col}, func(s *gpu.Sequence, i int) error { return ways[i](s) })
+	return best, err
+}
+
+// recordIm2col records the convolution (checked by record, register
+// kernels) as im2col rows of a chunk of images at a time in the layer's
+// scratch, each chunk followed by the 1x1 convolution over its rows with
+// the layer's weights, whose [kh, kw, cin, cout] order is the rows'.
+func (c *GConv) recordIm2col(s *gpu.Sequence, what string, in, out Tensor, relu uint32, res *Tensor, cfg ConvConfig, pad [4]int) error {
+	k := c.kit
+	is, os := in.Shape, out.Shape
+	kdim := c.win.KH * c.win.KW * c.Cin
+	rows := os.H * os.W * kdim // one image's
+	per := max(1, min(is.N, k.im2colFloats()/rows))
+	if c.col == nil {
+		c.col = &scratch{kit: k}
+	}
+	buf, err := c.col.get(per * rows)
+	if err != nil {
+		return err
+	}
+	colK, err := k.kernelTexels("im2col", 2, 0b1, 14, 64)
+	if err != nil {
+		return err
+	}
+	wg, tn := cfg.narrow(c.Cout)
+	gemm := convKernel{resBinding: true, register: true, pixTile: cfg.TM, chanTile: tn * wg, lim: min(k.maxWindow(), k.maxTexelWindow())}
+	withRes := uint32(0)
+	if res != nil {
+		withRes = 1
+	}
+	if gemm.kern, err = k.kernelTexels("conv_cpu", 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), withRes); err != nil {
+		return err
+	}
+	w := c.win
+	for i0 := 0; i0 < is.N; i0 += per {
+		n := min(per, is.N-i0)
+		iv, ib := k.window(in.Buf, in.Off+i0*is.Image(), n*is.Image())
+		cv, cb := k.window(buf, 0, n*rows)
+		g, err := grid(n*os.H*os.W, 64)
+		if err != nil {
+			return err
+		}
+		push := []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(os.H), uint32(os.W),
+			uint32(w.KH), uint32(w.KW), uint32(w.SH), uint32(w.SW), uint32(pad[0]), uint32(pad[1]), ib, cb}
+		if err := s.Dispatch(colK, g, push, k.texels(iv), gpu.W(cv)); err != nil {
+			return err
+		}
+		cols := Tensor{Buf: buf, Shape: Shape{N: n, H: os.H, W: os.W, C: kdim}}
+		yo := Tensor{Buf: out.Buf, Off: out.Off + i0*os.Image(), Shape: Shape{N: n, H: os.H, W: os.W, C: os.C}}
+		var ro *Tensor
+		if res != nil {
+			r := Tensor{Buf: res.Buf, Off: res.Off + i0*os.Image(), Shape: yo.Shape}
+			ro = &r
+		}
+		if err := k.dispatchConv(s, what, gemm, cols, yo, c.w, c.b, ro, func(n int, ib, ob uint32) []uint32 {
+			return []uint32{uint32(n), uint32(os.H), uint32(os.W), uint32(kdim), uint32(c.Cout), relu, ib, ob,
+				uint32(os.H), uint32(os.W), 1, 1, 1, 1, 0, 0}
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sameTiles reports whether two shared-memory tilings are the same.

@@ -34,3 +34,7 @@ func (k *Kit) SetFCKernel(m string) { k.fcMode = m }
 // convolutions: "small" (smallTiles), "large" (the kit's), or "" to
 // choose by timing where the large tiles make few workgroups.
 func (k *Kit) SetConvTiles(m string) { k.tileMode = m }
+
+// SetIm2col forces how a CPU-family kit runs general convolutions:
+// "direct", "im2col" (where it fits), or "" to choose by timing.
+func (k *Kit) SetIm2col(m string) { k.colMode = m }

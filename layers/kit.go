@@ -151,6 +151,7 @@ type Kit struct {
 	tuned        map[string]string // auto: the fastest algorithm, by layer and shape
 	fcMode       string            // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
 	tileMode     string            // tests: force the GPU conv tiles ("small", "large")
+	colMode      string            // tests: force direct or im2col general convs (convDirect, convIm2col)
 	tuneFile     string            // where tuned is kept ("" for nowhere)
 	held         atomic.Int64      // bytes of HeldBytes
 }

@@ -136,9 +136,27 @@ func TestOps(t *testing.T) {
 			}
 			if family == "gpu" {
 				checkForcedTiles(t, kit, rng)
+			} else {
+				checkForcedIm2col(t, kit, rng)
 			}
 		})
 	}
+}
+
+// checkForcedIm2col runs the table's general convolutions both ways a
+// CPU-family kit chooses between: direct, and as im2col rows and a 1x1
+// convolution (every window larger than 1x1 whose channels allow).
+func checkForcedIm2col(t *testing.T, kit *layers.Kit, rng *rand.Rand) {
+	for _, mode := range []string{"direct", "im2col"} {
+		kit.SetIm2col(mode)
+		for _, c := range opTable(rng) {
+			if _, ok := c.Op.(*layers.Conv); ok {
+				c.Name += " " + mode
+				layertest.CheckOp(t, kit, rng, c)
+			}
+		}
+	}
+	kit.SetIm2col("")
 }
 
 // checkForcedTiles runs the table's convolutions with each tiling a GPU
@@ -555,49 +573,57 @@ func TestConvAddFused(t *testing.T) {
 	for _, family := range []string{"gpu", "cpu"} {
 		t.Run(family, func(t *testing.T) {
 			dev, kit, rng := familyKit(t, family)
-			for _, win := range []layers.Window{{KH: 1, KW: 1, SH: 1, SW: 1}, {KH: 1, KW: 1, SH: 2, SW: 2}, {KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}, {KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}} {
-				for _, s := range [][5]int{{2, 9, 11, 8, 12}, {1, 7, 5, 5, 17}, {3, 4, 4, 16, 8}} {
-					for _, off := range []int{0, 5} {
-						for _, relu := range []bool{false, true} {
-							c := convCase(rng, win, s[0], s[1], s[2], s[3], s[4])
-							conv := c.Op.(*layers.Conv)
-							os, err := conv.OutShape(c.In)
-							if err != nil {
-								continue
-							}
-							x := layertest.Uniform(rng, c.In[0].Len(), -1, 1)
-							r := layertest.Uniform(rng, os.Len(), -1, 1)
-							y, err := conv.CPU(ctx, []layers.HostTensor{{Data: x, Shape: c.In[0]}})
-							if err != nil {
-								t.Fatal(err)
-							}
-							want := make([]float32, len(y))
-							for i := range y {
-								want[i] = y[i] + r[i]
-								if relu {
-									want[i] = max(want[i], 0)
+			modes := []string{""}
+			if family == "cpu" {
+				modes = []string{"direct", "im2col"}
+			}
+			for _, mode := range modes {
+				kit.SetIm2col(mode)
+				for _, win := range []layers.Window{{KH: 1, KW: 1, SH: 1, SW: 1}, {KH: 1, KW: 1, SH: 2, SW: 2}, {KH: 3, KW: 3, SH: 2, SW: 2, Pad: [4]int{1, 1, 1, 1}}, {KH: 7, KW: 7, SH: 2, SW: 2, Pad: [4]int{3, 3, 3, 3}}} {
+					for _, s := range [][5]int{{2, 9, 11, 8, 12}, {1, 7, 5, 5, 17}, {3, 4, 4, 16, 8}} {
+						for _, off := range []int{0, 5} {
+							for _, relu := range []bool{false, true} {
+								c := convCase(rng, win, s[0], s[1], s[2], s[3], s[4])
+								conv := c.Op.(*layers.Conv)
+								os, err := conv.OutShape(c.In)
+								if err != nil {
+									continue
 								}
+								x := layertest.Uniform(rng, c.In[0].Len(), -1, 1)
+								r := layertest.Uniform(rng, os.Len(), -1, 1)
+								y, err := conv.CPU(ctx, []layers.HostTensor{{Data: x, Shape: c.In[0]}})
+								if err != nil {
+									t.Fatal(err)
+								}
+								want := make([]float32, len(y))
+								for i := range y {
+									want[i] = y[i] + r[i]
+									if relu {
+										want[i] = max(want[i], 0)
+									}
+								}
+								k, err := conv.Upload(kit)
+								if err != nil {
+									t.Fatal(err)
+								}
+								ak := k.(layers.AddKernel)
+								if !ak.FusesAdd(c.In) {
+									t.Fatalf("%s: no sum fused", c.Name)
+								}
+								in := tensorAt(t, dev, x, c.In[0], off)
+								res := tensorAt(t, dev, r, os, off)
+								out := tensorAt(t, dev, layertest.NaNs(os.Len()), os, off)
+								got := submitted(t, dev, out, func(seq *gpu.Sequence) error {
+									return ak.RecordAdd(seq, []layers.Tensor{in}, res, out, relu)
+								})
+								layertest.Check(t, fmt.Sprintf("%s %s + residual, relu=%v, offset %d", c.Name, mode, relu, off), got, want, tolGEMM)
+								k.Close()
 							}
-							k, err := conv.Upload(kit)
-							if err != nil {
-								t.Fatal(err)
-							}
-							ak := k.(layers.AddKernel)
-							if !ak.FusesAdd(c.In) {
-								t.Fatalf("%s: no sum fused", c.Name)
-							}
-							in := tensorAt(t, dev, x, c.In[0], off)
-							res := tensorAt(t, dev, r, os, off)
-							out := tensorAt(t, dev, layertest.NaNs(os.Len()), os, off)
-							got := submitted(t, dev, out, func(seq *gpu.Sequence) error {
-								return ak.RecordAdd(seq, []layers.Tensor{in}, res, out, relu)
-							})
-							layertest.Check(t, fmt.Sprintf("%s + residual, relu=%v, offset %d", c.Name, relu, off), got, want, tolGEMM)
-							k.Close()
 						}
 					}
 				}
 			}
+			kit.SetIm2col("")
 			withReLU := convCase(rng, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1}, 1, 4, 4, 4, 4).Op.(*layers.Conv)
 			withReLU.ReLU = true
 			k, _ := withReLU.Upload(kit)
@@ -664,6 +690,8 @@ func TestOpsFP16(t *testing.T) {
 					kit.SetFCKernel("")
 					if family == "gpu" {
 						checkForcedTiles(t, kit, rng)
+					} else {
+						checkForcedIm2col(t, kit, rng)
 					}
 					return
 				}
