@@ -2,6 +2,7 @@ package layers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -502,7 +503,8 @@ func TestWinogradScratchSize(t *testing.T) {
 
 // TestTuningSaved: auto mode writes its choices beside the device's
 // pipeline cache (creating the folder), a new kit on a device of the
-// same driver starts from them, and a corrupt file is ignored.
+// same driver starts from them, and a corrupt file, or one timed with
+// other kernels, is ignored.
 func TestTuningSaved(t *testing.T) {
 	t.Setenv(layers.EnvWinograd, "auto")
 	testdev.Open(t) // skips or fails as the GPU tests do
@@ -558,6 +560,19 @@ func TestTuningSaved(t *testing.T) {
 	dev, kit = open()
 	if got := kit.Tuning(); len(got) != 0 {
 		t.Errorf("from a corrupt file: %v", got)
+	}
+	kit.Close()
+	dev.Close()
+	// Choices timed with other kernels (an older build) are not reused.
+	stale := map[string]string{"kernels": "0123456789abcdef"}
+	for key, v := range tuned {
+		stale[key] = v
+	}
+	b, _ := json.Marshal(stale)
+	os.WriteFile(path, b, 0o644)
+	dev, kit = open()
+	if got := kit.Tuning(); len(got) != 0 {
+		t.Errorf("from a file of other kernels: %v", got)
 	}
 	kit.Close()
 	dev.Close()

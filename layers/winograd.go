@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
+	"github.com/vkvgg/vkvgg/shaders"
 )
 
 // EnvWinograd chooses the algorithm of 3x3 stride-1 convolutions whose
@@ -457,8 +458,13 @@ func (k *Kit) loadTuning() {
 	}
 }
 
+// tuningKernels is the tuning file's entry naming the shaders its choices
+// were timed with (shaders.Version).
+const tuningKernels = "kernels"
+
 // readTuning returns the choices in the tuning file: none when there is
-// no file, or it is corrupt (it is then rewritten) or too large.
+// no file, or it is corrupt or too large, or its choices were timed with
+// other kernels than these (it is then rewritten).
 func (k *Kit) readTuning() map[string]string {
 	if k.tuneFile == "" {
 		return nil
@@ -468,9 +474,10 @@ func (k *Kit) readTuning() map[string]string {
 		return nil
 	}
 	var saved map[string]string
-	if json.Unmarshal(b, &saved) != nil {
+	if json.Unmarshal(b, &saved) != nil || saved[tuningKernels] != shaders.Version() {
 		return nil
 	}
+	delete(saved, tuningKernels)
 	return saved
 }
 
@@ -489,6 +496,7 @@ func (k *Kit) saveTuning() {
 	for key, v := range k.tuned {
 		all[key] = v
 	}
+	all[tuningKernels] = shaders.Version()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

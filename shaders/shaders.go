@@ -16,7 +16,9 @@ package shaders
 //go:generate go run ./gen
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 )
@@ -40,6 +42,18 @@ func SPIRV(name string) ([]byte, error) {
 func Has(name string) bool {
 	_, err := fs.Stat(spv, name+".spv")
 	return err == nil
+}
+
+// Version identifies this set of shaders: a hash of the manifest of their
+// sources' hashes, so any edited shader changes it. Choices timed with
+// one set of kernels (the layers' tuning) are not reused with another.
+func Version() string {
+	b, err := sources.ReadFile("manifest.txt")
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 // MustSPIRV is SPIRV for names known at compile time; it panics on a
