@@ -73,17 +73,16 @@ func (d *Device) newBuffer(size int64, deviceOnly, deviceLocal bool) (*Buffer, e
 	var req vk.MemoryRequirements
 	vk.GetBufferMemoryRequirements(d.handle, b.handle, &req)
 	req.Deref()
-	var want vk.MemoryPropertyFlagBits
+	want := vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+	var mt int
 	switch {
 	case deviceOnly:
 		want = vk.MemoryPropertyDeviceLocalBit
+		mt = d.info.memoryType(req.MemoryTypeBits, want)
 	case deviceLocal:
-		want = vk.MemoryPropertyDeviceLocalBit | vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
+		want |= vk.MemoryPropertyDeviceLocalBit
+		mt = d.info.memoryType(req.MemoryTypeBits, want)
 	default:
-		want = vk.MemoryPropertyHostVisibleBit | vk.MemoryPropertyHostCoherentBit
-	}
-	mt := d.info.memoryType(req.MemoryTypeBits, want)
-	if !deviceOnly && !deviceLocal {
 		mt = d.info.stagingMemoryType(req.MemoryTypeBits)
 	}
 	if mt < 0 {
