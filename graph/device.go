@@ -132,15 +132,13 @@ func (n *Net) runOnDevice(ctx context.Context, in DeviceInput, sig *gpu.Signal, 
 	}
 	var copies [][2]gpu.View
 	for _, k := range s.kept {
-		t := p.tensor(k.node)
-		es := int64(s.prec.Size())
-		bytes := int64(t.Shape.Len()) * es
-		buf, err := n.dev.NewBuffer(s.bufBytes(t.Shape.Len()))
+		t := p.view(k.node)
+		buf, err := n.dev.NewBuffer(s.bufBytes(s.shapes[k.node].Len()))
 		if err != nil {
 			return fail(fmt.Errorf("graph: a buffer for %s: %w", k.name, err))
 		}
-		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: bytes, Half: s.prec == layers.FP16})
-		copies = append(copies, [2]gpu.View{t.Buf.Slice(int64(t.Off)*es, bytes), buf.Slice(0, bytes)})
+		r.add(k.name, DeviceFeature{Name: k.name, Shape: s.featureShape(k.node), Buf: buf, Bytes: t.Size, Half: s.prec == layers.FP16})
+		copies = append(copies, [2]gpu.View{t, buf.Slice(0, t.Size)})
 	}
 	// The input goes into the plan's input buffer on the device (copied,
 	// or unpacked from RGBA8), the network runs, and the features are

@@ -101,30 +101,29 @@ func hostTransfer(dev *gpu.Device, bytes int64, copies func(q *gpu.Sequence, h *
 
 // recordUpload makes the plan's upload buffer and sequence where the
 // device's buffers are not mapped (see gpuPlan).
-func (p *gpuPlan) recordUpload(dev *gpu.Device, es int64) error {
-	in := p.tensor(-1)
-	if in.Buf.Mapped() {
+func (p *gpuPlan) recordUpload(dev *gpu.Device) error {
+	in := p.view(-1)
+	if in.Buf.Mapped() || in.Size > transferLimit {
 		return nil
 	}
 	var err error
-	if bytes := int64(in.Shape.Len()) * es; bytes <= transferLimit {
-		p.upHost, p.up, err = hostTransfer(dev, bytes, func(q *gpu.Sequence, h *gpu.Buffer) error {
-			return q.Copy(in.Buf.Slice(0, bytes), h.Slice(0, bytes))
-		})
-		if err != nil {
-			return fmt.Errorf("graph: the input's transfer buffer: %w", err)
-		}
+	p.upHost, p.up, err = hostTransfer(dev, in.Size, func(q *gpu.Sequence, h *gpu.Buffer) error {
+		return q.Copy(in, h.Slice(0, in.Size))
+	})
+	if err != nil {
+		return fmt.Errorf("graph: the input's transfer buffer: %w", err)
 	}
 	return nil
 }
 
 // recordReadback makes the plan's readback buffer and sequence (see
 // gpuPlan), once: the first run that reads features back calls it.
-func (p *gpuPlan) recordReadback(dev *gpu.Device, es int64) error {
-	if p.downTried || p.tensor(-1).Buf.Mapped() {
+func (p *gpuPlan) recordReadback(dev *gpu.Device) error {
+	if p.downTried || p.view(-1).Buf.Mapped() {
 		return nil
 	}
 	p.downTried = true
+	es := int64(p.s.prec.Size())
 	total := 0
 	at := make([]int, len(p.s.kept))
 	for i, k := range p.s.kept {
@@ -137,9 +136,8 @@ func (p *gpuPlan) recordReadback(dev *gpu.Device, es int64) error {
 	var err error
 	p.downHost, p.down, err = hostTransfer(dev, int64(total)*es, func(q *gpu.Sequence, h *gpu.Buffer) error {
 		for i, k := range p.s.kept {
-			t := p.tensor(k.node)
-			bytes := int64(t.Shape.Len()) * es
-			if err := q.Copy(h.Slice(int64(at[i])*es, bytes), t.Buf.Slice(int64(t.Off)*es, bytes)); err != nil {
+			t := p.view(k.node)
+			if err := q.Copy(h.Slice(int64(at[i])*es, t.Size), t); err != nil {
 				return err
 			}
 		}
@@ -150,6 +148,14 @@ func (p *gpuPlan) recordReadback(dev *gpu.Device, es int64) error {
 	}
 	p.downAt = at
 	return nil
+}
+
+// view is the device memory of tensor(i), in bytes of the plan's
+// precision.
+func (p *gpuPlan) view(i int) gpu.View {
+	t := p.tensor(i)
+	es := int64(p.s.prec.Size())
+	return t.Buf.Slice(int64(t.Off)*es, int64(t.Shape.Len())*es)
 }
 
 // tensor is the output of node i (-1: the input) in the plan's buffers.
@@ -224,7 +230,7 @@ func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
 		}
 		p.labels = append(p.labels, labels)
 	}
-	if err := p.recordUpload(n.dev, int64(s.prec.Size())); err != nil {
+	if err := p.recordUpload(n.dev); err != nil {
 		return nil, err
 	}
 	ok = true

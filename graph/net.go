@@ -717,7 +717,7 @@ func (n *Net) runGPU(ctx context.Context, s *schedule, b Batch, st *RunStats) (m
 		return nil, err
 	}
 	n.last = p
-	if err := p.recordReadback(n.dev, int64(s.prec.Size())); err != nil {
+	if err := p.recordReadback(n.dev); err != nil {
 		return nil, err
 	}
 	st.Plan = time.Since(t0)
