@@ -290,9 +290,10 @@ func (c *GConv) Close() error {
 
 // Record records the convolution of in [N,H,W,Cin] into out [N,OH,OW,Cout].
 //
-// The first Record of a shape on a GPU may time the candidate kernels:
-// it runs them on the device, writing the output tensors and waiting for
-// them, so the tensors must not be in use by work still running.
+// The first Record of a shape may time the candidate kernels (tilings
+// on GPUs, im2col on CPU devices): it runs them on the device, writing
+// the output tensors and waiting for them, so the tensors must not be in
+// use by work still running.
 func (c *GConv) Record(s *gpu.Sequence, in, out Tensor) error {
 	return c.record(s, in, out, c.ReLU, nil)
 }
@@ -411,13 +412,8 @@ func (c *GConv) recordIm2col(s *gpu.Sequence, what string, in, out Tensor, relu 
 	if err != nil {
 		return err
 	}
-	wg, tn := cfg.narrow(c.Cout)
-	gemm := convKernel{resBinding: true, register: true, pixTile: cfg.TM, chanTile: tn * wg, lim: min(k.maxWindow(), k.maxTexelWindow())}
-	withRes := uint32(0)
-	if res != nil {
-		withRes = 1
-	}
-	if gemm.kern, err = k.kernelTexels("conv_cpu", 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), withRes); err != nil {
+	gemm, err := c.kernel(cfg, res != nil)
+	if err != nil {
 		return err
 	}
 	w := c.win
@@ -491,24 +487,31 @@ func (c *GConv) tiling(what string, in, out Tensor, cfg ConvConfig, record func(
 	return cfg, nil
 }
 
+// kernel is the general convolution kernel of tiling cfg (conv_cpu for
+// register tilings, conv otherwise), with or without a residual.
+func (c *GConv) kernel(cfg ConvConfig, withRes bool) (convKernel, error) {
+	res := uint32(0)
+	if withRes {
+		res = 1
+	}
+	k := convKernel{resBinding: true}
+	var err error
+	if cfg.Register {
+		wg, tn := cfg.narrow(c.Cout)
+		k.kern, err = c.kit.kernelTexels("conv_cpu", 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), res)
+		k.register, k.pixTile, k.chanTile, k.lim = true, cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
+	} else {
+		k.kern, err = c.kit.kernel("conv", 5, 17, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN), res)
+		k.pixTile, k.chanTile, k.lim = cfg.BM, cfg.BN, c.kit.maxWindow()
+	}
+	return k, err
+}
+
 // recordTiled records the convolution, checked by record, with tiling cfg
 // and the window's padding pad.
 func (c *GConv) recordTiled(s *gpu.Sequence, what string, in, out Tensor, relu uint32, res *Tensor, cfg ConvConfig, pad [4]int) error {
 	is, oh, ow := in.Shape, out.Shape.H, out.Shape.W
-	var err error
-	k := convKernel{resBinding: true}
-	withRes := uint32(0)
-	if res != nil {
-		withRes = 1
-	}
-	if cfg.Register {
-		wg, tn := cfg.narrow(c.Cout)
-		k.kern, err = c.kit.kernelTexels("conv_cpu", 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), withRes)
-		k.register, k.pixTile, k.chanTile, k.lim = true, cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
-	} else {
-		k.kern, err = c.kit.kernel("conv", 5, 17, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN), withRes)
-		k.pixTile, k.chanTile, k.lim = cfg.BM, cfg.BN, c.kit.maxWindow()
-	}
+	k, err := c.kernel(cfg, res != nil)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,8 @@
 //     tiles against 64x64 where the latter make few workgroups); on CPU devices such as
 //     lavapipe a register-blocked kernel reading vec4 texel buffers, where
 //     loads from storage buffers and shared memory cost a loop over SIMD
-//     lanes (a 3-channel input is padded to 4 for it, a small copy).
+//     lanes (a 3-channel input is padded to 4 for it, a small copy), and
+//     GConv times it against im2col rows and the 1x1 kernel over them.
 //     3x3 stride-1 layers whose channels are multiples of 4 may also run as
 //     Winograd F(2x2,3x3) or F(4x4,3x3) (input transform, batched GEMM,
 //     output transform); EnvWinograd chooses, by default by timing the
@@ -50,8 +51,9 @@
 //   - FC: [N,K] x [K,M] + bias, optional ReLU; weights are stored as column
 //     blocks that each fit one binding, so matrices beyond
 //     maxStorageBufferRange (fc6: 411 MB) just work. CPU devices read them
-//     as vec4 texel buffers; GPUs time that kernel against one of scalar
-//     storage-buffer loads per shape and keep the faster (Kit.Tuning).
+//     as vec4 texel buffers, four columns per invocation or 32; GPUs also
+//     have a kernel of scalar storage-buffer loads. Each device times its
+//     candidates per shape and keeps the fastest (Kit.Tuning).
 //   - Add (optional ReLU), ReLU: element-wise, four at a time where the
 //     bases align.
 //   - Softmax over each image's vector, or over the channels of each pixel.

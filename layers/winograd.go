@@ -527,9 +527,10 @@ func (k *Kit) saveTuning() {
 func (k *Kit) HeldBytes() int64 { return k.held.Load() }
 
 // Tuning returns the kit's timed choices, keyed by layer, input shape and
-// precision: a 3x3 convolution's algorithm ("direct", "f2", "f4"), and on
-// GPUs an fc layer's kernel ("storage", "texel") and a general
-// convolution's tiles ("small", "large").
+// precision: a 3x3 convolution's algorithm ("direct", "f2", "f4"), an fc
+// layer's kernel ("storage" on GPUs, "texel", "texel-wide"), and a
+// general convolution's tiles on GPUs ("small", "large") or im2col on CPU
+// devices ("direct", "im2col").
 func (k *Kit) Tuning() map[string]string {
 	out := make(map[string]string, len(k.tuned))
 	for key, v := range k.tuned {
