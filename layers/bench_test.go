@@ -185,20 +185,23 @@ func benchConvBatch(b *testing.B, kit *layers.Kit, rng *rand.Rand, win layers.Wi
 	defer k.Close()
 	ti := benchTensor(b, dev, in, rng)
 	to := benchTensor(b, dev, out, nil)
+	benchRecorded(b, dev, op.FLOPs([]layers.Shape{in}), func(seq *gpu.Sequence) error {
+		return k.Record(seq, []layers.Tensor{ti}, to)
+	})
+}
+
+// benchRecorded records work into a new sequence and submits it once to
+// warm up (pipeline compilation), then b.N times, and reports GFLOP/s
+// (flops per submission).
+func benchRecorded(b *testing.B, dev *gpu.Device, flops float64, record func(*gpu.Sequence) error) {
 	seq, err := dev.NewSequence(gpu.SequenceOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer seq.Close()
-	if err := k.Record(seq, []layers.Tensor{ti}, to); err != nil {
+	if err := record(seq); err != nil {
 		b.Fatal(err)
 	}
-	benchSubmit(b, seq, op.FLOPs([]layers.Shape{in}))
-}
-
-// benchSubmit submits a recorded sequence once to warm up (pipeline
-// compilation), then b.N times, and reports GFLOP/s.
-func benchSubmit(b *testing.B, seq *gpu.Sequence, flops float64) {
 	if err := seq.Submit(); err != nil {
 		b.Fatal(err)
 	}
@@ -251,15 +254,9 @@ func BenchmarkFC6(b *testing.B) {
 				}
 				x.Shape = s
 				y := benchTensor(b, dev, layers.Shape{N: rows, H: 1, W: 1, C: m}, nil)
-				seq, err := dev.NewSequence(gpu.SequenceOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer seq.Close()
-				if err := fc.Record(seq, x, layers.Tensor{}, y); err != nil {
-					b.Fatal(err)
-				}
-				benchSubmit(b, seq, 2*float64(rows*k*m))
+				benchRecorded(b, dev, 2*float64(rows*k*m), func(seq *gpu.Sequence) error {
+					return fc.Record(seq, x, layers.Tensor{}, y)
+				})
 				b.ReportMetric(float64(k*m)*float64(kit.Precision().Size())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 			})
 		}
@@ -268,15 +265,7 @@ func BenchmarkFC6(b *testing.B) {
 		// Both written first: untouched pages would be the zero page.
 		src := benchTensor(b, dev, layers.Shape{N: 1, H: k, W: m, C: 1}, rng)
 		dst := benchTensor(b, dev, layers.Shape{N: 1, H: k, W: m, C: 1}, rng)
-		seq, err := dev.NewSequence(gpu.SequenceOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer seq.Close()
-		if err := seq.Copy(dst.Buf.All(), src.Buf.All()); err != nil {
-			b.Fatal(err)
-		}
-		benchSubmit(b, seq, 0)
+		benchRecorded(b, dev, 0, func(seq *gpu.Sequence) error { return seq.Copy(dst.Buf.All(), src.Buf.All()) })
 		b.ReportMetric(2*float64(k*m*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 	})
 	b.Run("shadercopy", func(b *testing.B) {
@@ -288,15 +277,7 @@ func BenchmarkFC6(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer relu.Close()
-		seq, err := dev.NewSequence(gpu.SequenceOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer seq.Close()
-		if err := relu.Record(seq, []layers.Tensor{src}, dst); err != nil {
-			b.Fatal(err)
-		}
-		benchSubmit(b, seq, 0)
+		benchRecorded(b, dev, 0, func(seq *gpu.Sequence) error { return relu.Record(seq, []layers.Tensor{src}, dst) })
 		b.ReportMetric(2*float64(k*m*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 	})
 }
