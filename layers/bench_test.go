@@ -125,6 +125,30 @@ func BenchmarkWinogradScratch(b *testing.B) {
 	}
 }
 
+// BenchmarkWinogradGroups times VGG16's conv1_2, conv2_2 and conv3_2 as
+// Winograd F(4x4,3x3) at batch 1 with the input and output transforms
+// taking up to 1, 4, 8 and 16 groups of four channels per invocation, side
+// by side (go test -run '^$' -bench WinogradGroups ./layers). GPU kits
+// always take one.
+func BenchmarkWinogradGroups(b *testing.B) {
+	dev := benchDevice(b)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []struct {
+		name       string
+		hw, ci, co int
+	}{{"conv1_2", 224, 64, 64}, {"conv2_2", 112, 128, 128}, {"conv3_2", 56, 256, 256}} {
+		for _, g := range []int{1, 4, 8, 16} {
+			b.Run(fmt.Sprintf("%s/groups%d", c.name, g), func(b *testing.B) {
+				defer layers.SetWinogradGroups(g)()
+				kit := layers.NewKit(dev)
+				defer kit.Close()
+				kit.SetWinogradMode("f4")
+				benchConvBatch(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, c.hw, c.ci, c.co)
+			})
+		}
+	}
+}
+
 // BenchmarkIm2col times the first convolutions of AlexNet (11x11/4) and
 // ResNet (7x7/2) over 3 channels, and a 3x3/2 one over 128, direct and
 // through im2col rows, side by side on a CPU-family kit (go test -run

@@ -38,3 +38,12 @@ func (k *Kit) SetConvTiles(m string) { k.tileMode = m }
 // SetIm2col forces how a CPU-family kit runs general convolutions:
 // "direct", "im2col" (where it fits), or "" to choose by timing.
 func (k *Kit) SetIm2col(m string) { k.colMode = m }
+
+// SetWinogradGroups sets the most channel groups an invocation of the
+// F(4x4,3x3) transforms takes on CPU devices and returns a function that
+// restores it.
+func SetWinogradGroups(g int) func() {
+	old := winoGroupsMax
+	winoGroupsMax = g
+	return func() { winoGroupsMax = old }
+}

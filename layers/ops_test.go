@@ -278,8 +278,9 @@ func TestOpTableSize(t *testing.T) {
 // F(2x2,3x3) and F(4x4,3x3) with both kernel families: channels that are
 // multiples of 4, odd sizes, 1x1 and 1x2 images, batches, padding as
 // numbers and as SAME, once with scratch buffers so small that the tiles
-// go through them in many chunks. The auto mode is checked to decide
-// once per shape.
+// go through them in many chunks. The channel counts give the CPU
+// family's F(4x4,3x3) transforms 1, 2 and 4 channel groups per
+// invocation. The auto mode is checked to decide once per shape.
 func TestWinograd(t *testing.T) {
 	pad := [4]int{1, 1, 1, 1}
 	for _, family := range []string{"gpu", "cpu"} {
@@ -338,7 +339,7 @@ func TestConvPoolFused(t *testing.T) {
 			t.Run(family+" "+mode, func(t *testing.T) {
 				dev, kit, rng := familyKit(t, family)
 				kit.SetWinogradMode(mode)
-				for _, s := range [][5]int{{2, 9, 7, 8, 12}, {1, 16, 14, 12, 8}, {3, 5, 6, 4, 4}, {1, 1, 1, 4, 8}} {
+				for _, s := range [][5]int{{2, 9, 7, 8, 12}, {1, 16, 14, 12, 8}, {3, 5, 6, 4, 4}, {1, 1, 1, 4, 8}, {2, 11, 13, 16, 32}} {
 					for _, pool := range []*layers.Pool{
 						{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}},
 						{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2}},

@@ -191,7 +191,15 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	if algo == algoF4 {
 		prefix = "wino4"
 	}
-	inK, err := k.kernelTexels(prefix+"_in", 2, 0b1, 7)
+	// F(4x4,3x3)'s transforms take several channel groups per invocation
+	// on CPU devices.
+	var inSpec []uint32
+	cgIn, cgOut := 1, 1
+	if algo == algoF4 {
+		cgIn, cgOut = winoGroups(k.conv.Register, cin4), winoGroups(k.conv.Register, cout4)
+		inSpec = []uint32{uint32(cgIn)}
+	}
+	inK, err := k.kernelTexels(prefix+"_in", 2, 0b1, 7, inSpec...)
 	if err != nil {
 		return err
 	}
@@ -209,7 +217,11 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	if pooled {
 		pool = 1
 	}
-	outK, err := k.kernelTexels(prefix+"_out", 3, 0b1, 10, pool)
+	outSpec := []uint32{pool}
+	if algo == algoF4 {
+		outSpec = append(outSpec, uint32(cgOut))
+	}
+	outK, err := k.kernelTexels(prefix+"_out", 3, 0b1, 10, outSpec...)
 	if err != nil {
 		return err
 	}
@@ -228,7 +240,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 		for t0 := 0; t0 < tiles; t0 += maxTiles {
 			tc := min(maxTiles, tiles-t0)
 			vv, mv := v.Floats(0, aa*tc*c.Cin), m.Floats(0, aa*tc*c.Cout)
-			g, err := grid(tc*cin4, 64)
+			g, err := grid(tc*cin4/cgIn, 64)
 			if err != nil {
 				return err
 			}
@@ -239,7 +251,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 			if err := s.Dispatch(gemmK, gg, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), k.texels(u.All()), gpu.W(mv)); err != nil {
 				return err
 			}
-			if g, err = grid(tc*cout4, 64); err != nil {
+			if g, err = grid(tc*cout4/cgOut, 64); err != nil {
 				return err
 			}
 			if err := s.Dispatch(outK, g, []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cout), flag, ob, uint32(t0), uint32(tc), uint32(os.H), uint32(os.W)}, gpu.Texels(mv), gpu.R(c.b.All()), gpu.W(ov)); err != nil {
@@ -537,4 +549,27 @@ func (k *Kit) Tuning() map[string]string {
 		out[key] = v
 	}
 	return out
+}
+
+// winoGroupsMax is the most channel groups an invocation of the
+// F(4x4,3x3) transforms takes on CPU devices: 4 made VGG16's conv1_2,
+// conv2_2 and conv3_2 8-16% faster on lavapipe than 1, and 8 or 16 no
+// faster than 4 (BenchmarkWinogradGroups).
+var winoGroupsMax = 4
+
+// winoGroups is the number of groups of four consecutive channels each
+// invocation of the F(4x4,3x3) input and output transforms takes, of c4
+// groups: on CPU devices (register), the largest power of two up to
+// winoGroupsMax that divides c4, sharing the tile's integer divisions
+// (which SIMD CPUs do lane by lane) and reading neighbouring texels; one
+// on GPUs, which want many invocations.
+func winoGroups(register bool, c4 int) int {
+	if !register {
+		return 1
+	}
+	cg := winoGroupsMax
+	for c4%cg != 0 {
+		cg /= 2
+	}
+	return cg
 }

@@ -754,7 +754,8 @@ func TestSegmentation(t *testing.T) {
 // TestBench: bench prints the network, device and work per image, ms per
 // image, images/s and GFLOP/s per batch and precision, and with --profile
 // a table of every layer whose shares add up to the whole, and where the
-// run's time went (host phases, GPU time in and between dispatches).
+// run's time went (host phases, GPU time in and between dispatches), and
+// the GPU time of each kernel.
 func TestBench(t *testing.T) {
 	dev := device(t)
 	stdout, stderr, err := runCmd(t, "bench", "--device", dev, "--weights", "../../testdata/tv/resnet18.pth", "--size", "64",
@@ -763,7 +764,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	for _, want := range []string{"resnet18 (torchvision) on ", ", 64x64", "GFLOP per image", "batch 1, fp32: ", "batch 2, fp32: ", "batch 1, fp16: ", "batch 2, fp16: ",
-		"GFLOP/s)", "share", "layer1.0.conv1", "fc ", "  fp16:", "  run ", "input check ", "readback ", "ms in dispatches", " submissions"} {
+		"GFLOP/s)", "share", "layer1.0.conv1", "fc ", "  fp16:", "  run ", "input check ", "readback ", "ms in dispatches", " submissions", "  by kernel: "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("no %q in:\n%s", want, stdout)
 		}
