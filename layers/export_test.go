@@ -47,3 +47,7 @@ func SetWinogradGroups(g int) func() {
 	winoGroupsMax = g
 	return func() { winoGroupsMax = old }
 }
+
+// SetWinogradGEMM forces the Winograd GEMM kernel of a kit: "register",
+// "tiled" or "tiled-small" ("" for the kit's choice).
+func (k *Kit) SetWinogradGEMM(m string) { k.gemmMode = m }

@@ -152,6 +152,7 @@ type Kit struct {
 	fcMode       string            // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
 	tileMode     string            // tests: force the GPU conv tiles ("small", "large")
 	colMode      string            // tests: force direct or im2col general convs (convDirect, convIm2col)
+	gemmMode     string            // tests: force the Winograd GEMM kernel (gemmRegister, gemmTiled, gemmTiledSmall)
 	tuneFile     string            // where tuned is kept ("" for nowhere)
 	held         atomic.Int64      // bytes of HeldBytes
 }

@@ -275,7 +275,8 @@ func TestOpTableSize(t *testing.T) {
 }
 
 // TestWinograd runs the 3x3 stride-1 convolutions through Winograd
-// F(2x2,3x3) and F(4x4,3x3) with both kernel families: channels that are
+// F(2x2,3x3) and F(4x4,3x3) with both kernel families, the GPU family
+// with each of its GEMM kernels (register, tiled, tiled-small): channels that are
 // multiples of 4, odd sizes, 1x1 and 1x2 images, batches, padding as
 // numbers and as SAME, once with scratch buffers so small that the tiles
 // go through them in many chunks. The channel counts give the CPU
@@ -283,7 +284,7 @@ func TestOpTableSize(t *testing.T) {
 // invocation. The auto mode is checked to decide once per shape.
 func TestWinograd(t *testing.T) {
 	pad := [4]int{1, 1, 1, 1}
-	for _, family := range []string{"gpu", "cpu"} {
+	for _, family := range []string{"gpu", "gpu tiled", "gpu tiled-small", "cpu"} {
 		for _, c := range []struct {
 			algo    string
 			scratch int
@@ -294,7 +295,14 @@ func TestWinograd(t *testing.T) {
 				if scratch > 0 {
 					defer layers.SetWinogradScratch(scratch)()
 				}
-				_, kit, rng := familyKit(t, family)
+				fam, gemm, _ := strings.Cut(family, " ")
+				_, kit, rng := familyKit(t, fam)
+				if fam == "gpu" {
+					if gemm == "" {
+						gemm = "register"
+					}
+					kit.SetWinogradGEMM(gemm)
+				}
 				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 1, 1, 4, 4}, {3, 2, 1, 8, 4}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}, {1, 6, 10, 16, 8}} {
 					for _, win := range []layers.Window{{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, {KH: 3, KW: 3, SH: 1, SW: 1, Same: true}} {
 						layertest.CheckOp(t, kit, rng, convCase(rng, win, s[0], s[1], s[2], s[3], s[4]))
@@ -712,12 +720,20 @@ func TestOpsFP16(t *testing.T) {
 					return
 				}
 				pad := [4]int{1, 1, 1, 1}
-				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}} {
-					c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, s[0], s[1], s[2], s[3], s[4])
-					if algo == "f4" {
-						c.HalfAtol = 4e-2 // see layertest.Half
+				gemms := []string{""} // the CPU family has one GEMM kernel
+				if family == "gpu" {
+					gemms = []string{"register", "tiled", "tiled-small"}
+				}
+				for _, gemm := range gemms {
+					kit.SetWinogradGEMM(gemm)
+					for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}} {
+						c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, s[0], s[1], s[2], s[3], s[4])
+						c.Name += " " + gemm
+						if algo == "f4" {
+							c.HalfAtol = 4e-2 // see layertest.Half
+						}
+						layertest.CheckOp(t, kit, rng, c)
 					}
-					layertest.CheckOp(t, kit, rng, c)
 				}
 			})
 		}

@@ -203,13 +203,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	if err != nil {
 		return err
 	}
-	wg, tm, tn4 := 64, 4, 1 // GPUs: many small invocations
-	if k.conv.Register {
-		var tn int
-		wg, tn = k.conv.narrow(c.Cout)
-		tm, tn4 = k.conv.TM, tn/4
-	}
-	gemmK, err := k.kernelTexels("wino_gemm", 3, 0b11, 3, uint32(wg), uint32(tm), uint32(tn4))
+	gemm, err := c.winoGEMM(aa, min(maxTiles, is.N*perImage), u.All(), v, m)
 	if err != nil {
 		return err
 	}
@@ -247,8 +241,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 			if err := s.Dispatch(inK, g, []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), ib, uint32(t0), uint32(tc)}, k.texels(iv), gpu.W(vv)); err != nil {
 				return err
 			}
-			gg := [3]int{(tc + tm - 1) / tm, (cout4 + tn4*wg - 1) / (tn4 * wg), aa}
-			if err := s.Dispatch(gemmK, gg, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), k.texels(u.All()), gpu.W(mv)); err != nil {
+			if err := gemm(s, vv, mv, tc); err != nil {
 				return err
 			}
 			if g, err = grid(tc*cout4/cgOut, 64); err != nil {
@@ -261,6 +254,93 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	}
 	return nil
 }
+
+// The kernels of a Winograd convolution's A*A products (the batched GEMM):
+// the register-blocked kernel (CPU devices' only one; on GPUs, 4 tiles x 4
+// channels per invocation), and on GPUs the shared-memory tiled one with
+// the kit's tiles or smallTiles.
+const (
+	gemmRegister   = "register"
+	gemmTiled      = "tiled"
+	gemmTiledSmall = "tiled-small"
+)
+
+// winoGEMMFunc records the A*A products of tc tiles from vv into mv.
+type winoGEMMFunc func(s *gpu.Sequence, vv, mv gpu.View, tc int) error
+
+// winoGEMM returns the recorder of the layer's A*A products, in chunks of
+// up to tiles tiles, with transformed weights u: on CPU devices the
+// register-blocked kernel; on GPUs the fastest of it and the tiled
+// kernels, timed once per device, shape and precision on the scratch
+// buffers v and m and saved with the other choices (or the kit's
+// override).
+func (c *Conv3x3) winoGEMM(aa, tiles int, u gpu.View, v, m *gpu.Buffer) (winoGEMMFunc, error) {
+	k := c.kit
+	build := func(mode string) (winoGEMMFunc, error) {
+		if mode == gemmRegister {
+			wg, tm, tn4 := 64, 4, 1 // GPUs: many small invocations
+			if k.conv.Register {
+				var tn int
+				wg, tn = k.conv.narrow(c.Cout)
+				tm, tn4 = k.conv.TM, tn/4
+			}
+			kern, err := k.kernelTexels("wino_gemm", 3, 0b11, 3, uint32(wg), uint32(tm), uint32(tn4))
+			if err != nil {
+				return nil, err
+			}
+			return func(s *gpu.Sequence, vv, mv gpu.View, tc int) error {
+				g := [3]int{(tc + tm - 1) / tm, (c.Cout/4 + tn4*wg - 1) / (tn4 * wg), aa}
+				return s.Dispatch(kern, g, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), k.texels(u), gpu.W(mv))
+			}, nil
+		}
+		cfg := k.conv
+		if mode == gemmTiledSmall {
+			cfg = smallTiles
+		}
+		kern, err := k.kernelTexels("wino_gemm_tiled", 3, 0b11, 3, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN))
+		if err != nil {
+			return nil, err
+		}
+		return func(s *gpu.Sequence, vv, mv gpu.View, tc int) error {
+			g := [3]int{(c.Cout + cfg.BN - 1) / cfg.BN, (tc + cfg.BM - 1) / cfg.BM, aa}
+			return s.Dispatch(kern, g, []uint32{uint32(tc), uint32(c.Cin), uint32(c.Cout)}, gpu.Texels(vv), k.texels(u), gpu.W(mv))
+		}, nil
+	}
+	modes := []string{gemmRegister}
+	if !k.conv.Register && k.conv.winoTiles() {
+		modes = append(modes, gemmTiled)
+		if !k.conv.sameTiles(smallTiles) && smallTiles.Validate(k.info) == nil {
+			modes = append(modes, gemmTiledSmall)
+		}
+	}
+	mode := modes[0]
+	switch {
+	case k.gemmMode != "":
+		if !slices.Contains(modes, k.gemmMode) {
+			return nil, fmt.Errorf("layers: winograd: GEMM kernel %q is not one of %v here", k.gemmMode, modes)
+		}
+		mode = k.gemmMode
+	case len(modes) > 1:
+		key := fmt.Sprintf("wino_gemm gpu-kernels %d x %d tiles %d->%d, tiles %dx%dx%d/%dx%d", aa, tiles, c.Cin, c.Cout, k.conv.BM, k.conv.BN, k.conv.BK, k.conv.TM, k.conv.TN)
+		vv, mv := v.Floats(0, aa*tiles*c.Cin), m.Floats(0, aa*tiles*c.Cout)
+		var err error
+		mode, _, err = k.choice(key, modes, func(s *gpu.Sequence, i int) error {
+			f, err := build(modes[i])
+			if err != nil {
+				return err
+			}
+			return f(s, vv, mv, tiles)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return build(mode)
+}
+
+// winoTiles reports whether a shared-memory tiling suits the Winograd
+// GEMM, which stages its blocks as vec4 texels.
+func (c ConvConfig) winoTiles() bool { return c.BK%4 == 0 && c.BN%4 == 0 }
 
 // algorithm decides the algorithm of one recording: by EnvWinograd, or
 // by timing the candidates once for this layer and input shape (auto).
