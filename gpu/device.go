@@ -245,6 +245,7 @@ func describe(inst vk.Instance, pd vk.PhysicalDevice) (DeviceInfo, bool) {
 		MaxSharedMemory:       l.MaxComputeSharedMemorySize,
 		MaxWorkgroupSize:      l.MaxComputeWorkGroupInvocations,
 		SubgroupSize:          ex.subgroupSize,
+		SubgroupShuffle:       ex.subgroupStages&uint32(vk.ShaderStageComputeBit) != 0 && ex.subgroupOps&uint32(vk.SubgroupFeatureShuffleBit) != 0,
 		MaxAllocationBytes:    ex.maxAllocation,
 		FP16:                  ex.fp16,
 		Storage16Bit:          ex.storage16,

@@ -60,11 +60,14 @@ type DeviceInfo struct {
 	MaxSharedMemory       uint32 // maxComputeSharedMemorySize in bytes
 	MaxWorkgroupSize      uint32 // maxComputeWorkGroupInvocations
 	SubgroupSize          uint32
-	FP16                  bool    // shaderFloat16
-	Storage16Bit          bool    // storageBuffer16BitAccess
-	HalfTexels            bool    // R16G16B16A16_SFLOAT uniform texel buffers
-	TimestampPeriodNS     float32 // nanoseconds per timestamp tick; 0 when compute timestamps are unsupported
-	UnifiedMemory         bool    // a device-local memory type is host visible and the device is not discrete
+	// SubgroupShuffle: compute shaders may use GL_KHR_shader_subgroup_shuffle
+	// (Vulkan 1.1's shuffle operations in the compute stage).
+	SubgroupShuffle   bool
+	FP16              bool    // shaderFloat16
+	Storage16Bit      bool    // storageBuffer16BitAccess
+	HalfTexels        bool    // R16G16B16A16_SFLOAT uniform texel buffers
+	TimestampPeriodNS float32 // nanoseconds per timestamp tick; 0 when compute timestamps are unsupported
+	UnifiedMemory     bool    // a device-local memory type is host visible and the device is not discrete
 	// CooperativeMatrix lists the cooperative-matrix (tensor core)
 	// extensions the device offers: VK_KHR_cooperative_matrix and/or
 	// VK_NV_cooperative_matrix. The engine does not use them yet.

@@ -44,6 +44,7 @@ static void* vkvggValidationFeatures(void) {
 typedef struct {
 	uint32_t subgroupSize;
 	uint32_t subgroupStages;
+	uint32_t subgroupOps;
 	uint32_t fp16;
 	uint32_t storage16;
 	uint32_t hasDriver;
@@ -83,6 +84,7 @@ static void vkvggQuery(void* instance, void* physical, uint32_t apiVersion, vkvg
 	out->subgroupSize = sub.subgroupSize;
 	out->maxAllocation = maint.maxMemoryAllocationSize;
 	out->subgroupStages = sub.supportedStages;
+	out->subgroupOps = sub.supportedOperations;
 	if (v12) {
 		out->hasDriver = 1;
 		memcpy(out->driverName, driver.driverName, sizeof(out->driverName));
@@ -140,6 +142,7 @@ func syncValidation() unsafe.Pointer { return C.vkvggValidationFeatures() }
 type extraInfo struct {
 	subgroupSize   uint32
 	subgroupStages uint32
+	subgroupOps    uint32
 	fp16           bool
 	storage16      bool
 	driverName     string
@@ -153,6 +156,7 @@ func queryExtra(inst vk.Instance, pd vk.PhysicalDevice, apiVersion uint32) extra
 	e := extraInfo{
 		subgroupSize:   uint32(out.subgroupSize),
 		subgroupStages: uint32(out.subgroupStages),
+		subgroupOps:    uint32(out.subgroupOps),
 		fp16:           out.fp16 != 0,
 		storage16:      out.storage16 != 0,
 		maxAllocation:  uint64(out.maxAllocation),

@@ -149,6 +149,68 @@ func BenchmarkWinogradGroups(b *testing.B) {
 	}
 }
 
+// BenchmarkWinogradGEMM times VGG16's conv1_2, conv2_2 and conv3_2 as
+// Winograd F(4x4,3x3) at batch 1 with each GEMM kernel of the device's
+// family side by side: on CPU devices the register kernel with its rows
+// shared through subgroup shuffles and without, on GPUs the register
+// kernel and the shared-memory tiled ones (go test -run '^$' -bench
+// WinogradGEMM ./layers; VKVGG_CONV overrides the tiling).
+func BenchmarkWinogradGEMM(b *testing.B) {
+	dev := benchDevice(b)
+	rng := rand.New(rand.NewPCG(11, 12))
+	gemms := []string{"subgroups", "no-subgroups"}
+	if dev.Info().Type != gpu.CPU {
+		gemms = []string{"register", "tiled", "tiled-small"}
+	}
+	for _, c := range []struct {
+		name       string
+		hw, ci, co int
+	}{{"conv1_2", 224, 64, 64}, {"conv2_2", 112, 128, 128}, {"conv3_2", 56, 256, 256}} {
+		for _, g := range gemms {
+			b.Run(c.name+"/"+g, func(b *testing.B) {
+				kit := layers.NewKit(dev)
+				defer kit.Close()
+				benchConfig(b, kit)
+				kit.SetWinogradMode("f4")
+				switch g {
+				case "subgroups", "no-subgroups":
+					kit.SetSubgroups(g == "subgroups")
+				default:
+					kit.SetWinogradGEMM(g)
+				}
+				benchConvBatch(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, c.hw, c.ci, c.co)
+			})
+		}
+	}
+}
+
+// BenchmarkConv1x1 times 1x1 convolutions of ResNet-50 (batch 1, 224x224
+// input) with the general conv kernel, on CPU devices with its pixels
+// shared through subgroup shuffles and without, side by side (go test
+// -run '^$' -bench Conv1x1 ./layers).
+func BenchmarkConv1x1(b *testing.B) {
+	dev := benchDevice(b)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []struct {
+		name       string
+		hw, ci, co int
+	}{{"layer1.conv3", 56, 64, 256}, {"layer1.conv1", 56, 256, 64}, {"layer2.conv3", 28, 128, 512}, {"layer3.conv1", 14, 1024, 256}, {"layer4.conv3", 7, 512, 2048}} {
+		for _, sub := range []bool{true, false} {
+			name := c.name + "/subgroups"
+			if !sub {
+				name = c.name + "/no-subgroups"
+			}
+			b.Run(name, func(b *testing.B) {
+				kit := layers.NewKit(dev)
+				defer kit.Close()
+				benchConfig(b, kit)
+				kit.SetSubgroups(sub)
+				benchConvBatch(b, kit, rng, layers.Window{KH: 1, KW: 1, SH: 1, SW: 1}, 1, c.hw, c.ci, c.co)
+			})
+		}
+	}
+}
+
 // BenchmarkIm2col times the first convolutions of AlexNet (11x11/4) and
 // ResNet (7x7/2) over 3 channels, and a 3x3/2 one over 128, direct and
 // through im2col rows, side by side on a CPU-family kit (go test -run

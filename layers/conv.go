@@ -498,7 +498,7 @@ func (c *GConv) kernel(cfg ConvConfig, withRes bool) (convKernel, error) {
 	var err error
 	if cfg.Register {
 		wg, tn := cfg.narrow(c.Cout)
-		k.kern, err = c.kit.kernelTexels("conv_cpu", 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), res)
+		k.kern, err = c.kit.kernelTexels(c.kit.rowsKernel("conv_cpu", wg, cfg.TM), 5, 0b11, 17, uint32(wg), uint32(cfg.TM), uint32(tn/4), res)
 		k.register, k.pixTile, k.chanTile, k.lim = true, cfg.TM, tn*wg, min(c.kit.maxWindow(), c.kit.maxTexelWindow())
 	} else {
 		k.kern, err = c.kit.kernel("conv", 5, 17, uint32(cfg.workgroup()), uint32(cfg.BM), uint32(cfg.BN), uint32(cfg.BK), uint32(cfg.TM), uint32(cfg.TN), res)

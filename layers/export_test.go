@@ -1,6 +1,11 @@
 package layers
 
-import "github.com/vkvgg/vkvgg/gpu"
+import (
+	"maps"
+	"slices"
+
+	"github.com/vkvgg/vkvgg/gpu"
+)
 
 // SetWindowLimit makes the kit split work as if one binding could hold
 // only n elements, to test batch and column splitting on small data.
@@ -49,5 +54,15 @@ func SetWinogradGroups(g int) func() {
 }
 
 // SetWinogradGEMM forces the Winograd GEMM kernel of a kit: "register",
-// "tiled" or "tiled-small" ("" for the kit's choice).
+// "tiled" or "tiled-small" (GPUs), or "" for the kit's choice.
 func (k *Kit) SetWinogradGEMM(m string) { k.gemmMode = m }
+
+// SetSubgroups turns the kit's kernel variants that share rows through
+// subgroup shuffles (rowsKernel) on, where the device has them (the
+// default), or off.
+func (k *Kit) SetSubgroups(on bool) { k.noSubgroups = !on }
+
+// KernelNames lists the kit's kernels (name and specialisation).
+func (k *Kit) KernelNames() []string {
+	return slices.Sorted(maps.Keys(k.kernels))
+}

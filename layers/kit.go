@@ -120,6 +120,13 @@ func cpuKernels(dev gpu.DeviceInfo) bool {
 	return dev.Type == gpu.CPU
 }
 
+// EnvSubgroups set to "off" keeps the kernels from using subgroup
+// operations where the device offers them (the _sg variants of the
+// register kernels, which share the rows of a workgroup by subgroup
+// shuffles): for comparing, and for drivers whose subgroup support is in
+// doubt. Unset or "on" uses them.
+const EnvSubgroups = "VKVGG_SUBGROUPS"
+
 // DefaultConvConfig is the tiling chosen for a device: the register
 // kernel on CPU devices, the shared-memory kernel elsewhere (see
 // EnvKernels).
@@ -153,6 +160,7 @@ type Kit struct {
 	tileMode     string            // tests: force the GPU conv tiles ("small", "large")
 	colMode      string            // tests: force direct or im2col general convs (convDirect, convIm2col)
 	gemmMode     string            // tests: force the Winograd GEMM kernel (gemmRegister, gemmTiled, gemmTiledSmall)
+	noSubgroups  bool              // tests and benchmarks: no _sg kernel variants (rowsKernel)
 	tuneFile     string            // where tuned is kept ("" for nowhere)
 	held         atomic.Int64      // bytes of HeldBytes
 }
@@ -172,7 +180,7 @@ func NewKitPrecision(dev *gpu.Device, p Precision) (*Kit, error) {
 	}
 	info := dev.Info()
 	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{},
-		wino: winogradMode(), tuned: map[string]string{}, tuneFile: dev.TuningFile()}
+		wino: winogradMode(), tuned: map[string]string{}, tuneFile: dev.TuningFile(), noSubgroups: os.Getenv(EnvSubgroups) == "off"}
 	k.loadTuning()
 	return k, nil
 }

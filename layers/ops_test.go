@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -147,17 +148,44 @@ func TestOps(t *testing.T) {
 // checkForcedIm2col runs the table's general convolutions both ways a
 // CPU-family kit chooses between: direct, and as im2col rows and a 1x1
 // convolution (every window larger than 1x1 whose channels allow).
+// Both without the kernels that share rows through subgroup shuffles and
+// with them, where the device has them.
 func checkForcedIm2col(t *testing.T, kit *layers.Kit, rng *rand.Rand) {
-	for _, mode := range []string{"direct", "im2col"} {
-		kit.SetIm2col(mode)
-		for _, c := range opTable(rng) {
-			if _, ok := c.Op.(*layers.Conv); ok {
-				c.Name += " " + mode
-				layertest.CheckOp(t, kit, rng, c)
+	for _, sub := range []bool{false, true} {
+		kit.SetSubgroups(sub)
+		before := kit.KernelNames()
+		for _, mode := range []string{"direct", "im2col"} {
+			kit.SetIm2col(mode)
+			for _, c := range opTable(rng) {
+				if _, ok := c.Op.(*layers.Conv); ok {
+					c.Name += fmt.Sprintf(" %s subgroups=%v", mode, sub)
+					layertest.CheckOp(t, kit, rng, c)
+				}
 			}
 		}
+		checkSubgroupKernels(t, kit, sub, before)
 	}
 	kit.SetIm2col("")
+}
+
+// checkSubgroupKernels checks that a CPU-family kit built no kernel that
+// shares rows through subgroup shuffles (an _sg variant) since before
+// while they were off, and that it has some while they are on and the
+// device has them.
+func checkSubgroupKernels(t *testing.T, kit *layers.Kit, on bool, before []string) {
+	t.Helper()
+	var sg []string
+	for _, name := range kit.KernelNames() {
+		if strings.Contains(name, "_sg") && (on || !slices.Contains(before, name)) {
+			sg = append(sg, name)
+		}
+	}
+	if !on && len(sg) > 0 {
+		t.Errorf("subgroups off, yet built %v", sg)
+	}
+	if on && kit.Device().Info().SubgroupShuffle && len(sg) == 0 {
+		t.Errorf("subgroups on: no _sg kernel among %v", kit.KernelNames())
+	}
 }
 
 // checkForcedTiles runs the table's convolutions with each tiling a GPU
@@ -275,8 +303,10 @@ func TestOpTableSize(t *testing.T) {
 }
 
 // TestWinograd runs the 3x3 stride-1 convolutions through Winograd
-// F(2x2,3x3) and F(4x4,3x3) with both kernel families, the GPU family
-// with each of its GEMM kernels (register, tiled, tiled-small): channels that are
+// F(2x2,3x3) and F(4x4,3x3) with both kernel families and each of their
+// GEMM kernels (GPUs: register, tiled, tiled-small; CPU devices: with and
+// without subgroup shuffles, 2 to 8 invocations sharing the tiles' rows):
+// channels that are
 // multiples of 4, odd sizes, 1x1 and 1x2 images, batches, padding as
 // numbers and as SAME, once with scratch buffers so small that the tiles
 // go through them in many chunks. The channel counts give the CPU
@@ -284,7 +314,7 @@ func TestOpTableSize(t *testing.T) {
 // invocation. The auto mode is checked to decide once per shape.
 func TestWinograd(t *testing.T) {
 	pad := [4]int{1, 1, 1, 1}
-	for _, family := range []string{"gpu", "gpu tiled", "gpu tiled-small", "cpu"} {
+	for _, family := range []string{"gpu register", "gpu tiled", "gpu tiled-small", "cpu", "cpu no-subgroups"} {
 		for _, c := range []struct {
 			algo    string
 			scratch int
@@ -295,13 +325,16 @@ func TestWinograd(t *testing.T) {
 				if scratch > 0 {
 					defer layers.SetWinogradScratch(scratch)()
 				}
-				fam, gemm, _ := strings.Cut(family, " ")
+				fam, variant, _ := strings.Cut(family, " ")
 				_, kit, rng := familyKit(t, fam)
-				if fam == "gpu" {
-					if gemm == "" {
-						gemm = "register"
-					}
-					kit.SetWinogradGEMM(gemm)
+				if variant == "no-subgroups" {
+					kit.SetSubgroups(false)
+				} else {
+					kit.SetWinogradGEMM(variant)
+				}
+				before := kit.KernelNames()
+				if fam == "cpu" {
+					defer func() { checkSubgroupKernels(t, kit, variant == "", before) }()
 				}
 				for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 1, 1, 4, 4}, {3, 2, 1, 8, 4}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}, {1, 6, 10, 16, 8}} {
 					for _, win := range []layers.Window{{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, {KH: 3, KW: 3, SH: 1, SW: 1, Same: true}} {
@@ -720,12 +753,16 @@ func TestOpsFP16(t *testing.T) {
 					return
 				}
 				pad := [4]int{1, 1, 1, 1}
-				gemms := []string{""} // the CPU family has one GEMM kernel
-				if family == "gpu" {
-					gemms = []string{"register", "tiled", "tiled-small"}
+				gemms := []string{"register", "tiled", "tiled-small"}
+				if family == "cpu" {
+					gemms = []string{"subgroups", "no-subgroups"}
 				}
 				for _, gemm := range gemms {
-					kit.SetWinogradGEMM(gemm)
+					if family == "cpu" {
+						kit.SetSubgroups(gemm == "subgroups")
+					} else {
+						kit.SetWinogradGEMM(gemm)
+					}
 					for _, s := range [][5]int{{2, 17, 13, 12, 20}, {1, 31, 33, 64, 36}, {3, 15, 7, 8, 8}} {
 						c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Pad: pad}, s[0], s[1], s[2], s[3], s[4])
 						c.Name += " " + gemm

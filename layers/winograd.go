@@ -256,9 +256,9 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 }
 
 // The kernels of a Winograd convolution's A*A products (the batched GEMM):
-// the register-blocked kernel (CPU devices' only one; on GPUs, 4 tiles x 4
-// channels per invocation), and on GPUs the shared-memory tiled one with
-// the kit's tiles or smallTiles.
+// the register-blocked kernel (on GPUs, 4 tiles x 4 channels per
+// invocation), and on GPUs the shared-memory tiled one with the kit's
+// tiles or smallTiles.
 const (
 	gemmRegister   = "register"
 	gemmTiled      = "tiled"
@@ -270,21 +270,21 @@ type winoGEMMFunc func(s *gpu.Sequence, vv, mv gpu.View, tc int) error
 
 // winoGEMM returns the recorder of the layer's A*A products, in chunks of
 // up to tiles tiles, with transformed weights u: on CPU devices the
-// register-blocked kernel; on GPUs the fastest of it and the tiled
+// register-blocked kernel (rowsKernel); on GPUs the fastest of it and the tiled
 // kernels, timed once per device, shape and precision on the scratch
 // buffers v and m and saved with the other choices (or the kit's
 // override).
 func (c *Conv3x3) winoGEMM(aa, tiles int, u gpu.View, v, m *gpu.Buffer) (winoGEMMFunc, error) {
 	k := c.kit
+	wg, tm, tn4 := 64, 4, 1 // the register kernel on GPUs: many small invocations
+	if k.conv.Register {
+		var tn int
+		wg, tn = k.conv.narrow(c.Cout)
+		tm, tn4 = k.conv.TM, tn/4
+	}
 	build := func(mode string) (winoGEMMFunc, error) {
 		if mode == gemmRegister {
-			wg, tm, tn4 := 64, 4, 1 // GPUs: many small invocations
-			if k.conv.Register {
-				var tn int
-				wg, tn = k.conv.narrow(c.Cout)
-				tm, tn4 = k.conv.TM, tn/4
-			}
-			kern, err := k.kernelTexels("wino_gemm", 3, 0b11, 3, uint32(wg), uint32(tm), uint32(tn4))
+			kern, err := k.kernelTexels(k.rowsKernel("wino_gemm", wg, tm), 3, 0b11, 3, uint32(wg), uint32(tm), uint32(tn4))
 			if err != nil {
 				return nil, err
 			}
@@ -336,6 +336,19 @@ func (c *Conv3x3) winoGEMM(aa, tiles int, u gpu.View, v, m *gpu.Buffer) (winoGEM
 		}
 	}
 	return build(mode)
+}
+
+// rowsKernel is the variant of a register kernel sharing rows through
+// rows.glsl to use with workgroups of wg invocations that share tm rows:
+// name_sg, whose invocations each fetch a wg-th of the rows and shuffle
+// them to the others, where the device shuffles in compute shaders, a
+// workgroup fits in one subgroup and wg divides tm (and the kit's
+// subgroups are on); name otherwise.
+func (k *Kit) rowsKernel(name string, wg, tm int) string {
+	if !k.noSubgroups && k.info.SubgroupShuffle && wg >= 2 && wg <= int(k.info.SubgroupSize) && tm%wg == 0 {
+		return name + "_sg"
+	}
+	return name
 }
 
 // winoTiles reports whether a shared-memory tiling suits the Winograd
@@ -458,12 +471,15 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 	return c.recordWinograd(s, in, out, relu, algo, true)
 }
 
-// choice returns the kit's choice for key (the precision is appended to
-// it) among options: the saved one, or else the fastest option, timed
+// choice returns the kit's choice for key (the precision, and subgroups
+// turned off, are appended to it) among options: the saved one, or else the fastest option, timed
 // with record (record(s, i) records option i) and saved; timed says which.
 func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, i int) error) (best string, timed bool, err error) {
 	if k.prec != FP32 {
 		key += " " + k.prec.String()
+	}
+	if k.noSubgroups && k.info.SubgroupShuffle {
+		key += " no-subgroups" // other kernels: timed apart
 	}
 	if v, ok := k.tuned[key]; ok && slices.Contains(options, v) {
 		return v, false, nil

@@ -1,10 +1,15 @@
 #version 450
+#include "rows.glsl"
 #include "store.glsl"
 // conv_cpu: the convolution of conv.comp (any kernel size, stride and
 // padding; same bindings, push constants and result) register-blocked for
 // CPU Vulkan devices such as lavapipe, as conv3x3_cpu.comp is for 3x3
 // stride-1 layers: input and weights are read as vec4 texel buffers and
 // each invocation keeps TM pixels x 4*TN4 output channels in registers.
+// The invocations of a workgroup share their TM pixels; in the SUBGROUP
+// variant (conv_cpu_sg) each computes the addresses of a WG-th of them
+// and fetches their texels, and takes the rest from its neighbours
+// (rows.glsl).
 // Requires cin, cout, inBase, outBase to be multiples of 4 (vec4 loads);
 // the host pads narrower inputs or falls back to conv.comp.
 // With RES, a residual [n,oh,ow,cout] is added before the ReLU (a ResNet
@@ -36,19 +41,17 @@ layout(push_constant) uniform Push {
 void main() {
     uint cg0 = (gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN4; // first vec4 channel group
     uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
-    if (cg0 >= cout4) {
-        return;
-    }
+    ROWS_IDLE(cg0 >= cout4) // channel indices are clamped below
     uint p0 = gl_WorkGroupID.x * TM;
     uint npix = p.n * p.oh * p.ow;
-    int py[TM], px[TM];
-    uint img[TM];
-    for (uint i = 0u; i < TM; i++) {
-        uint pix = min(p0 + i, npix - 1u); // tail pixels repeat the last
+    int py[ROWS], px[ROWS];
+    uint img[ROWS];
+    for (uint r = 0u; r < ROWS; r++) {
+        uint pix = min(p0 + rowOf(r), npix - 1u); // tail pixels repeat the last
         uint t = pix / p.ow;
-        px[i] = int(pix % p.ow) * int(p.sw) - p.padL;
-        py[i] = int(t % p.oh) * int(p.sh) - p.padT;
-        img[i] = (t / p.oh) * p.h * p.w;
+        px[r] = int(pix % p.ow) * int(p.sw) - p.padL;
+        py[r] = int(t % p.oh) * int(p.sh) - p.padT;
+        img[r] = (t / p.oh) * p.h * p.w;
     }
     vec4 acc[TM][TN4];
     for (uint j = 0u; j < TN4; j++) {
@@ -60,14 +63,14 @@ void main() {
     uint taps = p.kh * p.kw;
     for (uint tap = 0u; tap < taps; tap++) {
         int dy = int(tap / p.kw), dx = int(tap % p.kw);
-        uint src[TM];
-        bool ok[TM];
-        for (uint i = 0u; i < TM; i++) {
-            int iy = py[i] + dy, ix = px[i] + dx;
-            ok[i] = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
+        uint src[ROWS];
+        bool ok[ROWS];
+        for (uint r = 0u; r < ROWS; r++) {
+            int iy = py[r] + dy, ix = px[r] + dx;
+            ok[r] = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
             // Padding pixels fetch the image's first pixel and select
             // zero instead, keeping the loop free of branches.
-            src[i] = (p.inBase / 4u) + (img[i] + (ok[i] ? uint(iy) * p.w + uint(ix) : 0u)) * cin4;
+            src[r] = (p.inBase / 4u) + (img[r] + (ok[r] ? uint(iy) * p.w + uint(ix) : 0u)) * cin4;
         }
         uint wrow = tap * p.cin * cout4; // vec4 index of row (tap, ci=0)
         for (uint c4 = 0u; c4 < cin4; c4++) {
@@ -77,8 +80,12 @@ void main() {
                     b[q][j] = texelFetch(wt, int(wrow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)));
                 }
             }
+            vec4 mine[ROWS];
+            for (uint r = 0u; r < ROWS; r++) {
+                mine[r] = mix(vec4(0.0), texelFetch(inp, int(src[r] + c4)), bvec4(ok[r]));
+            }
             for (uint i = 0u; i < TM; i++) {
-                vec4 a = mix(vec4(0.0), texelFetch(inp, int(src[i] + c4)), bvec4(ok[i]));
+                vec4 a = rowValue(mine, i);
                 for (uint j = 0u; j < TN4; j++) {
                     acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
                     acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
@@ -88,6 +95,7 @@ void main() {
             }
         }
     }
+    ROWS_RETURN_IDLE
     for (uint i = 0u; i < TM; i++) {
         uint pix = p0 + i;
         if (pix >= npix) {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,6 +85,63 @@ func TestHalfVariantsStoreOnly(t *testing.T) {
 		}
 		if caps == 0 {
 			t.Errorf("%s: no capabilities read", n)
+		}
+	}
+}
+
+// capabilities lists the OpCapability operands of a module: its first
+// instructions after the 5-word header.
+func capabilities(b []byte) []uint32 {
+	var caps []uint32
+	for i := 20; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint32(b[i:]) != 2<<16|17 {
+			break
+		}
+		caps = append(caps, binary.LittleEndian.Uint32(b[i+4:]))
+	}
+	return caps
+}
+
+// TestSubgroupVariants: the shaders that share rows through rows.glsl
+// have an _sg variant (and its fp16 one where they have one) that
+// declares the subgroup shuffle capability (GroupNonUniformShuffle, 65),
+// and no other module declares any subgroup capability (61 to 68), so
+// that only the _sg variants need a device's subgroup support.
+func TestSubgroupVariants(t *testing.T) {
+	srcs, err := fs.Glob(sources, "*.comp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg := 0
+	for _, src := range srcs {
+		b, _ := sources.ReadFile(src)
+		if !strings.Contains(string(b), `#include "rows.glsl"`) {
+			continue
+		}
+		name := strings.TrimSuffix(src, ".comp")
+		if !Has(name+"_sg") || (Has(name+"_f16") && !Has(name+"_sg_f16")) {
+			t.Errorf("%s: no _sg variant: run go generate ./shaders", src)
+		}
+		sg++
+	}
+	if sg < 2 {
+		t.Errorf("%d shaders share rows, want wino_gemm and conv_cpu at least", sg)
+	}
+	names, err := fs.Glob(spv, "*.spv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		b, _ := spv.ReadFile(n)
+		caps := capabilities(b)
+		variant := strings.Contains(n, "_sg")
+		if variant && !slices.Contains(caps, 65) {
+			t.Errorf("%s: no GroupNonUniformShuffle among %v", n, caps)
+		}
+		for _, c := range caps {
+			if c >= 61 && c <= 68 && !variant {
+				t.Errorf("%s declares subgroup capability %d", n, c)
+			}
 		}
 	}
 }

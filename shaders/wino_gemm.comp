@@ -1,10 +1,15 @@
 #version 450
+#include "rows.glsl"
 // wino_gemm: the A*A products (16 for F(2x2,3x3), 36 for F(4x4,3x3)) of
 // a Winograd convolution,
 //   M[xi, t, co] = sum_ci V[xi, t, ci] * U[xi, ci, co],
 // register-blocked as conv3x3_cpu.comp: each invocation owns TM tiles x
-// 4*TN4 output channels, V and U are read as vec4 texel buffers.
-// Requires cin and cout to be multiples of 4.
+// 4*TN4 output channels, V and U are read as vec4 texel buffers. The
+// invocations of a workgroup share their TM tiles; in the SUBGROUP
+// variant (wino_gemm_sg) each fetches a WG-th of the tiles' texels and
+// takes the rest from its neighbours (rows.glsl).
+// Requires cin and cout to be multiples of 4; with SUBGROUP, see
+// rows.glsl.
 // Bindings: 0 V [A*A, tcount, cin] (texel buffer), 1 U [A*A, cin, cout]
 // (texel buffer), 2 M [A*A, tcount, cout] (writeonly, vec4).
 // Push: tcount, cin, cout.
@@ -21,14 +26,12 @@ layout(push_constant) uniform Push { uint tcount, cin, cout; } p;
 void main() {
     uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
     uint cg0 = (gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN4;
-    if (cg0 >= cout4) {
-        return;
-    }
+    ROWS_IDLE(cg0 >= cout4) // cg0 < cout4 from here on, for the fetches
     uint xi = gl_WorkGroupID.z;
     uint t0 = gl_WorkGroupID.x * TM;
-    uint vrow[TM];
-    for (uint i = 0u; i < TM; i++) {
-        vrow[i] = (xi * p.tcount + min(t0 + i, p.tcount - 1u)) * cin4;
+    uint vrow[ROWS];
+    for (uint r = 0u; r < ROWS; r++) {
+        vrow[r] = (xi * p.tcount + min(t0 + rowOf(r), p.tcount - 1u)) * cin4;
     }
     vec4 acc[TM][TN4];
     for (uint i = 0u; i < TM; i++) {
@@ -44,8 +47,12 @@ void main() {
                 b[q][j] = texelFetch(ut, int(urow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)));
             }
         }
+        vec4 mine[ROWS];
+        for (uint r = 0u; r < ROWS; r++) {
+            mine[r] = texelFetch(vt, int(vrow[r] + c4));
+        }
         for (uint i = 0u; i < TM; i++) {
-            vec4 a = texelFetch(vt, int(vrow[i] + c4));
+            vec4 a = rowValue(mine, i);
             for (uint j = 0u; j < TN4; j++) {
                 acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
                 acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
@@ -54,6 +61,7 @@ void main() {
             }
         }
     }
+    ROWS_RETURN_IDLE
     for (uint i = 0u; i < TM; i++) {
         uint t = t0 + i;
         if (t >= p.tcount) {

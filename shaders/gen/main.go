@@ -34,14 +34,32 @@ func run() error {
 			return err
 		}
 		// Shaders that take their storage types from store.glsl get an
-		// fp16 variant.
+		// fp16 variant; those that share rows through rows.glsl get a
+		// variant that uses subgroup operations (name_sg), for devices
+		// that have them.
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err
 		}
-		if strings.Contains(string(b), `#include "store.glsl"`) {
-			if err := compile(src, base+"_f16.spv", "-DFP16"); err != nil {
-				return err
+		half := strings.Contains(string(b), `#include "store.glsl"`)
+		variants := [][2]string{{"", ""}}
+		if strings.Contains(string(b), `#include "rows.glsl"`) {
+			variants = append(variants, [2]string{"_sg", "-DSUBGROUP"})
+		}
+		for _, v := range variants {
+			if v[0] != "" {
+				if err := compile(src, base+v[0]+".spv", v[1]); err != nil {
+					return err
+				}
+			}
+			if half {
+				flags := []string{"-DFP16"}
+				if v[1] != "" {
+					flags = append(flags, v[1])
+				}
+				if err := compile(src, base+v[0]+"_f16.spv", flags...); err != nil {
+					return err
+				}
 			}
 		}
 		h, err := manifest.SourceHash(os.DirFS("."), src)
