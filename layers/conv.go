@@ -239,7 +239,7 @@ func (c *Conv3x3) kernelFor(in, out Tensor) (convKernel, error) {
 		return convKernel{kern: kern, pixTile: cfg.BM, chanTile: cfg.BN, lim: c.kit.maxWindow()}, err
 	}
 	wg, tn := cfg.narrow(c.Cout)
-	kern, err := c.kit.kernelTexels("conv3x3_cpu", 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(tn/4))
+	kern, err := c.kit.kernelTexels(c.kit.rowsKernel("conv3x3_cpu", wg, cfg.TM), 4, 0b11, 8, uint32(wg), uint32(cfg.TM), uint32(tn/4))
 	return convKernel{kern: kern, register: true, pixTile: cfg.TM, chanTile: tn * wg,
 		lim: min(c.kit.maxWindow(), c.kit.maxTexelWindow())}, err
 }

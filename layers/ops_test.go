@@ -309,7 +309,9 @@ func TestOpTableSize(t *testing.T) {
 // channels that are
 // multiples of 4, odd sizes, 1x1 and 1x2 images, batches, padding as
 // numbers and as SAME, once with scratch buffers so small that the tiles
-// go through them in many chunks. The channel counts give the CPU
+// go through them in many chunks, and the direct kernels for comparison
+// (off; the CPU family's shares rows as the Winograd GEMM does). The
+// channel counts give the CPU
 // family's F(4x4,3x3) transforms 1, 2 and 4 channel groups per
 // invocation. The auto mode is checked to decide once per shape.
 func TestWinograd(t *testing.T) {
@@ -318,7 +320,7 @@ func TestWinograd(t *testing.T) {
 		for _, c := range []struct {
 			algo    string
 			scratch int
-		}{{"f2", 0}, {"f4", 0}, {"f2", 16 * 20 * 7}, {"f4", 36 * 64 * 3}} {
+		}{{"f2", 0}, {"f4", 0}, {"f2", 16 * 20 * 7}, {"f4", 36 * 64 * 3}, {"off", 0}} {
 			t.Run(fmt.Sprintf("%s %s scratch %d", family, c.algo, c.scratch), func(t *testing.T) {
 				t.Setenv(layers.EnvWinograd, c.algo)
 				scratch := c.scratch

@@ -1,4 +1,5 @@
 #version 450
+#include "rows.glsl"
 #include "store.glsl"
 // conv3x3_cpu: the conv3x3 of conv3x3.comp (same bindings, push constants
 // and result) register-blocked for CPU Vulkan devices such as lavapipe.
@@ -8,7 +9,10 @@
 // kernel therefore reads input and weights as vec4 texel buffers, skips
 // the shared-memory staging, and gives each invocation a large register
 // tile, TM pixels x 4*TN4 output channels, so that each fetch feeds many
-// FMAs.
+// FMAs. The invocations of a workgroup share their TM pixels; in the
+// SUBGROUP variant (conv3x3_cpu_sg) each computes the addresses of a
+// WG-th of them and fetches their texels, and takes the rest from its
+// neighbours (rows.glsl).
 // Requires cin, cout, inBase, outBase to be multiples of 4 (vec4 loads);
 // the host falls back to conv3x3.comp otherwise.
 // Bindings: 0 in [n,h,w,cin] (texel buffer), 1 w [9*cin, cout] (texel buffer),
@@ -33,16 +37,14 @@ layout(push_constant) uniform Push { uint n, h, w, cin, cout, relu, inBase, outB
 void main() {
     uint cg0 = (gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN4; // first vec4 channel group
     uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
-    if (cg0 >= cout4) {
-        return;
-    }
+    ROWS_IDLE(cg0 >= cout4) // channel indices are clamped below
     uint p0 = gl_WorkGroupID.x * TM;
     uint npix = p.n * p.h * p.w;
-    int py[TM], px[TM];
-    for (uint i = 0u; i < TM; i++) {
-        uint pix = min(p0 + i, npix - 1u); // tail pixels repeat the last
-        px[i] = int(pix % p.w);
-        py[i] = int((pix / p.w) % p.h);
+    int py[ROWS], px[ROWS];
+    for (uint r = 0u; r < ROWS; r++) {
+        uint pix = min(p0 + rowOf(r), npix - 1u); // tail pixels repeat the last
+        px[r] = int(pix % p.w);
+        py[r] = int((pix / p.w) % p.h);
     }
     vec4 acc[TM][TN4];
     for (uint j = 0u; j < TN4; j++) {
@@ -53,15 +55,15 @@ void main() {
     }
     for (uint tap = 0u; tap < 9u; tap++) {
         int dy = int(tap / 3u) - 1, dx = int(tap % 3u) - 1;
-        uint src[TM];
-        bool ok[TM];
-        for (uint i = 0u; i < TM; i++) {
-            int iy = py[i] + dy, ix = px[i] + dx;
-            ok[i] = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
-            uint pix = min(p0 + i, npix - 1u);
+        uint src[ROWS];
+        bool ok[ROWS];
+        for (uint r = 0u; r < ROWS; r++) {
+            int iy = py[r] + dy, ix = px[r] + dx;
+            ok[r] = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
+            uint pix = min(p0 + rowOf(r), npix - 1u);
             // Padding pixels fetch a real pixel and select zero instead,
             // keeping the loop free of branches.
-            src[i] = (p.inBase / 4u) + (ok[i] ? uint(int(pix) + dy * int(p.w) + dx) : pix) * cin4;
+            src[r] = (p.inBase / 4u) + (ok[r] ? uint(int(pix) + dy * int(p.w) + dx) : pix) * cin4;
         }
         uint wrow = tap * p.cin * cout4; // vec4 index of row (tap, ci=0)
         for (uint c4 = 0u; c4 < cin4; c4++) {
@@ -71,8 +73,12 @@ void main() {
                     b[q][j] = texelFetch(wt, int(wrow + (4u * c4 + q) * cout4 + min(cg0 + j, cout4 - 1u)));
                 }
             }
+            vec4 mine[ROWS];
+            for (uint r = 0u; r < ROWS; r++) {
+                mine[r] = mix(vec4(0.0), texelFetch(inp, int(src[r] + c4)), bvec4(ok[r]));
+            }
             for (uint i = 0u; i < TM; i++) {
-                vec4 a = mix(vec4(0.0), texelFetch(inp, int(src[i] + c4)), bvec4(ok[i]));
+                vec4 a = rowValue(mine, i);
                 for (uint j = 0u; j < TN4; j++) {
                     acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
                     acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
@@ -82,6 +88,7 @@ void main() {
             }
         }
     }
+    ROWS_RETURN_IDLE
     for (uint i = 0u; i < TM; i++) {
         uint pix = p0 + i;
         if (pix >= npix) {
