@@ -3,6 +3,7 @@ package layers
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 )
@@ -65,4 +66,9 @@ func (k *Kit) SetSubgroups(on bool) { k.noSubgroups = !on }
 // KernelNames lists the kit's kernels (name and specialisation).
 func (k *Kit) KernelNames() []string {
 	return slices.Sorted(maps.Keys(k.kernels))
+}
+
+// TimeCandidates times n recordings of the same work as the tuner does.
+func (k *Kit) TimeCandidates(n int, record func(s *gpu.Sequence, i int) error) ([]time.Duration, error) {
+	return k.timeCandidates(n, record)
 }

@@ -487,6 +487,51 @@ func cachedKits(t *testing.T, dir string) func() (*gpu.Device, *layers.Kit) {
 	}
 }
 
+// TestTimeCandidates: the tuner records each candidate once, runs each
+// once to warm up and three times more, the candidates taking turns, and
+// times the one that does ten times the work of the other as slower,
+// whichever comes first.
+func TestTimeCandidates(t *testing.T) {
+	dev, kit, rng := familyKit(t, "cpu")
+	s := layers.Shape{N: 1, H: 64, W: 64, C: 64}
+	x := tensorAt(t, dev, layertest.Uniform(rng, s.Len(), -1, 1), s, 0)
+	y := tensorAt(t, dev, make([]float32, s.Len()), s, 0)
+	relu, err := layers.ReLU{}.Upload(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relu.Close()
+	for _, heavy := range []int{0, 1} {
+		var recorded []int
+		subs := dev.Submissions()
+		times, err := kit.TimeCandidates(2, func(seq *gpu.Sequence, i int) error {
+			recorded = append(recorded, i)
+			reps := 1
+			if i == heavy {
+				reps = 10
+			}
+			for range reps {
+				if err := relu.Record(seq, []layers.Tensor{x}, y); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(recorded, []int{0, 1}) {
+			t.Errorf("recorded %v, want each candidate once, in order", recorded)
+		}
+		if n := dev.Submissions() - subs; n != 8 {
+			t.Errorf("%d submissions, want 2 warm-ups and 3 rounds of 2", n)
+		}
+		if times[heavy] <= times[1-heavy] {
+			t.Errorf("ten ReLUs timed %v, one %v", times[heavy], times[1-heavy])
+		}
+	}
+}
+
 // TestTuningSavedGPUChoices: the choices the GPU kernel family times (the
 // fc kernel, the tiles of a general convolution) are saved and a new kit
 // starts from them.

@@ -496,50 +496,56 @@ func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, 
 
 // timeCandidates times n recordings of the same work (record(s, i) records
 // candidate i), each run once to compile its pipelines and then three
-// times more, and returns the fastest time of each. The time is the
-// device's own where every candidate can be timed with timestamps (from
-// the start of the first dispatch to the end of the last, gaps between
-// dispatches included): on a fast GPU a layer takes tens of microseconds,
-// about what a submission and the host's wake-up add, which would drown
-// the difference between the candidates. Otherwise (no timestamps, or a
+// times more, the candidates taking turns (a burst of noise from other
+// processes then slows one round of every candidate, not every round of
+// one), and returns the fastest time of each. The time is the device's
+// own where every candidate can be timed with timestamps (from the start
+// of the first dispatch to the end of the last, gaps between dispatches
+// included): on a fast GPU a layer takes tens of microseconds, about what
+// a submission and the host's wake-up add, which would drown the
+// difference between the candidates. Otherwise (no timestamps, or a
 // candidate of more dispatches than a sequence can time) every candidate
 // gets the wall time of its submissions, so the times compare.
 func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) ([]time.Duration, error) {
-	wall := make([]time.Duration, n)
-	span := make([]time.Duration, n)
-	spans := true
+	seqs := make([]*gpu.Sequence, 0, n)
+	defer func() {
+		for _, s := range seqs {
+			s.Close()
+		}
+	}()
 	for i := range n {
 		seq, err := k.dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
 		if err != nil {
 			return nil, err
 		}
-		err = func() error {
-			defer seq.Close()
-			if err := record(seq, i); err != nil {
-				return err
-			}
-			if err := seq.Submit(); err != nil {
-				return err
-			}
-			wall[i], span[i] = 1<<63-1, 1<<63-1
-			for range 3 {
-				start := time.Now()
-				if err := seq.Submit(); err != nil {
-					return err
-				}
-				wall[i] = min(wall[i], time.Since(start))
-				d, err := seq.Span()
-				if errors.Is(err, gpu.ErrUntimed) || (err == nil && d <= 0) {
-					spans = false
-				} else if err != nil {
-					return err
-				}
-				span[i] = min(span[i], d)
-			}
-			return nil
-		}()
-		if err != nil {
+		seqs = append(seqs, seq)
+		if err := record(seq, i); err != nil {
 			return nil, err
+		}
+		if err := seq.Submit(); err != nil {
+			return nil, err
+		}
+	}
+	wall := make([]time.Duration, n)
+	span := make([]time.Duration, n)
+	for i := range n {
+		wall[i], span[i] = 1<<63-1, 1<<63-1
+	}
+	spans := true
+	for range 3 {
+		for i, seq := range seqs {
+			start := time.Now()
+			if err := seq.Submit(); err != nil {
+				return nil, err
+			}
+			wall[i] = min(wall[i], time.Since(start))
+			d, err := seq.Span()
+			if errors.Is(err, gpu.ErrUntimed) || (err == nil && d <= 0) {
+				spans = false
+			} else if err != nil {
+				return nil, err
+			}
+			span[i] = min(span[i], d)
 		}
 	}
 	if spans {
