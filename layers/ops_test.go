@@ -488,12 +488,13 @@ func cachedKits(t *testing.T, dir string) func() (*gpu.Device, *layers.Kit) {
 }
 
 // TestTimeCandidates: the tuner records each candidate once, runs each
-// once to warm up and three times more, the candidates taking turns, and
-// times the one that does ten times the work of the other as slower,
-// whichever comes first.
+// once, then three times more with the candidates taking turns, and times
+// the one that does more work as slower, whichever comes first; one whose
+// first run is far slower than the fastest (40 ReLUs against 1) is not run
+// again.
 func TestTimeCandidates(t *testing.T) {
 	dev, kit, rng := familyKit(t, "cpu")
-	s := layers.Shape{N: 1, H: 64, W: 64, C: 64}
+	s := layers.Shape{N: 1, H: 128, W: 128, C: 64}
 	x := tensorAt(t, dev, layertest.Uniform(rng, s.Len(), -1, 1), s, 0)
 	y := tensorAt(t, dev, make([]float32, s.Len()), s, 0)
 	relu, err := layers.ReLU{}.Upload(kit)
@@ -501,16 +502,15 @@ func TestTimeCandidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer relu.Close()
-	for _, heavy := range []int{0, 1} {
+	for _, c := range []struct {
+		reps [2]int
+		subs uint64
+	}{{[2]int{2, 3}, 8}, {[2]int{3, 2}, 8}, {[2]int{1, 40}, 5}, {[2]int{40, 1}, 5}} {
 		var recorded []int
 		subs := dev.Submissions()
 		times, err := kit.TimeCandidates(2, func(seq *gpu.Sequence, i int) error {
 			recorded = append(recorded, i)
-			reps := 1
-			if i == heavy {
-				reps = 10
-			}
-			for range reps {
+			for range c.reps[i] {
 				if err := relu.Record(seq, []layers.Tensor{x}, y); err != nil {
 					return err
 				}
@@ -521,13 +521,17 @@ func TestTimeCandidates(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !slices.Equal(recorded, []int{0, 1}) {
-			t.Errorf("recorded %v, want each candidate once, in order", recorded)
+			t.Errorf("%v ReLUs: recorded %v, want each candidate once, in order", c.reps, recorded)
 		}
-		if n := dev.Submissions() - subs; n != 8 {
-			t.Errorf("%d submissions, want 2 warm-ups and 3 rounds of 2", n)
+		if n := dev.Submissions() - subs; n != c.subs {
+			t.Errorf("%v ReLUs: %d submissions, want %d", c.reps, n, c.subs)
+		}
+		heavy := 0
+		if c.reps[1] > c.reps[0] {
+			heavy = 1
 		}
 		if times[heavy] <= times[1-heavy] {
-			t.Errorf("ten ReLUs timed %v, one %v", times[heavy], times[1-heavy])
+			t.Errorf("%v ReLUs timed %v", c.reps, times)
 		}
 	}
 }

@@ -498,9 +498,12 @@ func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, 
 // candidate i), each run once to compile its pipelines and then three
 // times more, the candidates taking turns (a burst of noise from other
 // processes then slows one round of every candidate, not every round of
-// one), and returns the fastest time of each. The time is the device's
-// own where every candidate can be timed with timestamps (from the start
-// of the first dispatch to the end of the last, gaps between dispatches
+// one), and returns the fastest time of each. A candidate whose first run
+// took more than prunePast times the fastest first run is not run again:
+// it cannot win, and a hopeless kernel (shared memory on a CPU device)
+// would otherwise take most of the tuning. The time is the device's own
+// where every candidate can be timed with timestamps (from the start of
+// the first dispatch to the end of the last, gaps between dispatches
 // included): on a fast GPU a layer takes tens of microseconds, about what
 // a submission and the host's wake-up add, which would drown the
 // difference between the candidates. Otherwise (no timestamps, or a
@@ -513,6 +516,25 @@ func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 			s.Close()
 		}
 	}()
+	wall := make([]time.Duration, n)
+	span := make([]time.Duration, n)
+	spans := true
+	// run submits candidate i once and keeps its fastest times.
+	run := func(i int) error {
+		start := time.Now()
+		if err := seqs[i].Submit(); err != nil {
+			return err
+		}
+		wall[i] = min(wall[i], time.Since(start))
+		d, err := seqs[i].Span()
+		if errors.Is(err, gpu.ErrUntimed) || (err == nil && d <= 0) {
+			spans = false
+		} else if err != nil {
+			return err
+		}
+		span[i] = min(span[i], d)
+		return nil
+	}
 	for i := range n {
 		seq, err := k.dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
 		if err != nil {
@@ -522,30 +544,27 @@ func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 		if err := record(seq, i); err != nil {
 			return nil, err
 		}
-		if err := seq.Submit(); err != nil {
+		wall[i], span[i] = 1<<63-1, 1<<63-1
+		if err := run(i); err != nil {
 			return nil, err
 		}
 	}
-	wall := make([]time.Duration, n)
-	span := make([]time.Duration, n)
-	for i := range n {
-		wall[i], span[i] = 1<<63-1, 1<<63-1
+	first := wall
+	if spans {
+		first = span
 	}
-	spans := true
+	best := slices.Min(first)
+	var live []int
+	for i := range n {
+		if first[i] <= best*prunePast {
+			live = append(live, i)
+		}
+	}
 	for range 3 {
-		for i, seq := range seqs {
-			start := time.Now()
-			if err := seq.Submit(); err != nil {
+		for _, i := range live {
+			if err := run(i); err != nil {
 				return nil, err
 			}
-			wall[i] = min(wall[i], time.Since(start))
-			d, err := seq.Span()
-			if errors.Is(err, gpu.ErrUntimed) || (err == nil && d <= 0) {
-				spans = false
-			} else if err != nil {
-				return nil, err
-			}
-			span[i] = min(span[i], d)
 		}
 	}
 	if spans {
@@ -553,6 +572,10 @@ func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 	}
 	return wall, nil
 }
+
+// prunePast is how many times slower than the fastest a candidate's first
+// run may be for the tuner to time it further.
+const prunePast = 4
 
 // fastest is the index of the shortest time (the first of equals).
 func fastest(ts []time.Duration) int {
