@@ -139,9 +139,9 @@ func BenchmarkWinogradGroups(b *testing.B) {
 	}{{"conv1_2", 224, 64, 64}, {"conv2_2", 112, 128, 128}, {"conv3_2", 56, 256, 256}} {
 		for _, g := range []int{1, 4, 8, 16} {
 			b.Run(fmt.Sprintf("%s/groups%d", c.name, g), func(b *testing.B) {
-				defer layers.SetWinogradGroups(g)()
 				kit := layers.NewKit(dev)
 				defer kit.Close()
+				kit.SetWinogradGroups(g)
 				kit.SetWinogradMode("f4")
 				benchConvBatch(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, c.hw, c.ci, c.co)
 			})
@@ -159,7 +159,7 @@ func BenchmarkWinogradGEMM(b *testing.B) {
 	dev := benchDevice(b)
 	rng := rand.New(rand.NewPCG(11, 12))
 	gemms := []string{"subgroups", "no-subgroups"}
-	if dev.Info().Type != gpu.CPU {
+	if !layers.DefaultConvConfig(dev.Info()).Register { // the GPU kernels (VKVGG_KERNELS may choose)
 		gemms = []string{"register", "tiled", "tiled-small"}
 	}
 	for _, c := range []struct {

@@ -45,14 +45,9 @@ func (k *Kit) SetConvTiles(m string) { k.tileMode = m }
 // "direct", "im2col" (where it fits), or "" to choose by timing.
 func (k *Kit) SetIm2col(m string) { k.colMode = m }
 
-// SetWinogradGroups sets the most channel groups an invocation of the
-// F(4x4,3x3) transforms takes on CPU devices and returns a function that
-// restores it.
-func SetWinogradGroups(g int) func() {
-	old := winoGroupsMax
-	winoGroupsMax = g
-	return func() { winoGroupsMax = old }
-}
+// SetWinogradGroups sets the most channel groups (at least 1) an
+// invocation of the kit's F(4x4,3x3) transforms takes on CPU devices.
+func (k *Kit) SetWinogradGroups(g int) { k.groupsMax = max(1, g) }
 
 // SetWinogradGEMM forces the Winograd GEMM kernel of a kit: "register",
 // "tiled" or "tiled-small" (GPUs), or "" for the kit's choice.
@@ -72,3 +67,7 @@ func (k *Kit) KernelNames() []string {
 func (k *Kit) TimeCandidates(n int, record func(s *gpu.Sequence, i int) error) ([]time.Duration, error) {
 	return k.timeCandidates(n, record)
 }
+
+// Contenders lists the candidates the tuner keeps timing after its first
+// round.
+func Contenders(times []time.Duration) []int { return contenders(times) }

@@ -196,7 +196,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	var inSpec []uint32
 	cgIn, cgOut := 1, 1
 	if algo == algoF4 {
-		cgIn, cgOut = winoGroups(k.conv.Register, cin4), winoGroups(k.conv.Register, cout4)
+		cgIn, cgOut = k.winoGroups(k.conv.Register, cin4), k.winoGroups(k.conv.Register, cout4)
 		inSpec = []uint32{uint32(cgIn)}
 	}
 	inK, err := k.kernelTexels(prefix+"_in", 2, 0b1, 7, inSpec...)
@@ -315,6 +315,8 @@ func (c *Conv3x3) winoGEMM(aa, tiles int, u gpu.View, v, m *gpu.Buffer) (winoGEM
 	}
 	mode := modes[0]
 	switch {
+	case k.gemmMode == gemmTiledSmall && slices.Contains(modes, gemmTiled) && smallTiles.Validate(k.info) == nil:
+		mode = k.gemmMode // forced also where the kit's own tiles are the small ones
 	case k.gemmMode != "":
 		if !slices.Contains(modes, k.gemmMode) {
 			return nil, fmt.Errorf("layers: winograd: GEMM kernel %q is not one of %v here", k.gemmMode, modes)
@@ -341,11 +343,14 @@ func (c *Conv3x3) winoGEMM(aa, tiles int, u gpu.View, v, m *gpu.Buffer) (winoGEM
 // rowsKernel is the variant of a register kernel sharing rows through
 // rows.glsl to use with workgroups of wg invocations that share tm rows:
 // name_sg, whose invocations each fetch a wg-th of the rows and shuffle
-// them to the others, where the device shuffles in compute shaders, a
-// workgroup fits in one subgroup and wg divides tm (and the kit's
-// subgroups are on); name otherwise.
+// them to the others, on CPU devices that shuffle in compute shaders,
+// where wg divides tm and fits in a subgroup (and the kit's subgroups are
+// on); name otherwise. Vulkan does not promise that a workgroup no larger
+// than a subgroup is one subgroup numbered from 0, which the variant
+// needs; a CPU device runs such a workgroup as one SIMD vector, and the
+// GPUs' kernels share rows through shared memory anyway.
 func (k *Kit) rowsKernel(name string, wg, tm int) string {
-	if !k.noSubgroups && k.info.SubgroupShuffle && wg >= 2 && wg <= int(k.info.SubgroupSize) && tm%wg == 0 {
+	if !k.noSubgroups && k.info.Type == gpu.CPU && k.info.SubgroupShuffle && wg >= 2 && wg <= int(k.info.SubgroupSize) && tm%wg == 0 {
 		return name + "_sg"
 	}
 	return name
@@ -495,20 +500,22 @@ func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, 
 }
 
 // timeCandidates times n recordings of the same work (record(s, i) records
-// candidate i), each run once to compile its pipelines and then three
-// times more, the candidates taking turns (a burst of noise from other
+// candidate i): each is run once untimed (the driver may compile its
+// kernels at their first dispatch: lavapipe does), then three timed rounds
+// in which the candidates take turns (a burst of noise from other
 // processes then slows one round of every candidate, not every round of
-// one), and returns the fastest time of each. A candidate whose first run
-// took more than prunePast times the fastest first run is not run again:
-// it cannot win, and a hopeless kernel (shared memory on a CPU device)
-// would otherwise take most of the tuning. The time is the device's own
-// where every candidate can be timed with timestamps (from the start of
-// the first dispatch to the end of the last, gaps between dispatches
-// included): on a fast GPU a layer takes tens of microseconds, about what
-// a submission and the host's wake-up add, which would drown the
-// difference between the candidates. Otherwise (no timestamps, or a
+// one), and it returns the fastest time of each. A candidate whose time in
+// the first round is more than prunePast times the fastest's sits out the
+// other two: it cannot win, and a hopeless kernel (shared memory on a CPU
+// device) would otherwise take most of the tuning. The time is the
+// device's own where every candidate can be timed with timestamps (from
+// the start of the first dispatch to the end of the last, gaps between
+// dispatches included): on a fast GPU a layer takes tens of microseconds,
+// about what a submission and the host's wake-up add, which would drown
+// the difference between the candidates. Otherwise (no timestamps, or a
 // candidate of more dispatches than a sequence can time) every candidate
-// gets the wall time of its submissions, so the times compare.
+// gets the wall time of its submissions, so the times compare; the first
+// round is judged by the same measure.
 func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) ([]time.Duration, error) {
 	seqs := make([]*gpu.Sequence, 0, n)
 	defer func() {
@@ -516,8 +523,24 @@ func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 			s.Close()
 		}
 	}()
+	for i := range n {
+		seq, err := k.dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
+		if err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+		if err := record(seq, i); err != nil {
+			return nil, err
+		}
+		if err := seq.Submit(); err != nil {
+			return nil, err
+		}
+	}
 	wall := make([]time.Duration, n)
 	span := make([]time.Duration, n)
+	for i := range n {
+		wall[i], span[i] = 1<<63-1, 1<<63-1
+	}
 	spans := true
 	// run submits candidate i once and keeps its fastest times.
 	run := func(i int) error {
@@ -535,35 +558,21 @@ func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 		span[i] = min(span[i], d)
 		return nil
 	}
-	for i := range n {
-		seq, err := k.dev.NewSequence(gpu.SequenceOptions{Timestamps: true})
-		if err != nil {
-			return nil, err
-		}
-		seqs = append(seqs, seq)
-		if err := record(seq, i); err != nil {
-			return nil, err
-		}
-		wall[i], span[i] = 1<<63-1, 1<<63-1
-		if err := run(i); err != nil {
-			return nil, err
-		}
+	live := make([]int, n) // the candidates still timed
+	for i := range live {
+		live[i] = i
 	}
-	first := wall
-	if spans {
-		first = span
-	}
-	best := slices.Min(first)
-	var live []int
-	for i := range n {
-		if first[i] <= best*prunePast {
-			live = append(live, i)
-		}
-	}
-	for range 3 {
+	for round := range 3 {
 		for _, i := range live {
 			if err := run(i); err != nil {
 				return nil, err
+			}
+		}
+		if round == 0 {
+			if spans {
+				live = contenders(span)
+			} else {
+				live = contenders(wall)
 			}
 		}
 	}
@@ -573,9 +582,22 @@ func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 	return wall, nil
 }
 
-// prunePast is how many times slower than the fastest a candidate's first
-// run may be for the tuner to time it further.
+// prunePast is how many times slower than the fastest a candidate may be
+// in the tuner's first round to be timed further.
 const prunePast = 4
+
+// contenders lists the candidates whose times are within prunePast times
+// the fastest.
+func contenders(times []time.Duration) []int {
+	best := slices.Min(times)
+	var live []int
+	for i, t := range times {
+		if t <= best*prunePast {
+			live = append(live, i)
+		}
+	}
+	return live
+}
 
 // fastest is the index of the shortest time (the first of equals).
 func fastest(ts []time.Duration) int {
@@ -678,9 +700,9 @@ func (k *Kit) Tuning() map[string]string {
 
 // winoGroupsMax is the most channel groups an invocation of the
 // F(4x4,3x3) transforms takes on CPU devices: 4 made VGG16's conv1_2,
-// conv2_2 and conv3_2 8-16% faster on lavapipe than 1, and 8 or 16 no
-// faster than 4 (BenchmarkWinogradGroups).
-var winoGroupsMax = 4
+// conv2_2 and conv3_2 12-20% faster on lavapipe than 1, and 8 or 16 no
+// faster than 4 (BenchmarkWinogradGroups; a kit's groupsMax overrides it).
+const winoGroupsMax = 4
 
 // winoGroups is the number of groups of four consecutive channels each
 // invocation of the F(4x4,3x3) input and output transforms takes, of c4
@@ -688,11 +710,14 @@ var winoGroupsMax = 4
 // winoGroupsMax that divides c4, sharing the tile's integer divisions
 // (which SIMD CPUs do lane by lane) and reading neighbouring texels; one
 // on GPUs, which want many invocations.
-func winoGroups(register bool, c4 int) int {
+func (k *Kit) winoGroups(register bool, c4 int) int {
 	if !register {
 		return 1
 	}
 	cg := winoGroupsMax
+	if k.groupsMax > 0 {
+		cg = k.groupsMax
+	}
 	for c4%cg != 0 {
 		cg /= 2
 	}

@@ -7,9 +7,11 @@
 // takes row i from invocation i % WG by subgroupShuffle: on SIMD CPUs
 // (lavapipe), where a texel fetch is a gather, a shuffle is a register
 // permute. That needs every invocation at every shuffle, so those past
-// the last output channel stay to the end (ROWS_IDLE), and the
-// workgroup to be one subgroup numbered 0 ... WG-1, with WG dividing TM
-// (the host checks both).
+// the last output channel stay to the end (ROWS_IDLE), WG to divide TM,
+// and the workgroup to be one subgroup numbered 0 ... WG-1. The host
+// checks the first and that WG fits in a subgroup; Vulkan does not
+// promise the rest, so it takes these variants on CPU devices only,
+// which run such a workgroup as one SIMD vector.
 //
 // Use: #include after #version (it may enable an extension), declare TM
 // before main, then

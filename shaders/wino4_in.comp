@@ -5,10 +5,10 @@
 // 4tx+3; patch from row 4ty-1 and column 4tx-1, zero outside the image)
 // becomes B^T d B, 36 values per channel, stored as V[xi, tl, c] for
 // xi = 6*row + column (tw = ceil(w/4), th = ceil(h/4)). Each invocation
-// transforms CG groups of four channels of one tile (c4, c4 + cin/4/CG,
-// ...): the tile's coordinates take six integer divisions, which SIMD CPUs
-// do lane by lane, so the CPU devices share them among several groups;
-// GPUs take CG = 1.
+// transforms CG consecutive groups of four channels of one tile (groups
+// cb*CG ... cb*CG + CG-1): the tile's coordinates take six integer
+// divisions, which SIMD CPUs do lane by lane, so the CPU devices share
+// them among several groups; GPUs take CG = 1.
 // Requires cin and inBase to be multiples of 4, and cin/4 of CG.
 // Bindings: 0 in [n,h,w,cin] (texel buffer), 1 V [36, tcount, cin]
 // (writeonly, vec4).

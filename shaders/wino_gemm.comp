@@ -26,7 +26,7 @@ layout(push_constant) uniform Push { uint tcount, cin, cout; } p;
 void main() {
     uint cout4 = p.cout / 4u, cin4 = p.cin / 4u;
     uint cg0 = (gl_WorkGroupID.y * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN4;
-    ROWS_IDLE(cg0 >= cout4) // cg0 < cout4 from here on, for the fetches
+    ROWS_IDLE(cg0 >= cout4) // channel indices are clamped below
     uint xi = gl_WorkGroupID.z;
     uint t0 = gl_WorkGroupID.x * TM;
     uint vrow[ROWS];
