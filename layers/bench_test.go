@@ -125,63 +125,62 @@ func BenchmarkWinogradScratch(b *testing.B) {
 	}
 }
 
-// BenchmarkWinogradGroups times VGG16's conv1_2, conv2_2 and conv3_2 as
-// Winograd F(4x4,3x3) at batch 1 with the input and output transforms
-// taking up to 1, 4, 8 and 16 groups of four channels per invocation, side
-// by side (go test -run '^$' -bench WinogradGroups ./layers). GPU kits
-// always take one.
-func BenchmarkWinogradGroups(b *testing.B) {
-	dev := benchDevice(b)
-	rng := rand.New(rand.NewPCG(9, 10))
-	for _, c := range []struct {
-		name       string
-		hw, ci, co int
-	}{{"conv1_2", 224, 64, 64}, {"conv2_2", 112, 128, 128}, {"conv3_2", 56, 256, 256}} {
-		for _, g := range []int{1, 4, 8, 16} {
-			b.Run(fmt.Sprintf("%s/groups%d", c.name, g), func(b *testing.B) {
+// winoShapes are the VGG16 layers (224x224 input, batch 1) the Winograd
+// benchmarks time.
+var winoShapes = []struct {
+	name       string
+	hw, ci, co int
+}{{"conv1_2", 224, 64, 64}, {"conv2_2", 112, 128, 128}, {"conv3_2", 56, 256, 256}}
+
+// benchWinograd times each of winoShapes as Winograd F(4x4,3x3) at batch 1
+// once per variant, side by side, on a new kit of dev that set prepares
+// for the variant.
+func benchWinograd[V any](b *testing.B, dev *gpu.Device, seed uint64, variants []V, name func(V) string, set func(*layers.Kit, V)) {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	for _, c := range winoShapes {
+		for _, v := range variants {
+			b.Run(c.name+"/"+name(v), func(b *testing.B) {
 				kit := layers.NewKit(dev)
 				defer kit.Close()
-				kit.SetWinogradGroups(g)
 				kit.SetWinogradMode("f4")
+				set(kit, v)
 				benchConvBatch(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, c.hw, c.ci, c.co)
 			})
 		}
 	}
 }
 
+// BenchmarkWinogradGroups times VGG16's conv1_2, conv2_2 and conv3_2 as
+// Winograd F(4x4,3x3) at batch 1 with the input and output transforms
+// taking up to 1, 4, 8 and 16 groups of four channels per invocation, side
+// by side (go test -run '^$' -bench WinogradGroups ./layers). GPU kits
+// always take one.
+func BenchmarkWinogradGroups(b *testing.B) {
+	benchWinograd(b, benchDevice(b), 9, []int{1, 4, 8, 16}, func(g int) string { return fmt.Sprintf("groups%d", g) },
+		func(kit *layers.Kit, g int) { kit.SetWinogradGroups(g) })
+}
+
 // BenchmarkWinogradGEMM times VGG16's conv1_2, conv2_2 and conv3_2 as
-// Winograd F(4x4,3x3) at batch 1 with each GEMM kernel of the device's
-// family side by side: on CPU devices the register kernel with its rows
-// shared through subgroup shuffles and without, on GPUs the register
+// Winograd F(4x4,3x3) at batch 1 with each GEMM kernel of the kit's
+// family side by side: for CPU devices the register kernel with its rows
+// shared through subgroup shuffles and without, for GPUs the register
 // kernel and the shared-memory tiled ones (go test -run '^$' -bench
 // WinogradGEMM ./layers; VKVGG_CONV overrides the tiling).
 func BenchmarkWinogradGEMM(b *testing.B) {
 	dev := benchDevice(b)
-	rng := rand.New(rand.NewPCG(11, 12))
 	gemms := []string{"subgroups", "no-subgroups"}
 	if !layers.DefaultConvConfig(dev.Info()).Register { // the GPU kernels (VKVGG_KERNELS may choose)
 		gemms = []string{"register", "tiled", "tiled-small"}
 	}
-	for _, c := range []struct {
-		name       string
-		hw, ci, co int
-	}{{"conv1_2", 224, 64, 64}, {"conv2_2", 112, 128, 128}, {"conv3_2", 56, 256, 256}} {
-		for _, g := range gemms {
-			b.Run(c.name+"/"+g, func(b *testing.B) {
-				kit := layers.NewKit(dev)
-				defer kit.Close()
-				benchConfig(b, kit)
-				kit.SetWinogradMode("f4")
-				switch g {
-				case "subgroups", "no-subgroups":
-					kit.SetSubgroups(g == "subgroups")
-				default:
-					kit.SetWinogradGEMM(g)
-				}
-				benchConvBatch(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, c.hw, c.ci, c.co)
-			})
+	benchWinograd(b, dev, 11, gemms, func(g string) string { return g }, func(kit *layers.Kit, g string) {
+		benchConfig(b, kit)
+		switch g {
+		case "subgroups", "no-subgroups":
+			kit.SetSubgroups(g == "subgroups")
+		default:
+			kit.SetWinogradGEMM(g)
 		}
-	}
+	})
 }
 
 // BenchmarkConv1x1 times 1x1 convolutions of ResNet-50 (batch 1, 224x224
