@@ -51,13 +51,19 @@ void main() {
         for (uint r = 0u; r < ROWS; r++) {
             mine[r] = texelFetch(vt, int(vrow[r] + c4));
         }
+        vec4 a[TM];
         for (uint i = 0u; i < TM; i++) {
-            vec4 a = rowValue(mine, i);
-            for (uint j = 0u; j < TN4; j++) {
-                acc[i][j] = fma(vec4(a.x), b[0][j], acc[i][j]);
-                acc[i][j] = fma(vec4(a.y), b[1][j], acc[i][j]);
-                acc[i][j] = fma(vec4(a.z), b[2][j], acc[i][j]);
-                acc[i][j] = fma(vec4(a.w), b[3][j], acc[i][j]);
+            a[i] = rowValue(mine, i);
+        }
+        // Channels outermost: a channel group's four weight texels stay in
+        // registers across the tiles (on lavapipe the accumulators spill
+        // either way; this order reloads fewer values: about 5% faster).
+        for (uint j = 0u; j < TN4; j++) {
+            for (uint i = 0u; i < TM; i++) {
+                acc[i][j] = fma(vec4(a[i].x), b[0][j], acc[i][j]);
+                acc[i][j] = fma(vec4(a[i].y), b[1][j], acc[i][j]);
+                acc[i][j] = fma(vec4(a[i].z), b[2][j], acc[i][j]);
+                acc[i][j] = fma(vec4(a[i].w), b[3][j], acc[i][j]);
             }
         }
     }
