@@ -160,7 +160,7 @@ type Kit struct {
 	tileMode     string            // tests: force the GPU conv tiles ("small", "large")
 	colMode      string            // tests: force direct or im2col general convs (convDirect, convIm2col)
 	gemmMode     string            // tests: force the Winograd GEMM kernel (gemmRegister, gemmTiled, gemmTiledSmall)
-	noSubgroups  bool              // tests and benchmarks: no _sg kernel variants (rowsKernel)
+	noSubgroups  bool              // EnvSubgroups off, or tests and benchmarks: no _sg kernel variants (rowsKernel)
 	groupsMax    int               // tests and benchmarks: winoGroupsMax instead, if > 0
 	tuneFile     string            // where tuned is kept ("" for nowhere)
 	held         atomic.Int64      // bytes of HeldBytes

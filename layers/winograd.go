@@ -196,7 +196,7 @@ func (c *Conv3x3) recordWinograd(s *gpu.Sequence, in, out Tensor, relu bool, alg
 	var inSpec []uint32
 	cgIn, cgOut := 1, 1
 	if algo == algoF4 {
-		cgIn, cgOut = k.winoGroups(k.conv.Register, cin4), k.winoGroups(k.conv.Register, cout4)
+		cgIn, cgOut = k.winoGroups(cin4), k.winoGroups(cout4)
 		inSpec = []uint32{uint32(cgIn)}
 	}
 	inK, err := k.kernelTexels(prefix+"_in", 2, 0b1, 7, inSpec...)
@@ -270,9 +270,9 @@ type winoGEMMFunc func(s *gpu.Sequence, vv, mv gpu.View, tc int) error
 
 // winoGEMM returns the recorder of the layer's A*A products, in chunks of
 // up to tiles tiles, with transformed weights u: on CPU devices the
-// register-blocked kernel (rowsKernel); on GPUs the fastest of it and the tiled
-// kernels, timed once per device, shape and precision on the scratch
-// buffers v and m and saved with the other choices (or the kit's
+// register-blocked kernel (rowsKernel); on GPUs the fastest of it and
+// the tiled kernels, timed once per device, shape and precision on the
+// scratch buffers v and m and saved with the other choices (or the kit's
 // override).
 func (c *Conv3x3) winoGEMM(aa, tiles int, u gpu.View, v, m *gpu.Buffer) (winoGEMMFunc, error) {
 	k := c.kit
@@ -477,8 +477,9 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 }
 
 // choice returns the kit's choice for key (the precision, and subgroups
-// turned off, are appended to it) among options: the saved one, or else the fastest option, timed
-// with record (record(s, i) records option i) and saved; timed says which.
+// turned off, are appended to it) among options: the saved one, or else
+// the fastest option, timed with record (record(s, i) records option i)
+// and saved; timed says which.
 func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, i int) error) (best string, timed bool, err error) {
 	if k.prec != FP32 {
 		key += " " + k.prec.String()
@@ -706,12 +707,12 @@ const winoGroupsMax = 4
 
 // winoGroups is the number of groups of four consecutive channels each
 // invocation of the F(4x4,3x3) input and output transforms takes, of c4
-// groups: on CPU devices (register), the largest power of two up to
-// winoGroupsMax that divides c4, sharing the tile's integer divisions
-// (which SIMD CPUs do lane by lane) and reading neighbouring texels; one
-// on GPUs, which want many invocations.
-func (k *Kit) winoGroups(register bool, c4 int) int {
-	if !register {
+// groups: with the register kernels (CPU devices), the largest power of
+// two up to winoGroupsMax that divides c4, sharing the tile's integer
+// divisions (which SIMD CPUs do lane by lane) and reading neighbouring
+// texels; one on GPUs, which want many invocations.
+func (k *Kit) winoGroups(c4 int) int {
+	if !k.conv.Register {
 		return 1
 	}
 	cg := winoGroupsMax

@@ -21,6 +21,13 @@ func main() {
 	}
 }
 
+// variant is one compilation of a shader: the suffix of its module's name
+// and the compiler flags that make it.
+type variant struct {
+	suffix string
+	flags  []string
+}
+
 func run() error {
 	srcs, err := filepath.Glob("*.comp")
 	if err != nil {
@@ -30,34 +37,25 @@ func run() error {
 	var lines []string
 	for _, src := range srcs {
 		base := strings.TrimSuffix(src, ".comp")
-		if err := compile(src, base+".spv"); err != nil {
-			return err
-		}
-		// Shaders that take their storage types from store.glsl get an
-		// fp16 variant; those that share rows through rows.glsl get a
-		// variant that uses subgroup operations (name_sg), for devices
-		// that have them.
+		// Every shader is compiled as it is; those that share rows through
+		// rows.glsl also with subgroup operations (name_sg), for devices
+		// that have them; and each of these, where the shader takes its
+		// storage types from store.glsl, with 16-bit storage (name_f16).
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err
 		}
-		half := strings.Contains(string(b), `#include "store.glsl"`)
-		variants := [][2]string{{"", ""}}
+		variants := []variant{{"", nil}}
 		if strings.Contains(string(b), `#include "rows.glsl"`) {
-			variants = append(variants, [2]string{"_sg", "-DSUBGROUP"})
+			variants = append(variants, variant{"_sg", []string{"-DSUBGROUP"}})
 		}
+		half := strings.Contains(string(b), `#include "store.glsl"`)
 		for _, v := range variants {
-			if v[0] != "" {
-				if err := compile(src, base+v[0]+".spv", v[1]); err != nil {
-					return err
-				}
+			if err := compile(src, base+v.suffix+".spv", v.flags...); err != nil {
+				return err
 			}
 			if half {
-				flags := []string{"-DFP16"}
-				if v[1] != "" {
-					flags = append(flags, v[1])
-				}
-				if err := compile(src, base+v[0]+"_f16.spv", flags...); err != nil {
+				if err := compile(src, base+v.suffix+"_f16.spv", append([]string{"-DFP16"}, v.flags...)...); err != nil {
 					return err
 				}
 			}
