@@ -37,6 +37,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/vkvgg/vkvgg/npy"
 )
 
 // Config configures Train.
@@ -130,10 +132,8 @@ func (d *Data) check() error {
 			return fmt.Errorf("heads: example %d has label %d, outside [0,%d)", i, c, d.K)
 		}
 	}
-	for i, v := range d.X {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("heads: feature value %d is %v", i, v)
-		}
+	if i := npy.NonFinite(d.X); i >= 0 {
+		return fmt.Errorf("heads: feature value %d is %v", i, d.X[i])
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package heads
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -152,6 +153,25 @@ func TestLoadRefusesBadHeads(t *testing.T) {
 		_, err := Load(write(c.spoil(good())))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestTrainRefusesNonFinite: a NaN or infinite feature is refused before
+// any training, and the message gives its index.
+func TestTrainRefusesNonFinite(t *testing.T) {
+	data, train, val, _ := blobs(t)
+	for _, c := range []struct {
+		at int
+		v  float32
+	}{{0, float32(math.NaN())}, {len(data.X) - 1, float32(math.Inf(1))}, {37, float32(math.Inf(-1))}} {
+		d := *data
+		d.X = append([]float32(nil), data.X...)
+		d.X[c.at] = c.v
+		_, err := Train(&d, train, val, Config{Epochs: 1, LR: 0.01, Batch: 64, Seed: 1})
+		want := fmt.Sprintf("feature value %d is %v", c.at, c.v)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("X[%d] = %v: got %v, want an error with %q", c.at, c.v, err, want)
 		}
 	}
 }

@@ -39,7 +39,6 @@ package torchvision
 
 import (
 	"fmt"
-	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -140,10 +139,8 @@ func (sd StateDict) get(name string, shape ...int) (npy.Array, error) {
 	if len(a.Data) != n {
 		return npy.Array{}, fmt.Errorf("torchvision: %s has %d values for shape %v", name, len(a.Data), a.Shape)
 	}
-	for i, v := range a.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return npy.Array{}, fmt.Errorf("torchvision: %s value %d is %v: weights must be finite", name, i, v)
-		}
+	if i := npy.NonFinite(a.Data); i >= 0 {
+		return npy.Array{}, fmt.Errorf("torchvision: %s value %d is %v: weights must be finite", name, i, a.Data[i])
 	}
 	return a, nil
 }

@@ -306,6 +306,12 @@ func TestOpenChecksWeights(t *testing.T) {
 			t.Errorf("%s: Open accepted the weights", name)
 		}
 	}
+	// A non-finite value is named, in any layer and at any index.
+	w := good()
+	w.Params["fc6"].W[13] = float32(math.Inf(-1))
+	if _, err := Open(w, Options{Device: DeviceCPU}); err == nil || !strings.Contains(err.Error(), "layer fc6: value 13 is -Inf") {
+		t.Errorf("-Inf at fc6 13: got %v", err)
+	}
 	if _, err := Open(nil, Options{Device: DeviceCPU}); err == nil {
 		t.Error("Open(nil) accepted")
 	}

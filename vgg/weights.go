@@ -253,10 +253,8 @@ func (w *Weights) validate() error {
 			return fmt.Errorf("layer %s: %d weights and %d biases, want %d and %d", s.param, len(p.W), len(p.B), fanIn*p.Out, p.Out)
 		}
 		for _, vals := range [][]float32{p.W, p.B} {
-			for i, v := range vals {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return fmt.Errorf("layer %s: value %d is %v: weights must be finite", s.param, i, v)
-				}
+			if i := npy.NonFinite(vals); i >= 0 {
+				return fmt.Errorf("layer %s: value %d is %v: weights must be finite", s.param, i, vals[i])
 			}
 		}
 		prev = p.Out
