@@ -7,10 +7,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vkvgg/vkvgg/npy"
 )
@@ -302,55 +304,130 @@ func randomWeights(a Arch, widths [5]int, fc6In int, fcOut [3]int, seed uint64) 
 		prev = p.Out
 		w.Params[s.param] = p
 	}
-	var wg sync.WaitGroup
-	for name, p := range w.Params {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := fnv.New64a()
-			h.Write([]byte(name))
-			rng := rand.New(rand.NewPCG(seed, h.Sum64()))
-			fanIn := p.In
-			if !p.IsFC {
-				fanIn *= 9
-			}
-			limit := math.Sqrt(6 / float64(fanIn))
-			if name == "conv1_1" {
-				// The input is on a 0-255 scale (standard deviation about
-				// 64 for photographs): start the network at unit scale.
-				limit /= 64
-			}
+	fillRandom(w.Params, seed)
+	return w
+}
+
+// randomChunk is about how many weights one random stream fills (whole
+// rows of a layer's fan-in by outputs matrix). Streams are fixed by the
+// seed, the layer and the chunk, never by the cores, so the weights are
+// the same on every machine, and fc6's 103 million values fill on every
+// core instead of one.
+const randomChunk = 1 << 20
+
+// fillRandom fills every layer's weights and biases (see randomWeights
+// for the distribution).
+func fillRandom(params map[string]*Param, seed uint64) {
+	type chunk struct {
+		p          *Param
+		name       string
+		limit      float64
+		rows, from int // rows [from, from+rows) of the layer
+		index      int
+		sums       []float64 // per output, of this chunk's rows
+	}
+	var chunks []*chunk
+	byLayer := map[*Param][]*chunk{}
+	for name, p := range params {
+		fanIn := p.In
+		if !p.IsFC {
+			fanIn *= 9
+		}
+		limit := math.Sqrt(6 / float64(fanIn))
+		if name == "conv1_1" {
+			// The input is on a 0-255 scale (standard deviation about
+			// 64 for photographs): start the network at unit scale.
+			limit /= 64
+		} else {
 			// Each unit's weights are drawn, then shifted to sum to zero:
-			// ReLU outputs share a positive mean, and without the shift a
-			// deep random network maps every image to the same direction
-			// (and the same class). With it, units respond to how images
-			// differ; the gain makes up for the variance the shift removes
-			// (a ReLU output's variance is about 0.68 of its second moment).
-			if name != "conv1_1" {
-				limit *= randomGain
+			// ReLU outputs share a positive mean, and without the shift
+			// a deep random network maps every image to the same
+			// direction (and the same class). With it, units respond to
+			// how images differ; the gain makes up for the variance the
+			// shift removes (a ReLU output's variance is about 0.68 of
+			// its second moment).
+			limit *= randomGain
+		}
+		p.W = make([]float32, fanIn*p.Out)
+		step := max(1, randomChunk/p.Out)
+		for from, i := 0, 0; from < fanIn; from, i = from+step, i+1 {
+			c := &chunk{p: p, name: name, limit: limit, rows: min(step, fanIn-from), from: from, index: i}
+			chunks = append(chunks, c)
+			byLayer[p] = append(byLayer[p], c)
+		}
+	}
+	stream := func(name string, i int) *rand.Rand {
+		h := fnv.New64a()
+		h.Write([]byte(name))
+		return rand.New(rand.NewPCG(seed, h.Sum64()+uint64(i)*0x9e3779b97f4a7c15))
+	}
+	parallel(len(chunks), func(k int) {
+		c := chunks[k]
+		rng := stream(c.name, c.index+1)
+		out := c.p.Out
+		c.sums = make([]float64, out)
+		rows := c.p.W[c.from*out : (c.from+c.rows)*out]
+		// Two values per 64 random bits, 24 bits each: a float32's
+		// precision, at half the generator calls of Float64.
+		scale := 2 * c.limit / (1 << 24)
+		for i := 0; i < len(rows); i += 2 {
+			r := rng.Uint64()
+			rows[i] = float32(float64(r>>40)*scale - c.limit)
+			if i+1 < len(rows) {
+				rows[i+1] = float32(float64(r>>8&(1<<24-1))*scale - c.limit)
 			}
-			p.W = make([]float32, fanIn*p.Out)
-			mean := make([]float64, p.Out)
-			for i := range fanIn {
-				row := p.W[i*p.Out : (i+1)*p.Out]
-				for o := range row {
-					v := (2*rng.Float64() - 1) * limit
-					row[o] = float32(v)
-					mean[o] += v / float64(fanIn)
-				}
+		}
+		for i := 0; i < c.rows; i++ {
+			for o, v := range rows[i*out : (i+1)*out] {
+				c.sums[o] += float64(v)
 			}
-			for i := range fanIn {
-				row := p.W[i*p.Out : (i+1)*p.Out]
-				for o := range row {
-					row[o] -= float32(mean[o])
-				}
+		}
+	})
+	for p, cs := range byLayer {
+		mean := make([]float64, p.Out)
+		for _, c := range cs { // in chunk order: the same sums everywhere
+			for o, v := range c.sums {
+				mean[o] += v
 			}
-			p.B = make([]float32, p.Out)
-			for i := range p.B {
-				p.B[i] = float32(0.1 * (2*rng.Float64() - 1))
+		}
+		for o := range mean {
+			mean[o] /= float64(len(p.W) / p.Out)
+		}
+		for _, c := range cs {
+			for o := range c.sums {
+				c.sums[o] = mean[o]
 			}
-		}()
+		}
+	}
+	parallel(len(chunks), func(k int) {
+		c := chunks[k]
+		out := c.p.Out
+		for i := c.from; i < c.from+c.rows; i++ {
+			row := c.p.W[i*out : (i+1)*out]
+			for o := range row {
+				row[o] -= float32(c.sums[o])
+			}
+		}
+	})
+	for name, p := range params {
+		rng := stream(name, 0)
+		p.B = make([]float32, p.Out)
+		for i := range p.B {
+			p.B[i] = float32(0.1 * (2*rng.Float64() - 1))
+		}
+	}
+}
+
+// parallel runs f(0) .. f(n-1) on every core.
+func parallel(n int, f func(int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for k := int(next.Add(1)) - 1; k < n; k = int(next.Add(1)) - 1 {
+				f(k)
+			}
+		})
 	}
 	wg.Wait()
-	return w
 }
