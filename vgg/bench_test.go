@@ -33,3 +33,13 @@ func BenchmarkVGG16(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRandomWeights: making and checking the built-in random VGG16
+// (what random:vgg16 costs every start).
+func BenchmarkRandomWeights(b *testing.B) {
+	for b.Loop() {
+		if err := RandomWeights(VGG16, 1).validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
