@@ -404,15 +404,21 @@ func (c *Conv) FoldBatchNorm(gamma, beta, mean, variance []float32, eps float64)
 	if c.B == nil {
 		c.B = make([]float32, c.Cout)
 	}
-	taps := c.KH * c.KW * c.Cin
-	for o := 0; o < c.Cout; o++ {
+	scale := make([]float64, c.Cout)
+	for o := range scale {
 		if variance[o] < 0 {
 			return fmt.Errorf("layers: batch norm channel %d has negative variance %v", o, variance[o])
 		}
-		s := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
-		for t := 0; t < taps; t++ {
-			c.W[t*c.Cout+o] = float32(float64(c.W[t*c.Cout+o]) * s)
+		scale[o] = float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
+	}
+	// Row by row, in memory order (a channel's weights lie Cout apart).
+	for t := 0; t < c.KH*c.KW*c.Cin; t++ {
+		row := c.W[t*c.Cout : (t+1)*c.Cout]
+		for o, s := range scale {
+			row[o] = float32(float64(row[o]) * s)
 		}
+	}
+	for o, s := range scale {
 		c.B[o] = float32((float64(c.B[o])-float64(mean[o]))*s + float64(beta[o]))
 	}
 	return nil

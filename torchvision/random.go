@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
-	"sync"
 
+	"github.com/vkvgg/vkvgg/internal/parallel"
 	"github.com/vkvgg/vkvgg/npy"
 )
 
@@ -29,27 +29,46 @@ func Random(name string, seed uint64) (StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	sd := StateDict{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, sp := range specs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := fnv.New64a()
-			h.Write([]byte(sp.name))
-			rng := rand.New(rand.NewPCG(seed, h.Sum64()))
-			arrays := sp.make(rng)
-			mu.Lock()
-			for k, a := range arrays {
-				sd[k] = a
-			}
-			mu.Unlock()
-		}()
+	stream := func(name string, i int) *rand.Rand {
+		h := fnv.New64a()
+		h.Write([]byte(name))
+		return rand.New(rand.NewPCG(seed, h.Sum64()+uint64(i)*0x9e3779b97f4a7c15))
 	}
-	wg.Wait()
+	// Biases and batch norms from one stream per module; weights in
+	// chunks of whole rows (units), one stream each, filled on every core.
+	// The chunks are fixed by the shapes, never by the cores, so the
+	// weights are the same on every machine.
+	sd := StateDict{}
+	type chunk struct {
+		sp       spec
+		w        []float32
+		from, to int // units
+		index    int
+	}
+	var chunks []chunk
+	for _, sp := range specs {
+		for k, a := range sp.make(stream(sp.name, 0)) {
+			sd[k] = a
+		}
+		if sp.kind == kBN {
+			continue
+		}
+		w := make([]float32, sp.units()*sp.fanIn())
+		sd[sp.name+".weight"] = npy.Array{Shape: append([]int(nil), sp.shape...), Data: w}
+		step := max(1, randomChunk/sp.fanIn())
+		for from, i := 0, 0; from < sp.units(); from, i = from+step, i+1 {
+			chunks = append(chunks, chunk{sp, w, from, min(sp.units(), from+step), i})
+		}
+	}
+	parallel.For(len(chunks), func(k int) {
+		c := chunks[k]
+		c.sp.fill(c.w, c.from, c.to, stream(c.sp.name, c.index+1))
+	})
 	return sd, nil
 }
+
+// randomChunk is about how many weights one random stream fills.
+const randomChunk = 1 << 20
 
 // spec is one module of a network and how to fill its parameters.
 type spec struct {
@@ -66,6 +85,48 @@ const (
 	kLinear
 )
 
+// units is a conv's or linear's outputs.
+func (sp spec) units() int { return sp.shape[0] }
+
+// fanIn is a conv's or linear's inputs per unit.
+func (sp spec) fanIn() int {
+	n := 1
+	for _, d := range sp.shape[1:] {
+		n *= d
+	}
+	return n
+}
+
+// fill fills units [from, to) of a conv's or linear's weights w: uniform
+// within the He limit times the gain, each unit's weights shifted to sum
+// to zero. Two values per 64 random bits, 24 bits each (a float32's
+// precision).
+func (sp spec) fill(w []float32, from, to int, rng *rand.Rand) {
+	fanIn := sp.fanIn()
+	limit := math.Sqrt(6/float64(fanIn)) * sp.gain
+	scale := 2 * limit / (1 << 24)
+	rows := w[from*fanIn : to*fanIn]
+	for i := 0; i < len(rows); i += 2 {
+		r := rng.Uint64()
+		rows[i] = float32(float64(r>>40)*scale - limit)
+		if i+1 < len(rows) {
+			rows[i+1] = float32(float64(r>>8&(1<<24-1))*scale - limit)
+		}
+	}
+	for u := from; u < to; u++ {
+		row := w[u*fanIn : (u+1)*fanIn]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mean := float32(sum / float64(fanIn))
+		for j := range row {
+			row[j] -= mean
+		}
+	}
+}
+
+// make makes a module's biases or batch norm parameters (weights: fill).
 func (sp spec) make(rng *rand.Rand) map[string]npy.Array {
 	u := func(n int, lo, hi float64) []float32 {
 		out := make([]float32, n)
@@ -84,26 +145,7 @@ func (sp spec) make(rng *rand.Rand) map[string]npy.Array {
 		out[sp.name+".running_var"] = npy.Array{Shape: []int{c}, Data: u(c, 0.8, 1.2)}
 		return out
 	}
-	o := sp.shape[0]
-	fanIn := 1
-	for _, d := range sp.shape[1:] {
-		fanIn *= d
-	}
-	limit := math.Sqrt(6/float64(fanIn)) * sp.gain
-	w := make([]float32, o*fanIn)
-	for i := range o {
-		row := w[i*fanIn : (i+1)*fanIn]
-		var mean float64
-		for j := range row {
-			v := (2*rng.Float64() - 1) * limit
-			row[j] = float32(v)
-			mean += v / float64(fanIn)
-		}
-		for j := range row {
-			row[j] -= float32(mean)
-		}
-	}
-	out[sp.name+".weight"] = npy.Array{Shape: append([]int(nil), sp.shape...), Data: w}
+	o := sp.units()
 	if sp.bias {
 		out[sp.name+".bias"] = npy.Array{Shape: []int{o}, Data: u(o, -0.1, 0.1)}
 	}

@@ -2,7 +2,11 @@ package torchvision
 
 import (
 	"context"
+	"math"
+	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/graph"
@@ -62,5 +66,51 @@ func TestRandomSeparateImages(t *testing.T) {
 				t.Errorf("all %d images got the same class", len(paths))
 			}
 		})
+	}
+}
+
+// TestRandomDeterministic: Random depends on the seed alone, not on the
+// cores that fill it, and each unit's weights lie within the limits and
+// sum to zero.
+func TestRandomDeterministic(t *testing.T) {
+	gen := func(procs int, seed uint64) StateDict {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		sd, err := Random("resnet18", seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sd
+	}
+	one, four, other := gen(1, 1), gen(4, 1), gen(4, 2)
+	if len(one) != len(four) {
+		t.Fatalf("%d and %d entries", len(one), len(four))
+	}
+	for name, a := range one {
+		if !slices.Equal(a.Data, four[name].Data) {
+			t.Errorf("%s: 1 and 4 cores made different values", name)
+		}
+		if len(a.Data) > 1 && slices.Equal(a.Data, other[name].Data) {
+			t.Errorf("%s: seeds 1 and 2 made the same values", name)
+		}
+		if !strings.HasSuffix(name, ".weight") || len(a.Shape) < 2 {
+			continue
+		}
+		fanIn := len(a.Data) / a.Shape[0]
+		limit := 6 * math.Sqrt(6/float64(fanIn)) // the largest gain: fc's
+		for u := range a.Shape[0] {
+			var sum float64
+			for _, v := range a.Data[u*fanIn : (u+1)*fanIn] {
+				if math.Abs(float64(v)) > 2*limit {
+					t.Fatalf("%s: unit %d has %v, beyond twice the limit %v", name, u, v, limit)
+				}
+				sum += float64(v)
+			}
+			if math.Abs(sum) > 1e-4*limit*float64(fanIn) {
+				t.Fatalf("%s: unit %d's weights sum to %g", name, u, sum)
+			}
+		}
+	}
+	if w := one["fc.weight"].Data; len(w) != 1000*512 {
+		t.Errorf("fc.weight has %d values", len(w))
 	}
 }

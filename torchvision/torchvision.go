@@ -179,12 +179,17 @@ func (b *builder) conv(name string, cin, stride, pad int) (*layers.Conv, error) 
 		return nil, err
 	}
 	out, kh, kw := w.Shape[0], w.Shape[2], w.Shape[3]
+	// OIHW to HWIO, 32 outputs at a time: the reads follow 32 rows of
+	// the source in order and the writes fill whole cache lines.
 	hwio := make([]float32, len(w.Data))
-	for o := 0; o < out; o++ {
+	taps := kh * kw
+	for o0 := 0; o0 < out; o0 += 32 {
+		o1 := min(out, o0+32)
 		for i := 0; i < cin; i++ {
-			for y := 0; y < kh; y++ {
-				for x := 0; x < kw; x++ {
-					hwio[((y*kw+x)*cin+i)*out+o] = w.Data[((o*cin+i)*kh+y)*kw+x]
+			for t := 0; t < taps; t++ {
+				dst := hwio[(t*cin+i)*out:]
+				for o := o0; o < o1; o++ {
+					dst[o] = w.Data[(o*cin+i)*taps+t]
 				}
 			}
 		}
@@ -231,10 +236,15 @@ func (b *builder) linear(name string, in int, chw *[3]int) (*layers.FC, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := make([]float32, len(w.Data)) // [in, out]
-	for o := 0; o < out; o++ {
+	// [out, in] to [in, out], 32 outputs at a time (see conv).
+	t := make([]float32, len(w.Data))
+	for o0 := 0; o0 < out; o0 += 32 {
+		o1 := min(out, o0+32)
 		for i := 0; i < in; i++ {
-			t[i*out+o] = w.Data[o*in+i]
+			dst := t[i*out:]
+			for o := o0; o < o1; o++ {
+				dst[o] = w.Data[o*in+i]
+			}
 		}
 	}
 	if chw != nil {

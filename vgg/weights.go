@@ -7,13 +7,11 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
+	"github.com/vkvgg/vkvgg/internal/parallel"
 	"github.com/vkvgg/vkvgg/npy"
 )
 
@@ -361,7 +359,7 @@ func fillRandom(params map[string]*Param, seed uint64) {
 		h.Write([]byte(name))
 		return rand.New(rand.NewPCG(seed, h.Sum64()+uint64(i)*0x9e3779b97f4a7c15))
 	}
-	parallel(len(chunks), func(k int) {
+	parallel.For(len(chunks), func(k int) {
 		c := chunks[k]
 		rng := stream(c.name, c.index+1)
 		out := c.p.Out
@@ -399,7 +397,7 @@ func fillRandom(params map[string]*Param, seed uint64) {
 			}
 		}
 	}
-	parallel(len(chunks), func(k int) {
+	parallel.For(len(chunks), func(k int) {
 		c := chunks[k]
 		out := c.p.Out
 		for i := c.from; i < c.from+c.rows; i++ {
@@ -418,16 +416,3 @@ func fillRandom(params map[string]*Param, seed uint64) {
 	}
 }
 
-// parallel runs f(0) .. f(n-1) on every core.
-func parallel(n int, f func(int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(n, runtime.GOMAXPROCS(0)) {
-		wg.Go(func() {
-			for k := int(next.Add(1)) - 1; k < n; k = int(next.Add(1)) - 1 {
-				f(k)
-			}
-		})
-	}
-	wg.Wait()
-}
