@@ -415,4 +415,3 @@ func fillRandom(params map[string]*Param, seed uint64) {
 		}
 	}
 }
-
