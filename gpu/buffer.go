@@ -24,9 +24,17 @@ type Buffer struct {
 	shared bool // the application's (WrapBuffer): never destroyed
 }
 
-// stagingChunk bounds the staging memory of one upload or download step
-// (a variable so that tests can make it small).
-var stagingChunk int64 = 64 << 20
+// defaultStagingChunk bounds the staging memory of one upload or
+// download step (Device.stagingChunk, which tests make small).
+const defaultStagingChunk = 64 << 20
+
+// stagingBytes is the device's staging chunk.
+func (d *Device) stagingBytes() int64 {
+	if d.stagingChunk > 0 {
+		return d.stagingChunk
+	}
+	return defaultStagingChunk
+}
 
 // NewBuffer creates a buffer of size bytes (a positive multiple of 4).
 func (d *Device) NewBuffer(size int64) (*Buffer, error) {
@@ -256,13 +264,13 @@ func (b *Buffer) transfer(offset int64, host []byte, up bool) error {
 	d := b.dev
 	d.xfer.Lock()
 	defer d.xfer.Unlock()
-	chunk := min(int64(len(host)), stagingChunk)
+	chunk := min(int64(len(host)), d.stagingBytes())
 	if d.staging == nil || d.staging.size < chunk {
 		if d.staging != nil {
 			d.staging.Close()
 			d.staging = nil
 		}
-		staging, err := d.newBuffer(max(chunk, min(stagingChunk, 4<<20)), false, false)
+		staging, err := d.newBuffer(max(chunk, min(d.stagingBytes(), 4<<20)), false, false)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ package gpu
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -162,10 +161,6 @@ func (in *instance) installDebug() error {
 		return err
 	}
 	return nil
-}
-
-func validationFromEnv(opt bool) bool {
-	return opt || os.Getenv(EnvValidation) == "1"
 }
 
 // Devices lists the Vulkan devices that have a compute queue, in the
@@ -356,19 +351,20 @@ type Device struct {
 
 	submits atomic.Uint64 // vkQueueSubmit calls (Submissions)
 
-	xfer    sync.Mutex
-	staging *Buffer
-	copySeq *Sequence
-	mu      sync.Mutex // guards live and the queue
-	live    map[closer]string
-	closed  bool
+	xfer         sync.Mutex
+	staging      *Buffer
+	stagingChunk int64 // tests: the staging chunk in bytes, if > 0 (stagingBytes)
+	copySeq      *Sequence
+	mu           sync.Mutex // guards live and the queue
+	live         map[closer]string
+	closed       bool
 }
 
 type closer interface{ Close() error }
 
 // Open creates a device according to opts.
 func Open(opts Options) (*Device, error) {
-	in, err := newInstance(validationFromEnv(opts.Validation))
+	in, err := newInstance(opts.Validation)
 	if err != nil {
 		if opts.Device != "" {
 			return nil, fmt.Errorf("device %q: %w", opts.Device, err)
@@ -380,11 +376,7 @@ func Open(opts Options) (*Device, error) {
 		in.close()
 		return nil, err
 	}
-	sel := opts.Device
-	if sel == "" {
-		sel = os.Getenv(EnvDevice)
-	}
-	info, err := choose(devs, sel)
+	info, err := choose(devs, opts.Device)
 	if err != nil {
 		in.close()
 		return nil, err

@@ -6,8 +6,9 @@
 //
 // Devices lists every physical device with a compute queue and the limits
 // that matter for inference. Open picks one by index, by name substring,
-// by the VKVGG_DEVICE variable, or by default the best (discrete GPU >
-// integrated > virtual > CPU such as Mesa's lavapipe). The loader is
+// or by default the best (discrete GPU > integrated > virtual > CPU such
+// as Mesa's lavapipe); the vkvgg command and the tests read a choice from
+// the VKVGG_DEVICE variable. The loader is
 // opened as libvulkan.so.1 at run time, so a machine without Vulkan gets
 // ErrNoVulkan, and one without a device ErrNoDevice, never a crash.
 //
@@ -41,9 +42,9 @@
 //
 // # Validation
 //
-// Options.Validation or VKVGG_VALIDATION=1 enables the Khronos validation
-// layer; its messages are collected by Device.ValidationMessages, and the
-// project's tests fail on any.
+// Options.Validation (VKVGG_VALIDATION=1 for the command and the tests)
+// enables the Khronos validation layer; its messages are collected by
+// Device.ValidationMessages, and the project's tests fail on any.
 //
 // # Building without cgo
 //

@@ -8,12 +8,14 @@ import (
 	"sync"
 )
 
-// Environment variables read by Open and Devices.
+// Environment variables of Options, read by the vkvgg command and the
+// tests (the package reads no environment).
 const (
-	// EnvDevice selects the device when Options.Device is empty: an index
-	// from Devices or a case-insensitive substring of the device name.
+	// EnvDevice is Options.Device where a program's own setting is empty:
+	// an index from Devices or a case-insensitive substring of the device
+	// name.
 	EnvDevice = "VKVGG_DEVICE"
-	// EnvValidation turns on the Khronos validation layer when set to 1.
+	// EnvValidation set to 1 is Options.Validation.
 	EnvValidation = "VKVGG_VALIDATION"
 )
 
@@ -82,13 +84,13 @@ func (d DeviceInfo) String() string {
 
 // Options configure Open.
 type Options struct {
-	// Device selects the device: "" (the VKVGG_DEVICE variable, else the
-	// best: discrete > integrated > virtual > CPU), an index, or a
-	// case-insensitive name substring.
+	// Device selects the device: "" (the best: discrete > integrated >
+	// virtual > CPU), an index, or a case-insensitive name substring.
+	// The vkvgg command and the tests take it from EnvDevice.
 	Device string
 	// Validation enables the Khronos validation layer and records every
-	// message it reports (see Device.ValidationMessages). VKVGG_VALIDATION=1
-	// turns it on too.
+	// message it reports (see Device.ValidationMessages). The vkvgg
+	// command and the tests turn it on with EnvValidation=1.
 	Validation bool
 	// PipelineCache, when not empty, is a folder for a pipeline cache
 	// file (one per device and driver): pipelines compiled once are

@@ -19,9 +19,7 @@ func TestStagingPath(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	old := stagingChunk
-	stagingChunk = 4 << 10
-	defer func() { stagingChunk = old }()
+	dev.stagingChunk = 4 << 10
 	b, err := dev.newBuffer(64<<10, true, true)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 // BenchmarkSharedNet compares the throughput of one Net used by one
@@ -16,7 +17,7 @@ import (
 // shared Net must not be slower): go test -run '^$' -bench SharedNet ./graph
 func BenchmarkSharedNet(b *testing.B) {
 	sd := model(b, "resnet18")
-	n, err := graph.NewOn(testdev.OpenBench(b), sd.Graph, false)
+	n, err := graph.NewOnOptions(testdev.OpenBench(b), sd.Graph, false, layers.FP32, testdev.Kernels(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,12 +75,12 @@ func BenchmarkTransfers(b *testing.B) {
 		limit int64
 	}{{"recorded", 64 << 20}, {"staging-buffer", 0}} {
 		b.Run(c.name, func(b *testing.B) {
-			defer graph.SetTransferLimit(c.limit)()
-			n, err := graph.NewOn(dev, sd.Graph, false)
+			n, err := graph.NewOnOptions(dev, sd.Graph, false, layers.FP32, testdev.Kernels(b))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer n.Close()
+			n.SetTransferLimit(c.limit)
 			if _, err := n.Run(ctx, batch, names...); err != nil { // records the plan
 				b.Fatal(err)
 			}

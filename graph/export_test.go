@@ -1,9 +1,10 @@
 package graph
 
-// SetTransferLimit sets the largest host transfer buffer a plan records
-// (in bytes) for a test and returns a function that restores it.
-func SetTransferLimit(n int64) func() {
-	old := transferLimit
-	transferLimit = n
-	return func() { transferLimit = old }
+// SetTransferLimit sets the largest host transfer buffer the plans a Net
+// makes from now on record, in bytes (0: none, everything goes through
+// the staging buffer).
+func (n *Net) SetTransferLimit(limit int64) {
+	n.mu.lock()
+	defer n.mu.unlock()
+	n.transferLimit = limit
 }

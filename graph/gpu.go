@@ -14,6 +14,7 @@ import (
 // recorded submissions, reused by every run of the same input shape and
 // requested names.
 type gpuPlan struct {
+	limit  int64 // the Net's transferLimit
 	s      *schedule
 	g      *Graph
 	idx    map[string]int
@@ -40,11 +41,11 @@ type gpuPlan struct {
 	downTried        bool
 }
 
-// transferLimit (a variable for tests) bounds each of a plan's host
-// transfer buffers: larger inputs or outputs go through the device's
-// staging buffer, where the round trip of a submission is small beside
-// the copy.
-var transferLimit int64 = 64 << 20
+// defaultTransferLimit bounds each of a plan's host transfer buffers
+// (Net.transferLimit, which tests change): larger inputs or outputs go
+// through the device's staging buffer, where the round trip of a
+// submission is small beside the copy.
+const defaultTransferLimit = 64 << 20
 
 // queueAhead is how much work, by the last run's pace, run keeps queued
 // on the device. The host waits only when the queue holds more, so a
@@ -103,7 +104,7 @@ func hostTransfer(dev *gpu.Device, bytes int64, copies func(q *gpu.Sequence, h *
 // device's buffers are not mapped (see gpuPlan).
 func (p *gpuPlan) recordUpload(dev *gpu.Device) error {
 	in := p.view(-1)
-	if in.Buf.Mapped() || in.Size > transferLimit {
+	if in.Buf.Mapped() || in.Size > p.limit {
 		return nil
 	}
 	var err error
@@ -130,7 +131,7 @@ func (p *gpuPlan) recordReadback(dev *gpu.Device) error {
 		at[i] = total
 		total += (p.s.shapes[k.node].Len() + 63) / 64 * 64
 	}
-	if total == 0 || int64(total)*es > transferLimit {
+	if total == 0 || int64(total)*es > p.limit {
 		return nil
 	}
 	var err error
@@ -170,7 +171,7 @@ func (p *gpuPlan) tensor(i int) layers.Tensor {
 // (the first plan of a shape tunes its convolutions), so it stops, and
 // returns ctx.Err(), when ctx ends.
 func newGPUPlan(ctx context.Context, n *Net, s *schedule) (*gpuPlan, error) {
-	p := &gpuPlan{s: s, g: n.g, idx: n.g.index()}
+	p := &gpuPlan{limit: n.transferLimit, s: s, g: n.g, idx: n.g.index()}
 	ok := false
 	defer func() {
 		if !ok {

@@ -43,7 +43,7 @@ func model(t testing.TB, name string) *torchvision.Model {
 
 func onDevice(t *testing.T, g *graph.Graph) *graph.Net {
 	t.Helper()
-	n, err := graph.NewOn(testdev.Open(t), g, false)
+	n, err := graph.NewOnOptions(testdev.Open(t), g, false, layers.FP32, testdev.Kernels(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,7 +690,7 @@ func TestRecordedTransfers(t *testing.T) {
 			if prec == layers.FP16 && !dev.Half() {
 				t.Skipf("%s has no fp16 storage", dev.Info().Name)
 			}
-			n, err := graph.NewOnPrecision(dev, m.Graph, false, prec)
+			n, err := graph.NewOnOptions(dev, m.Graph, false, prec, testdev.Kernels(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -710,7 +710,7 @@ func TestRecordedTransfers(t *testing.T) {
 				{randomBatch(5, 1, 35, 37), []string{"maxpool", "prob"}, 1 << 10},       // both ways through the staging buffer
 			} {
 				if c.limit > 0 {
-					defer graph.SetTransferLimit(c.limit)()
+					n.SetTransferLimit(c.limit)
 				}
 				for round := range 2 { // the second run of a plan records nothing
 					before := dev.Submissions()

@@ -77,6 +77,8 @@ type Net struct {
 	kit     *layers.Kit
 	kernels []layers.Kernel
 
+	transferLimit int64 // defaultTransferLimit; tests change it
+
 	paramBytes int64 // uploaded weights
 
 	mu        runLock    // guards everything below, and every run
@@ -120,14 +122,21 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 // arithmetic stays fp32). Inputs and features on the host are float32
 // either way.
 func NewOnPrecision(dev *gpu.Device, g *Graph, release bool, p layers.Precision) (*Net, error) {
+	return NewOnOptions(dev, g, release, p, layers.KernelOptions{})
+}
+
+// NewOnOptions is NewOnPrecision with the kernels chosen by o (a kernel
+// family, a Winograd mode, no subgroup operations; the zero value chooses
+// by device and by measurement).
+func NewOnOptions(dev *gpu.Device, g *Graph, release bool, p layers.Precision, o layers.KernelOptions) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	kit, err := layers.NewKitPrecision(dev, p)
+	kit, err := layers.NewKitOptions(dev, p, o)
 	if err != nil {
 		return nil, err
 	}
-	n := &Net{g: g.clone(), user: g, dev: dev, kit: kit, mu: make(runLock, 1)}
+	n := &Net{g: g.clone(), user: g, dev: dev, kit: kit, mu: make(runLock, 1), transferLimit: defaultTransferLimit}
 	for _, nd := range g.Nodes {
 		k, err := nd.Op.Upload(n.kit)
 		if err != nil {

@@ -28,6 +28,37 @@ var vgg16Convs = []struct {
 // benchDevice opens the device without validation.
 func benchDevice(b *testing.B) *gpu.Device { return testdev.OpenBench(b) }
 
+// benchOptions are the kernel options of the environment (VKVGG_KERNELS,
+// VKVGG_WINOGRAD, VKVGG_SUBGROUPS): benchmarks, like the command, take
+// them from there.
+func benchOptions(b *testing.B) layers.KernelOptions {
+	o, err := layers.KernelOptionsFromEnv(os.Getenv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return o
+}
+
+// benchKit is a kit of the environment's kernel options.
+func benchKit(b *testing.B, dev *gpu.Device, p layers.Precision) *layers.Kit {
+	kit, err := layers.NewKitOptions(dev, p, benchOptions(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return kit
+}
+
+// benchCPUFamily reports whether benchKit gives the CPU-device kernels.
+func benchCPUFamily(b *testing.B, dev *gpu.Device) bool {
+	switch benchOptions(b).Family {
+	case "cpu":
+		return true
+	case "gpu":
+		return false
+	}
+	return dev.Info().Type == gpu.CPU
+}
+
 // benchConfig reads an optional tiling override: VKVGG_CONV=BM,BN,BK,TM,TN
 // for the shared-memory kernel or VKVGG_CONV=R,TM,TN,WG for the register one.
 func benchConfig(b *testing.B, kit *layers.Kit) {
@@ -58,7 +89,7 @@ func benchConfig(b *testing.B, kit *layers.Kit) {
 // default device and reports GFLOP/s, counting 2 FLOPs per multiply-add.
 func BenchmarkConv3x3(b *testing.B) {
 	dev := benchDevice(b)
-	kit := layers.NewKit(dev)
+	kit := benchKit(b, dev, layers.FP32)
 	defer kit.Close()
 	benchConfig(b, kit)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -82,7 +113,7 @@ func BenchmarkConv3x3Kernels(b *testing.B) {
 		{"tiled", tiled},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			kit := layers.NewKit(dev)
+			kit := benchKit(b, dev, layers.FP32)
 			defer kit.Close()
 			if err := kit.SetConvConfig(c.cfg); err != nil {
 				b.Fatal(err)
@@ -113,11 +144,9 @@ func BenchmarkWinogradScratch(b *testing.B) {
 			floats int
 		}{{"16MB", 4 << 20}, {"default", 0}} {
 			b.Run(fmt.Sprintf("%s/batch%d/%s", c.name, n, sc.name), func(b *testing.B) {
-				if sc.floats > 0 {
-					defer layers.SetWinogradScratch(sc.floats)()
-				}
-				kit := layers.NewKit(dev)
+				kit := benchKit(b, dev, layers.FP32)
 				defer kit.Close()
+				kit.SetWinogradScratch(sc.floats)
 				kit.SetWinogradMode("f4")
 				benchConvBatch(b, kit, rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, n, c.hw, c.ci, c.co)
 			})
@@ -140,7 +169,7 @@ func benchWinograd[V any](b *testing.B, dev *gpu.Device, seed uint64, variants [
 	for _, c := range winoShapes {
 		for _, v := range variants {
 			b.Run(c.name+"/"+name(v), func(b *testing.B) {
-				kit := layers.NewKit(dev)
+				kit := benchKit(b, dev, layers.FP32)
 				defer kit.Close()
 				kit.SetWinogradMode("f4")
 				set(kit, v)
@@ -169,7 +198,7 @@ func BenchmarkWinogradGroups(b *testing.B) {
 func BenchmarkWinogradGEMM(b *testing.B) {
 	dev := benchDevice(b)
 	gemms := []string{"subgroups", "no-subgroups"}
-	if !layers.DefaultConvConfig(dev.Info()).Register { // the GPU kernels (VKVGG_KERNELS may choose)
+	if !benchCPUFamily(b, dev) {
 		gemms = []string{"register", "tiled", "tiled-small"}
 	}
 	benchWinograd(b, dev, 11, gemms, func(g string) string { return g }, func(kit *layers.Kit, g string) {
@@ -200,7 +229,7 @@ func BenchmarkConv1x1(b *testing.B) {
 				name = c.name + "/no-subgroups"
 			}
 			b.Run(name, func(b *testing.B) {
-				kit := layers.NewKit(dev)
+				kit := benchKit(b, dev, layers.FP32)
 				defer kit.Close()
 				benchConfig(b, kit)
 				kit.SetSubgroups(sub)
@@ -216,7 +245,7 @@ func BenchmarkConv1x1(b *testing.B) {
 // '^$' -bench Im2col ./layers).
 func BenchmarkIm2col(b *testing.B) {
 	dev := benchDevice(b)
-	if os.Getenv(layers.EnvKernels) == "gpu" || (os.Getenv(layers.EnvKernels) != "cpu" && dev.Info().Type != gpu.CPU) {
+	if !benchCPUFamily(b, dev) {
 		b.Skip("im2col is a choice of the CPU-device kernels (VKVGG_KERNELS=cpu)")
 	}
 	rng := rand.New(rand.NewPCG(9, 10))
@@ -232,7 +261,7 @@ func BenchmarkIm2col(b *testing.B) {
 		for _, n := range []int{1, 8} {
 			for _, mode := range []string{"direct", "im2col"} {
 				b.Run(fmt.Sprintf("%s/batch%d/%s", c.name, n, mode), func(b *testing.B) {
-					kit := layers.NewKit(dev)
+					kit := benchKit(b, dev, layers.FP32)
 					defer kit.Close()
 					kit.SetIm2col(mode)
 					benchConvBatch(b, kit, rng, c.win, n, c.hw, c.ci, c.co)
@@ -307,7 +336,7 @@ func benchRecorded(b *testing.B, dev *gpu.Device, flops float64, record func(*gp
 // its shaders read memory (an H200's: 0.4 TB/s against 3 to 4).
 func BenchmarkFC6(b *testing.B) {
 	dev := benchDevice(b)
-	kit := layers.NewKit(dev)
+	kit := benchKit(b, dev, layers.FP32)
 	defer kit.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
 	const k, m = 25088, 4096
@@ -318,7 +347,7 @@ func BenchmarkFC6(b *testing.B) {
 			if layers.CheckPrecision(dev, prec) != nil {
 				continue
 			}
-			kit, _ = layers.NewKitPrecision(dev, prec)
+			kit = benchKit(b, dev, prec)
 			defer kit.Close()
 		}
 		fc, err := kit.NewFC(k, m, w, bias)

@@ -120,8 +120,9 @@ func (c *Conv3x3) Close() error {
 // Record records the convolution of in [N,H,W,Cin] into out [N,H,W,Cout].
 //
 // The first Record of a shape may time the candidate algorithms (see
-// EnvWinograd): it runs them on the device, writing out and waiting for
-// them, so in and out must not be in use by work still running.
+// KernelOptions.Winograd): it runs them on the device, writing out and
+// waiting for them, so in and out must not be in use by work still
+// running.
 func (c *Conv3x3) Record(s *gpu.Sequence, in, out Tensor) error {
 	return c.record(s, in, out, c.ReLU)
 }

@@ -43,9 +43,9 @@
 //     GConv times it against im2col rows and the 1x1 kernel over them.
 //     3x3 stride-1 layers whose channels are multiples of 4 may also run as
 //     Winograd F(2x2,3x3) or F(4x4,3x3) (input transform, batched GEMM,
-//     output transform); EnvWinograd chooses, by default by timing the
-//     three once per layer, input shape and device, kept beside the
-//     device's pipeline cache (Kit.Tuning).
+//     output transform); KernelOptions.Winograd chooses, by default by
+//     timing the three once per layer, input shape and device, kept
+//     beside the device's pipeline cache (Kit.Tuning).
 //   - Pool: max or average, fixed windows (SAME, explicit, ceil mode) or
 //     adaptive ones (global pooling is adaptive 1x1, optionally flat).
 //   - FC: [N,K] x [K,M] + bias, optional ReLU; weights are stored as column

@@ -12,13 +12,10 @@ import (
 // only n elements, to test batch and column splitting on small data.
 func (k *Kit) SetWindowLimit(n int) { k.limit = n }
 
-// SetWinogradScratch sets the Winograd scratch size (in floats) for a
-// test and returns a function that restores it.
-func SetWinogradScratch(floats int) func() {
-	old := winoScratchFloats
-	winoScratchFloats = floats
-	return func() { winoScratchFloats = old }
-}
+// SetWinogradScratch sets the size in floats of the kit's Winograd
+// scratch buffers and of the scratch of a convolution before its fused
+// pooling (0: the default), before its first Winograd layer.
+func (k *Kit) SetWinogradScratch(floats int) { k.scratchFloats = floats }
 
 // WinogradScratchFor is the Winograd scratch size, in floats, a kit on a
 // device described by info would use.
@@ -27,7 +24,7 @@ func WinogradScratchFor(info gpu.DeviceInfo) int {
 	return k.winoScratchSize()
 }
 
-// SetWinogradMode overrides EnvWinograd for a kit; "direct" makes every
+// SetWinogradMode overrides KernelOptions.Winograd for a kit; "direct" makes every
 // choice the direct convolution while fusing poolings still applies.
 func (k *Kit) SetWinogradMode(m string) { k.wino = m }
 

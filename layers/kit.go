@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"sync/atomic"
 
@@ -103,15 +102,95 @@ func (c ConvConfig) Validate(dev gpu.DeviceInfo) error {
 	return nil
 }
 
-// EnvKernels overrides the choice between the kernels written for CPU
-// devices (register tiles, texel buffers) and those for GPUs (shared
-// memory, storage buffers): "cpu" or "gpu"; unset or "auto" chooses by
-// device type. Tests use it to run the GPU kernels on lavapipe.
-const EnvKernels = "VKVGG_KERNELS"
+// KernelOptions choose among the kernels a kit builds; the zero value
+// chooses by device and by measurement. Programs and tests set them
+// (the vkvgg command from EnvKernels, EnvWinograd and EnvSubgroups through
+// KernelOptionsFromEnv); the library reads no environment.
+type KernelOptions struct {
+	// Family is the kernel family: "cpu" for the kernels written for CPU
+	// devices (register tiles, texel buffers), "gpu" for those written
+	// for GPUs (shared memory, storage buffers), "" or "auto" by device
+	// type. Tests run the GPU kernels on lavapipe with "gpu".
+	Family string
+	// Winograd is the algorithm of 3x3 stride-1 convolutions whose
+	// channel counts are multiples of 4: "f2" (Winograd F(2x2,3x3)
+	// wherever it applies), "f4" (F(4x4,3x3)), "off" (direct), or "" or
+	// "auto": each layer and input shape is timed all three ways once per
+	// device, the fastest is kept, and the choices are saved beside the
+	// device's pipeline cache.
+	Winograd string
+	// NoSubgroups keeps the kernels from using subgroup operations where
+	// the device offers them (the _sg variants of the register kernels,
+	// which share the rows of a workgroup by subgroup shuffles): for
+	// comparing, and for drivers whose subgroup support is in doubt.
+	NoSubgroups bool
+}
 
-// cpuKernels reports whether a device gets the CPU-device kernels.
-func cpuKernels(dev gpu.DeviceInfo) bool {
-	switch os.Getenv(EnvKernels) {
+// ErrOptions is the error of KernelOptions a kit does not know.
+var ErrOptions = errors.New("layers: unknown kernel option")
+
+// Validate names a field with a value no kit knows.
+func (o KernelOptions) Validate() error {
+	if err := checkFamily(o.Family); err != nil {
+		return fmt.Errorf("%w: Family %v", ErrOptions, err)
+	}
+	if err := checkWinograd(o.Winograd); err != nil {
+		return fmt.Errorf("%w: Winograd %v", ErrOptions, err)
+	}
+	return nil
+}
+
+func checkFamily(s string) error {
+	switch s {
+	case "", "auto", "cpu", "gpu":
+		return nil
+	}
+	return fmt.Errorf("%q: want cpu, gpu or auto", s)
+}
+
+func checkWinograd(s string) error {
+	switch s {
+	case "", "auto", algoF2, algoF4, "off":
+		return nil
+	}
+	return fmt.Errorf("%q: want f2, f4, off or auto", s)
+}
+
+// The environment variables of KernelOptions, read by the vkvgg command
+// and the tests: VKVGG_KERNELS=cpu|gpu|auto is Family,
+// VKVGG_WINOGRAD=f2|f4|off|auto is Winograd, VKVGG_SUBGROUPS=off|on is
+// NoSubgroups.
+const (
+	EnvKernels   = "VKVGG_KERNELS"
+	EnvWinograd  = "VKVGG_WINOGRAD"
+	EnvSubgroups = "VKVGG_SUBGROUPS"
+)
+
+// KernelOptionsFromEnv reads EnvKernels, EnvWinograd and EnvSubgroups
+// through getenv (os.Getenv in a program) and checks them, naming the
+// variable of a value it does not know.
+func KernelOptionsFromEnv(getenv func(string) string) (KernelOptions, error) {
+	o := KernelOptions{Family: getenv(EnvKernels), Winograd: getenv(EnvWinograd)}
+	if err := checkFamily(o.Family); err != nil {
+		return KernelOptions{}, fmt.Errorf("%w: %s=%v", ErrOptions, EnvKernels, err)
+	}
+	if err := checkWinograd(o.Winograd); err != nil {
+		return KernelOptions{}, fmt.Errorf("%w: %s=%v", ErrOptions, EnvWinograd, err)
+	}
+	switch s := getenv(EnvSubgroups); s {
+	case "", "on":
+	case "off":
+		o.NoSubgroups = true
+	default:
+		return KernelOptions{}, fmt.Errorf("%w: %s=%q: want on or off", ErrOptions, EnvSubgroups, s)
+	}
+	return o, nil
+}
+
+// cpuFamily reports whether a kit with options o on dev gets the
+// CPU-device kernels.
+func (o KernelOptions) cpuFamily(dev gpu.DeviceInfo) bool {
+	switch o.Family {
 	case "cpu":
 		return true
 	case "gpu":
@@ -120,22 +199,21 @@ func cpuKernels(dev gpu.DeviceInfo) bool {
 	return dev.Type == gpu.CPU
 }
 
-// EnvSubgroups set to "off" keeps the kernels from using subgroup
-// operations where the device offers them (the _sg variants of the
-// register kernels, which share the rows of a workgroup by subgroup
-// shuffles): for comparing, and for drivers whose subgroup support is in
-// doubt. Unset or "on" uses them.
-const EnvSubgroups = "VKVGG_SUBGROUPS"
-
-// DefaultConvConfig is the tiling chosen for a device: the register
-// kernel on CPU devices, the shared-memory kernel elsewhere (see
-// EnvKernels).
+// DefaultConvConfig is the tiling a kit with the default options chooses
+// for a device: the register kernel on CPU devices, the shared-memory
+// kernel elsewhere.
 func DefaultConvConfig(dev gpu.DeviceInfo) ConvConfig {
+	return defaultConvConfig(dev, dev.Type == gpu.CPU)
+}
+
+// defaultConvConfig is the tiling of a kit of the CPU-device family (cpu)
+// or the GPU family.
+func defaultConvConfig(dev gpu.DeviceInfo, cpu bool) ConvConfig {
 	tiled := ConvConfig{BM: 64, BN: 64, BK: 8, TM: 4, TN: 4}
 	if tiled.Validate(dev) != nil {
 		tiled = ConvConfig{BM: 32, BN: 32, BK: 8, TM: 4, TN: 4} // 64 invocations, 2 KiB of shared memory
 	}
-	if cpuKernels(dev) {
+	if cpu {
 		return ConvConfig{Register: true, TM: 16, TN: 16, WG: 8, Fallback: &tiled}
 	}
 	return tiled
@@ -149,21 +227,22 @@ type Kit struct {
 	prec    Precision
 	es      int // bytes of a stored element (prec.Size())
 	conv    ConvConfig
-	cpu     bool // CPU-device kernels (see EnvKernels)
+	cpu     bool // CPU-device kernels (KernelOptions.Family)
 	kernels map[string]*gpu.Kernel
 	limit   int // test override of maxWindow, in elements
 
-	wino         string            // EnvWinograd: "f2", "f4", "off" or "auto"
-	winoV, winoM *gpu.Buffer       // Winograd scratch, shared by the kit's layers
-	tuned        map[string]string // auto: the fastest algorithm, by layer and shape
-	fcMode       string            // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
-	tileMode     string            // tests: force the GPU conv tiles ("small", "large")
-	colMode      string            // tests: force direct or im2col general convs (convDirect, convIm2col)
-	gemmMode     string            // tests: force the Winograd GEMM kernel (gemmRegister, gemmTiled, gemmTiledSmall)
-	noSubgroups  bool              // EnvSubgroups off, or tests and benchmarks: no _sg kernel variants (rowsKernel)
-	groupsMax    int               // tests and benchmarks: winoGroupsMax instead, if > 0
-	tuneFile     string            // where tuned is kept ("" for nowhere)
-	held         atomic.Int64      // bytes of HeldBytes
+	wino          string            // KernelOptions.Winograd: "f2", "f4", "off" or "auto"
+	winoV, winoM  *gpu.Buffer       // Winograd scratch, shared by the kit's layers
+	tuned         map[string]string // auto: the fastest algorithm, by layer and shape
+	fcMode        string            // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
+	tileMode      string            // tests: force the GPU conv tiles ("small", "large")
+	colMode       string            // tests: force direct or im2col general convs (convDirect, convIm2col)
+	gemmMode      string            // tests: force the Winograd GEMM kernel (gemmRegister, gemmTiled, gemmTiledSmall)
+	noSubgroups   bool              // KernelOptions.NoSubgroups, or tests and benchmarks: no _sg kernel variants (rowsKernel)
+	groupsMax     int               // tests and benchmarks: winoGroupsMax instead, if > 0
+	scratchFloats int               // tests and benchmarks: the Winograd and pooling scratch sizes in floats, if > 0
+	tuneFile      string            // where tuned is kept ("" for nowhere)
+	held          atomic.Int64      // bytes of HeldBytes
 }
 
 // NewKit prepares the layers for dev with its default tilings, in fp32.
@@ -176,12 +255,25 @@ func NewKit(dev *gpu.Device) *Kit {
 // FP16 needs a device with 16-bit storage buffers and fp16 texel buffers
 // (gpu.Device.Half); it is an error elsewhere.
 func NewKitPrecision(dev *gpu.Device, p Precision) (*Kit, error) {
+	return NewKitOptions(dev, p, KernelOptions{})
+}
+
+// NewKitOptions is NewKitPrecision with the kernels chosen by o.
+func NewKitOptions(dev *gpu.Device, p Precision, o KernelOptions) (*Kit, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if err := CheckPrecision(dev, p); err != nil {
 		return nil, err
 	}
 	info := dev.Info()
-	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: DefaultConvConfig(info), cpu: cpuKernels(info), kernels: map[string]*gpu.Kernel{},
-		wino: winogradMode(), tuned: map[string]string{}, tuneFile: dev.TuningFile(), noSubgroups: os.Getenv(EnvSubgroups) == "off"}
+	cpu := o.cpuFamily(info)
+	wino := o.Winograd
+	if wino == "" {
+		wino = "auto"
+	}
+	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: defaultConvConfig(info, cpu), cpu: cpu, kernels: map[string]*gpu.Kernel{},
+		wino: wino, tuned: map[string]string{}, tuneFile: dev.TuningFile(), noSubgroups: o.NoSubgroups}
 	k.loadTuning()
 	return k, nil
 }

@@ -39,8 +39,17 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
+	return newHarnessOptions(t, layers.KernelOptions{})
+}
+
+// newHarnessOptions is newHarness with a kit of the options o.
+func newHarnessOptions(t *testing.T, o layers.KernelOptions) *harness {
 	dev := testdev.Open(t)
-	h := &harness{t: t, dev: dev, kit: layers.NewKit(dev)}
+	kit, err := layers.NewKitOptions(dev, layers.FP32, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, dev: dev, kit: kit}
 	t.Cleanup(func() { h.kit.Close() })
 	return h
 }
@@ -213,8 +222,7 @@ func TestFC(t *testing.T) {
 func TestFCKernels(t *testing.T) {
 	for _, family := range []string{"cpu", "gpu"} {
 		t.Run(family, func(t *testing.T) {
-			t.Setenv(layers.EnvKernels, family)
-			h := newHarness(t)
+			h := newHarnessOptions(t, layers.KernelOptions{Family: family})
 			rng := layertest.Seed(t)
 			modes := []string{"texel", "texel-wide", ""}
 			if family == "gpu" {

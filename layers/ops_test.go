@@ -323,13 +323,9 @@ func TestWinograd(t *testing.T) {
 			scratch int
 		}{{"f2", 0}, {"f4", 0}, {"f2", 16 * 20 * 7}, {"f4", 36 * 64 * 3}, {"off", 0}} {
 			t.Run(fmt.Sprintf("%s %s scratch %d", family, c.algo, c.scratch), func(t *testing.T) {
-				t.Setenv(layers.EnvWinograd, c.algo)
-				scratch := c.scratch
-				if scratch > 0 {
-					defer layers.SetWinogradScratch(scratch)()
-				}
 				fam, variant, _ := strings.Cut(family, " ")
-				_, kit, rng := familyKit(t, fam)
+				_, kit, rng := familyKitOptions(t, layers.KernelOptions{Family: fam, Winograd: c.algo})
+				kit.SetWinogradScratch(c.scratch)
 				if variant == "no-subgroups" {
 					kit.SetSubgroups(false)
 				} else {
@@ -348,7 +344,6 @@ func TestWinograd(t *testing.T) {
 		}
 	}
 	t.Run("auto", func(t *testing.T) {
-		t.Setenv(layers.EnvWinograd, "auto")
 		dev := testdev.Open(t)
 		kit := layers.NewKit(dev)
 		defer kit.Close()
@@ -442,13 +437,21 @@ func TestConvPoolFused(t *testing.T) {
 }
 
 // familyKit opens the test device with the kernel family given
-// ("gpu" or "cpu", as EnvKernels), a kit on it closed at the test's end,
-// and the test's random source.
+// ("gpu" or "cpu", as KernelOptions.Family), a kit on it closed at the
+// test's end, and the test's random source.
 func familyKit(t *testing.T, family string) (*gpu.Device, *layers.Kit, *rand.Rand) {
 	t.Helper()
-	t.Setenv(layers.EnvKernels, family)
+	return familyKitOptions(t, layers.KernelOptions{Family: family})
+}
+
+// familyKitOptions is familyKit with a kit of the options o.
+func familyKitOptions(t *testing.T, o layers.KernelOptions) (*gpu.Device, *layers.Kit, *rand.Rand) {
+	t.Helper()
 	dev := testdev.Open(t)
-	kit := layers.NewKit(dev)
+	kit, err := layers.NewKitOptions(dev, layers.FP32, o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { kit.Close() })
 	return dev, kit, layertest.Seed(t)
 }
@@ -477,14 +480,19 @@ func submitted(t *testing.T, dev *gpu.Device, out layers.Tensor, record func(*gp
 
 // cachedKits returns a function that opens a device keeping its pipeline
 // cache and tuning in dir, and an fp32 kit on it.
-func cachedKits(t *testing.T, dir string) func() (*gpu.Device, *layers.Kit) {
+func cachedKits(t *testing.T, dir string, o layers.KernelOptions) func() (*gpu.Device, *layers.Kit) {
 	return func() (*gpu.Device, *layers.Kit) {
 		t.Helper()
 		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return dev, layers.NewKit(dev)
+		kit, err := layers.NewKitOptions(dev, layers.FP32, o)
+		if err != nil {
+			dev.Close()
+			t.Fatal(err)
+		}
+		return dev, kit
 	}
 }
 
@@ -558,9 +566,8 @@ func TestContenders(t *testing.T) {
 // fc kernel, the tiles of a general convolution) are saved and a new kit
 // starts from them.
 func TestTuningSavedGPUChoices(t *testing.T) {
-	t.Setenv(layers.EnvKernels, "gpu")
 	testdev.Open(t) // skips or fails as the GPU tests do
-	open := cachedKits(t, filepath.Join(t.TempDir(), "cache"))
+	open := cachedKits(t, filepath.Join(t.TempDir(), "cache"), layers.KernelOptions{Family: "gpu"})
 	dev, kit := open()
 	rng := layertest.Seed(t)
 	fc := &layers.FC{In: 64, Out: 12, W: uniform(rng, 64*12, -0.2, 0.2), B: uniform(rng, 12, -0.5, 0.5)}
@@ -617,10 +624,9 @@ func TestWinogradScratchSize(t *testing.T) {
 // same driver starts from them, and a corrupt file, or one timed with
 // other kernels, is ignored.
 func TestTuningSaved(t *testing.T) {
-	t.Setenv(layers.EnvWinograd, "auto")
 	testdev.Open(t) // skips or fails as the GPU tests do
 	dir := filepath.Join(t.TempDir(), "cache")
-	open := cachedKits(t, dir)
+	open := cachedKits(t, dir, layers.KernelOptions{})
 	dev, kit := open()
 	rng := layertest.Seed(t)
 	layertest.CheckOp(t, kit, rng, convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 12, 10, 8, 16))
@@ -782,13 +788,11 @@ func TestOpsFP16(t *testing.T) {
 	for _, family := range []string{"gpu", "cpu"} {
 		for _, algo := range []string{"off", "f2", "f4"} {
 			t.Run(family+" winograd "+algo, func(t *testing.T) {
-				t.Setenv(layers.EnvWinograd, algo)
-				t.Setenv(layers.EnvKernels, family)
 				dev := testdev.Open(t)
 				if !dev.Half() {
 					t.Skipf("%s has no fp16 storage", dev.Info().Name)
 				}
-				kit, err := layers.NewKitPrecision(dev, layers.FP16)
+				kit, err := layers.NewKitOptions(dev, layers.FP16, layers.KernelOptions{Family: family, Winograd: algo})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -14,23 +14,6 @@ import (
 	"github.com/vkvgg/vkvgg/shaders"
 )
 
-// EnvWinograd chooses the algorithm of 3x3 stride-1 convolutions whose
-// channel counts are multiples of 4: "f2" (Winograd F(2x2,3x3) wherever
-// it applies), "f4" (F(4x4,3x3)), "off" (direct), or unset/"auto": each
-// layer and input shape is timed all three ways once per device, the
-// fastest is kept, and the choices are saved beside the device's
-// pipeline cache.
-const EnvWinograd = "VKVGG_WINOGRAD"
-
-// winogradMode reads EnvWinograd.
-func winogradMode() string {
-	switch m := os.Getenv(EnvWinograd); m {
-	case "f2", "f4", "off":
-		return m
-	}
-	return "auto"
-}
-
 // The algorithms of a 3x3 stride-1 convolution.
 const (
 	algoDirect = "direct"
@@ -47,11 +30,6 @@ func winoTile(algo string) (a, m int) {
 	return 4, 2
 }
 
-// winoScratchFloats, when positive (tests make it small), overrides the
-// size in floats of each of the two Winograd scratch buffers and of the
-// scratch of a direct convolution before its pooling.
-var winoScratchFloats = 0
-
 // winoScratchSize is the size in floats of each of the two scratch
 // buffers (the transformed input V and the products M) the kit shares
 // between its Winograd layers; larger layers go through them in chunks
@@ -63,8 +41,8 @@ var winoScratchFloats = 0
 // than through 16 MB, batch 1 the same.
 func (k *Kit) winoScratchSize() int {
 	n := int(min(max(k.info.DeviceLocalBytes/64/4, 4<<20), 64<<20))
-	if winoScratchFloats > 0 {
-		n = winoScratchFloats
+	if k.scratchFloats > 0 {
+		n = k.scratchFloats
 	}
 	return min(n, k.maxFloats(), k.maxTexelWindow())
 }
@@ -72,9 +50,9 @@ func (k *Kit) winoScratchSize() int {
 // poolScratchSize is the size in floats of the scratch a direct
 // convolution writes before the pooling fused with it (one per layer,
 // which the plan does not count): 16 MB.
-func poolScratchSize() int {
-	if winoScratchFloats > 0 {
-		return winoScratchFloats
+func (k *Kit) poolScratchSize() int {
+	if k.scratchFloats > 0 {
+		return k.scratchFloats
 	}
 	return 4 << 20
 }
@@ -360,7 +338,7 @@ func (k *Kit) rowsKernel(name string, wg, tm int) string {
 // GEMM, which stages its blocks as vec4 texels.
 func (c ConvConfig) winoTiles() bool { return c.BK%4 == 0 && c.BN%4 == 0 }
 
-// algorithm decides the algorithm of one recording: by EnvWinograd, or
+// algorithm decides the algorithm of one recording: by KernelOptions.Winograd, or
 // by timing the candidates once for this layer and input shape (auto).
 // Transformed weights the choice does not need are freed.
 func (c *Conv3x3) algorithm(in, out Tensor, relu bool) (string, error) {
@@ -435,7 +413,7 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 		full := Shape{N: 1, H: is.H, W: is.W, C: c.Cout}
 		// Images a few at a time: the scratch is memory the plan does
 		// not count.
-		per := max(1, min(is.N, c.kit.maxWindow()/full.Len(), poolScratchSize()/full.Len()))
+		per := max(1, min(is.N, c.kit.maxWindow()/full.Len(), c.kit.poolScratchSize()/full.Len()))
 		buf, err := (*pre).get(per * full.Len())
 		if err != nil {
 			return err

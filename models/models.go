@@ -55,6 +55,11 @@ type Options struct {
 	// reference always computes in float32: FP16 with Device "cpu" is an
 	// error, and where "auto" falls back to the CPU it runs in float32.
 	Precision layers.Precision
+	// Kernels chooses among the kernels of a Vulkan device (see
+	// layers.KernelOptions; the zero value chooses by device and by
+	// measurement). The vkvgg command reads them from VKVGG_KERNELS,
+	// VKVGG_WINOGRAD and VKVGG_SUBGROUPS.
+	Kernels layers.KernelOptions
 	// Check, when set, is called with the network's graph once the file
 	// is read and before anything is uploaded, so that a program can
 	// refuse layer names or input sizes (graph.Graph.CheckRun) before the
@@ -102,6 +107,9 @@ func RandomNames() []string {
 func Load(path string, opts Options) (*Net, error) {
 	if opts.Precision != layers.FP32 && strings.EqualFold(opts.Device, DeviceCPU) {
 		return nil, fmt.Errorf("models: precision %v is for Vulkan devices; the CPU reference computes in float32", opts.Precision)
+	}
+	if err := opts.Kernels.Validate(); err != nil {
+		return nil, fmt.Errorf("models: %w", err)
 	}
 	var dev *gpu.Device
 	var fallback error
@@ -172,7 +180,7 @@ func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
 	if dev == nil {
 		gn, err = graph.NewCPU(d.g)
 	} else {
-		gn, err = graph.NewOnPrecision(dev, d.g, true, opts.Precision)
+		gn, err = graph.NewOnOptions(dev, d.g, true, opts.Precision, opts.Kernels)
 	}
 	if err != nil {
 		return nil, err

@@ -96,7 +96,7 @@ func TestGolden(t *testing.T) {
 					if p == layers.FP16 && !dev.Half() {
 						continue
 					}
-					n, err := graph.NewOnPrecision(dev, mod.Graph, false, p)
+					n, err := graph.NewOnOptions(dev, mod.Graph, false, p, testdev.Kernels(t))
 					if err != nil {
 						t.Fatal(err)
 					}

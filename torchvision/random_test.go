@@ -11,6 +11,7 @@ import (
 
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 // TestRandomSeparateImages: the built-in random networks give the sample
@@ -37,7 +38,7 @@ func TestRandomSeparateImages(t *testing.T) {
 			if m.Name != name || m.Classes != 1000 {
 				t.Errorf("built %s with %d classes", m.Name, m.Classes)
 			}
-			n, err := graph.NewOn(dev, m.Graph, true)
+			n, err := graph.NewOnOptions(dev, m.Graph, true, layers.FP32, testdev.Kernels(t))
 			if err != nil {
 				t.Fatal(err)
 			}

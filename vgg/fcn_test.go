@@ -9,6 +9,7 @@ import (
 
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 // TestFCN: the fully convolutional network equals the ordinary one at
@@ -28,7 +29,7 @@ func TestFCN(t *testing.T) {
 	dev := testdev.Open(t)
 	nets := map[string]*graph.Net{}
 	for name, g := range map[string]*graph.Graph{"plain": gPlain, "fcn": gFCN} {
-		n, err := graph.NewOn(dev, g, false)
+		n, err := graph.NewOnOptions(dev, g, false, layers.FP32, testdev.Kernels(t))
 		if err != nil {
 			t.Fatal(err)
 		}

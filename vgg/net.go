@@ -17,8 +17,7 @@ const DeviceCPU = "cpu"
 // Options configure Open and Load.
 type Options struct {
 	// Device is "cpu" for the CPU reference, or a Vulkan device: "" for
-	// the best one (or the VKVGG_DEVICE variable), an index from
-	// gpu.Devices, or a name substring.
+	// the best one, an index from gpu.Devices, or a name substring.
 	Device string
 	// Validation turns on the Khronos validation layer (Vulkan only).
 	Validation bool
@@ -35,6 +34,10 @@ type Options struct {
 	// activations (layers.FP32, the default, or layers.FP16; see
 	// graph.NewOnPrecision). The CPU reference computes in float32.
 	Precision layers.Precision
+	// Kernels chooses among the kernels of a Vulkan device (see
+	// layers.KernelOptions; the zero value chooses by device and by
+	// measurement).
+	Kernels layers.KernelOptions
 }
 
 // Batch is the network input: N RGB images of H x W, NHWC [N,H,W,3],
@@ -97,6 +100,9 @@ func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, e
 		}
 		return &Net{gn, w}, nil
 	}
+	if err := opts.Kernels.Validate(); err != nil {
+		return nil, fmt.Errorf("vgg: %w", err)
+	}
 	dev, err := gpu.Open(gpu.Options{Device: opts.Device, Validation: opts.Validation})
 	if err != nil {
 		return nil, err
@@ -106,13 +112,12 @@ func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, e
 		dev.Close()
 		return nil, err
 	}
-	n, err := openOn(dev, w, release, opts.FCN, opts.Precision)
+	n, err := openOn(dev, w, release, opts)
 	if err != nil {
 		dev.Close()
 		return nil, err
 	}
 	n.Own()
-	n.SetProfile(opts.Profile)
 	return n, nil
 }
 
@@ -120,16 +125,26 @@ func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, e
 // application embedding the engine next to its own work); Close leaves
 // the device open.
 func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
+	return OpenOnOptions(dev, w, Options{})
+}
+
+// OpenOnOptions is OpenOn with the options that concern a network on a
+// device: FCN, Precision, Kernels and Profile (Device and Validation are
+// the caller's, who opened dev).
+func OpenOnOptions(dev *gpu.Device, w *Weights, opts Options) (*Net, error) {
 	if err := w.validate(); err != nil {
 		return nil, err
 	}
-	return openOn(dev, w, false, false, layers.FP32)
+	if err := opts.Kernels.Validate(); err != nil {
+		return nil, fmt.Errorf("vgg: %w", err)
+	}
+	return openOn(dev, w, false, opts)
 }
 
 // openOn uploads the weights; with release the host values are dropped
 // layer by layer as they are uploaded.
-func openOn(dev *gpu.Device, w *Weights, release, fcn bool, prec layers.Precision) (*Net, error) {
-	g, err := Graph(w, fcn)
+func openOn(dev *gpu.Device, w *Weights, release bool, opts Options) (*Net, error) {
+	g, err := Graph(w, opts.FCN)
 	if err != nil {
 		return nil, err
 	}
@@ -140,10 +155,11 @@ func openOn(dev *gpu.Device, w *Weights, release, fcn bool, prec layers.Precisio
 			p.W, p.B = nil, nil
 		}
 	}
-	gn, err := graph.NewOnPrecision(dev, g, release, prec)
+	gn, err := graph.NewOnOptions(dev, g, release, opts.Precision, opts.Kernels)
 	if err != nil {
 		return nil, fmt.Errorf("vgg: %w", err)
 	}
+	gn.SetProfile(opts.Profile)
 	return &Net{gn, w}, nil
 }
 

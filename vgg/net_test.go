@@ -26,11 +26,12 @@ func randomBatch(rng *rand.Rand, n, h, w int) Batch {
 	return b
 }
 
-// openGPU opens a net on the test device (validation on).
+// openGPU opens a net on the test device (validation on), with the
+// kernel options of the environment (testdev.Kernels).
 func openGPU(t *testing.T, w *Weights) *Net {
 	t.Helper()
 	dev := testdev.Open(t)
-	n, err := OpenOn(dev, w)
+	n, err := OpenOnOptions(dev, w, Options{Kernels: testdev.Kernels(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestFullSizeVGG16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := graph.NewOnPrecision(dev, hg, false, layers.FP16)
+	h, err := graph.NewOnOptions(dev, hg, false, layers.FP16, testdev.Kernels(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -278,7 +278,7 @@ func RandomWeights(a Arch, seed uint64) *Weights {
 }
 
 // randomGain scales the random weights of every layer after conv1_1.
-var randomGain = 1.35
+const randomGain = 1.35
 
 // randomWeights makes random weights of any widths: conv widths per
 // block, fc6 inputs and the fc6, fc7, fc8 outputs.

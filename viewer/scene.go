@@ -59,7 +59,7 @@ func (v *view) open(cw, ch int, bgra bool, first images.RGB) error {
 		return err
 	}
 	size := v.o.Size
-	if v.net, err = models.LoadOn(v.dev, v.o.Weights, models.Options{FCN: v.o.FCN, Precision: v.o.Precision}); err != nil {
+	if v.net, err = models.LoadOn(v.dev, v.o.Weights, models.Options{FCN: v.o.FCN, Precision: v.o.Precision, Kernels: v.o.Kernels}); err != nil {
 		return err
 	}
 	ls, _ := v.net.Graph().Layers(1, size, size) // layers past the size's reach are left out

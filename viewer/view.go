@@ -31,11 +31,13 @@ type Options struct {
 	// Precision is how the device stores weights and activations
 	// (layers.FP16 where the device has 16-bit storage buffers).
 	Precision layers.Precision
-	Layer     string   // the layer shown first ("": the first map)
-	Images    []string // image files, shown one at a time
-	Size      int      // centre-crop and resize to Size x Size (0: 224)
-	Width     int      // window size (0: 1024 x 640)
-	Height    int
+	// Kernels chooses among the device's kernels (layers.KernelOptions).
+	Kernels layers.KernelOptions
+	Layer   string   // the layer shown first ("": the first map)
+	Images  []string // image files, shown one at a time
+	Size    int      // centre-crop and resize to Size x Size (0: 224)
+	Width   int      // window size (0: 1024 x 640)
+	Height  int
 	// Frames > 0 renders that many frames and returns; Screenshot, when
 	// set, is where the last frame (or any frame on the s key) is saved
 	// as PNG.

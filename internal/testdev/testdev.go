@@ -17,6 +17,7 @@ import (
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/images"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 // EnvRequire is the variable that makes a missing device a failure.
@@ -25,6 +26,20 @@ const EnvRequire = "VKVGG_REQUIRE_GPU"
 // Required reports whether VKVGG_REQUIRE_GPU=1.
 func Required() bool { return os.Getenv(EnvRequire) == "1" }
 
+// Kernels are the kernel options the environment asks the tests for
+// (VKVGG_KERNELS, VKVGG_WINOGRAD, VKVGG_SUBGROUPS; layers.KernelOptionsFromEnv):
+// make test runs the network tests again with VKVGG_KERNELS=gpu. Tests
+// pass them to every network they open on a device; a value no kit knows
+// fails the test.
+func Kernels(t testing.TB) layers.KernelOptions {
+	t.Helper()
+	o, err := layers.KernelOptionsFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 // Open opens the default device (or VKVGG_DEVICE) with validation on.
 func Open(t testing.TB) *gpu.Device {
 	t.Helper()
@@ -32,11 +47,11 @@ func Open(t testing.TB) *gpu.Device {
 	// discrete GPUs (device-only memory) on any device.
 	staging := os.Getenv("VKVGG_STAGING") == "1"
 	logOpen(t.Name())
-	dev, err := gpu.Open(gpu.Options{Validation: true, Staging: staging})
+	dev, err := gpu.Open(gpu.Options{Device: os.Getenv(gpu.EnvDevice), Validation: true, Staging: staging})
 	if errors.Is(err, gpu.ErrLayerNotPresent) && !Required() {
 		t.Logf("validation layer not installed (Debian: vulkan-validationlayers); running without it")
 		logOpen(t.Name() + ", without validation")
-		dev, err = gpu.Open(gpu.Options{Staging: staging})
+		dev, err = gpu.Open(gpu.Options{Device: os.Getenv(gpu.EnvDevice), Staging: staging})
 	}
 	if err != nil {
 		if (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) && !Required() {
@@ -72,7 +87,7 @@ func Main(m *testing.M) {
 // overhead) for benchmarks, skipping when none exists.
 func OpenBench(tb testing.TB) *gpu.Device {
 	tb.Helper()
-	dev, err := gpu.Open(gpu.Options{})
+	dev, err := gpu.Open(gpu.Options{Device: os.Getenv(gpu.EnvDevice)})
 	if err != nil {
 		tb.Skipf("no Vulkan device: %v", err)
 	}

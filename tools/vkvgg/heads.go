@@ -160,11 +160,9 @@ func predictCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := nf.check(); err != nil {
 		return err
 	}
-	dev := nf.device
-	if dev == "" {
-		dev = models.DeviceAuto
-	}
-	net, err := models.Load(nf.weights, models.Options{Device: dev, Extend: h.Attach, PipelineCache: pipelineCacheDir(), Precision: nf.prec})
+	opts := nf.options()
+	opts.Extend = h.Attach
+	net, err := models.Load(nf.weights, opts)
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,11 @@
 // W is a .npy/.npz (tensorflow-vgg) or .pth (torchvision) weight file, or
 // random:NAME for built-in random weights (results then mean nothing;
 // vkvgg says so). D is cpu, a device index from "vkvgg devices", or a
-// name substring; the default is the best Vulkan device (or
-// $VKVGG_DEVICE), and the CPU reference, with a warning, where there is
-// none.
+// name substring; the default is $VKVGG_DEVICE where set, else the best
+// Vulkan device, and the CPU reference, with a warning, where there is
+// none. VKVGG_VALIDATION=1 turns on the Khronos validation layer;
+// VKVGG_KERNELS, VKVGG_WINOGRAD and VKVGG_SUBGROUPS choose among the
+// kernels (layers.KernelOptionsFromEnv).
 package main
 
 import (
@@ -167,7 +169,8 @@ type netFlags struct {
 	batch     int
 	fcn       bool
 	precision string
-	prec      layers.Precision // parsed by check
+	prec      layers.Precision     // parsed by check
+	kernels   layers.KernelOptions // from the environment, by check
 }
 
 func (f *netFlags) register(fs *flag.FlagSet) {
@@ -190,7 +193,26 @@ func (f *netFlags) check() error {
 		return fmt.Errorf("--precision: %w", err)
 	}
 	f.prec = p
+	if f.kernels, err = layers.KernelOptionsFromEnv(os.Getenv); err != nil {
+		return err
+	}
 	return nil
+}
+
+// options are the models.Options of the flags and the environment: the
+// device (--device, else $VKVGG_DEVICE, else auto), validation
+// ($VKVGG_VALIDATION=1), the pipeline cache, the precision and the
+// kernels (f.check first).
+func (f *netFlags) options() models.Options {
+	dev := f.device
+	if dev == "" {
+		dev = os.Getenv(gpu.EnvDevice)
+	}
+	if dev == "" {
+		dev = models.DeviceAuto
+	}
+	return models.Options{Device: dev, Validation: os.Getenv(gpu.EnvValidation) == "1", PipelineCache: pipelineCacheDir(),
+		Precision: f.prec, Kernels: f.kernels}
 }
 
 // open loads the network; check, when not nil, runs on its graph before
@@ -200,11 +222,9 @@ func (f *netFlags) open(stderr io.Writer, check func(g *graph.Graph) error) (*mo
 		return nil, err
 	}
 	start := time.Now()
-	dev := f.device
-	if dev == "" {
-		dev = models.DeviceAuto
-	}
-	net, err := models.Load(f.weights, models.Options{Device: dev, FCN: f.fcn, Check: check, PipelineCache: pipelineCacheDir(), Precision: f.prec})
+	opts := f.options()
+	opts.FCN, opts.Check = f.fcn, check
+	net, err := models.Load(f.weights, opts)
 	if err != nil {
 		return nil, err
 	}

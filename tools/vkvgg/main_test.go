@@ -24,6 +24,7 @@ import (
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/heads"
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/layers/layertest"
 	"github.com/vkvgg/vkvgg/models"
 	"github.com/vkvgg/vkvgg/npy"
@@ -137,6 +138,25 @@ func TestErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("vkvgg %s: got %v, want an error containing %q", strings.Join(c.args, " "), err, c.want)
 		}
+	}
+}
+
+// TestKernelEnvironment: a kernel variable with a value no kit knows is
+// refused before any weights are made, naming the variable.
+func TestKernelEnvironment(t *testing.T) {
+	for _, c := range [][2]string{{layers.EnvWinograd, "f3"}, {layers.EnvKernels, "tpu"}, {layers.EnvSubgroups, "no"}} {
+		t.Run(c[0], func(t *testing.T) {
+			t.Setenv(c[0], c[1])
+			for _, args := range [][]string{
+				{"classify", "--weights", "random:vgg16", "../../testdata/images/chelsea.jpg"},
+				{"view", "--weights", "random:vgg16", "../../testdata/images/chelsea.jpg"},
+			} {
+				_, _, err := runCmd(t, args...)
+				if want := fmt.Sprintf("%s=%q", c[0], c[1]); err == nil || !strings.Contains(err.Error(), want) && !errors.Is(err, errNoViewer) {
+					t.Errorf("vkvgg %s with %s=%s: got %v, want an error with %s", args[0], c[0], c[1], err, want)
+				}
+			}
+		})
 	}
 }
 

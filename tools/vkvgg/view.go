@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -35,6 +36,10 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("--precision: %w", err)
 	}
+	kernels, err := layers.KernelOptionsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	if *weights == "" || len(fs.Args()) == 0 {
 		return fmt.Errorf("view: --weights and at least one IMAGE or folder are required")
 	}
@@ -56,7 +61,7 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("view: no image files (.jpg .jpeg .png .gif .webp .bmp) in %v", fs.Args())
 	}
 	return runViewer(ctx, viewOptions{weights: *weights, fcn: *fcn, layer: *layer, images: files, size: *size,
-		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation, cache: pipelineCacheDir(), precision: prec}, stdout)
+		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation, cache: pipelineCacheDir(), precision: prec, kernels: kernels}, stdout)
 }
 
 type viewOptions struct {
@@ -65,4 +70,5 @@ type viewOptions struct {
 	images                      []string
 	size, width, height, frames int
 	precision                   layers.Precision
+	kernels                     layers.KernelOptions
 }
