@@ -27,6 +27,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/vkvgg/vkvgg/extract"
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/models"
 )
 
@@ -40,6 +41,12 @@ func init() {
 type Options struct {
 	Job    extract.Job // Progress is not used
 	Device string      // the engine's device on the workers ("auto" by default)
+	// Kernels and Validation are the workers' models.Options: the
+	// library reads no environment, so vkvgg-beam reads VKVGG_KERNELS,
+	// VKVGG_WINOGRAD, VKVGG_SUBGROUPS and VKVGG_VALIDATION where it
+	// starts and sends them.
+	Kernels    layers.KernelOptions
+	Validation bool
 }
 
 // Build prepares the job on the driver and adds the extraction to the
@@ -47,6 +54,9 @@ type Options struct {
 // skipped.tsv. The driver reads the weights once to check names and sizes
 // (on the CPU; no device is needed there).
 func Build(s beam.Scope, opts Options) (*extract.Plan, error) {
+	if err := opts.Kernels.Validate(); err != nil {
+		return nil, fmt.Errorf("vkvggbeam: %w", err)
+	}
 	net, err := models.Load(opts.Job.Weights, models.Options{Device: models.DeviceCPU})
 	if err != nil {
 		return nil, err
@@ -87,16 +97,22 @@ func Build(s beam.Scope, opts Options) (*extract.Plan, error) {
 	tasks := beam.CreateList(s, todo)
 	// A reshuffle spreads the shards over the workers.
 	tasks = beam.Reshuffle(s, tasks)
-	beam.ParDo(s, &shardFn{Job: string(job), Shapes: string(shapes), Device: dev}, tasks)
+	kernels, err := json.Marshal(opts.Kernels)
+	if err != nil {
+		return nil, err
+	}
+	beam.ParDo(s, &shardFn{Job: string(job), Shapes: string(shapes), Device: dev, Kernels: string(kernels), Validation: opts.Validation}, tasks)
 	return plan, nil
 }
 
 // shardFn writes shards. Its exported fields are what Beam sends to the
 // workers.
 type shardFn struct {
-	Job    string // extract.Job as JSON
-	Shapes string // the layers' shapes as JSON
-	Device string
+	Job        string // extract.Job as JSON
+	Shapes     string // the layers' shapes as JSON
+	Device     string
+	Kernels    string // layers.KernelOptions as JSON
+	Validation bool
 
 	job    extract.Job
 	shapes map[string][]int
@@ -111,7 +127,11 @@ func (f *shardFn) Setup() error {
 	if err := json.Unmarshal([]byte(f.Shapes), &f.shapes); err != nil {
 		return fmt.Errorf("vkvggbeam: shapes: %w", err)
 	}
-	net, err := models.Load(f.job.Weights, models.Options{Device: f.Device})
+	var kernels layers.KernelOptions
+	if err := json.Unmarshal([]byte(f.Kernels), &kernels); err != nil {
+		return fmt.Errorf("vkvggbeam: kernel options: %w", err)
+	}
+	net, err := models.Load(f.job.Weights, models.Options{Device: f.Device, Kernels: kernels, Validation: f.Validation})
 	if err != nil {
 		return fmt.Errorf("vkvggbeam: opening the engine: %w", err)
 	}

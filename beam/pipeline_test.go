@@ -3,6 +3,7 @@ package vkvggbeam
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vkvgg/vkvgg/extract"
 	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/models"
 )
 
@@ -44,8 +46,15 @@ func TestPrismEqualsExtract(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "beam")
 	job.Out = out
+	// Kernel options no kit knows are refused before the pipeline runs;
+	// known ones travel to the workers (which, on the CPU, do not use
+	// them).
+	_, s0 := beam.NewPipelineWithRoot()
+	if _, err := Build(s0, Options{Job: job, Device: models.DeviceCPU, Kernels: layers.KernelOptions{Family: "fpga"}}); !errors.Is(err, layers.ErrOptions) {
+		t.Errorf("family fpga: got %v, want layers.ErrOptions", err)
+	}
 	p, s := beam.NewPipelineWithRoot()
-	plan, err := Build(s, Options{Job: job, Device: models.DeviceCPU})
+	plan, err := Build(s, Options{Job: job, Device: models.DeviceCPU, Kernels: layers.KernelOptions{Family: "gpu", Winograd: "off"}, Validation: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,11 @@ func open(t *testing.T, device string) *models.Net {
 	if device != models.DeviceCPU {
 		testdev.Open(t) // skips without a device, fails under VKVGG_REQUIRE_GPU
 	}
-	n, err := models.Load(weights, models.Options{Device: device})
+	opts := models.Options{Device: device}
+	if device != models.DeviceCPU {
+		opts.Device, opts.Kernels = testdev.DeviceName(), testdev.Kernels(t)
+	}
+	n, err := models.Load(weights, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

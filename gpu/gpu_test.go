@@ -184,7 +184,7 @@ func TestKernelErrors(t *testing.T) {
 // TestCloseReportsLeaks: Device.Close closes what is still open and says so.
 func TestCloseReportsLeaks(t *testing.T) {
 	testdev.Open(t)
-	dev, err := gpu.Open(gpu.Options{})
+	dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestPipelineCache(t *testing.T) {
 	dir := t.TempDir()
 	run := func() {
 		t.Helper()
-		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
+		dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), PipelineCache: dir})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,7 @@ func TestReopen(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			open := func() {
 				t.Helper()
-				dev, err := gpu.Open(gpu.Options{Validation: validation})
+				dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), Validation: validation})
 				if validation && errors.Is(err, gpu.ErrLayerNotPresent) && !testdev.Required() {
 					t.Skip("no validation layer")
 				}
@@ -47,7 +47,7 @@ func TestReopen(t *testing.T) {
 			open() // the driver's one-time state
 			fds, threads := testdev.ProcCounts()
 			for i := range n {
-				dev, err := gpu.Open(gpu.Options{Validation: validation})
+				dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), Validation: validation})
 				if err != nil {
 					t.Fatalf("gpu.Open after %d opens and closes: %v (%s)", i+1, err, testdev.ProcState())
 				}
@@ -70,9 +70,9 @@ func TestReopen(t *testing.T) {
 		base := gpu.LiveInstances()
 		work := func(i int) {
 			t.Helper()
-			dev, err := gpu.Open(gpu.Options{Validation: true}) // as testdev.Open
+			dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), Validation: true}) // as testdev.Open
 			if errors.Is(err, gpu.ErrLayerNotPresent) && !testdev.Required() {
-				dev, err = gpu.Open(gpu.Options{})
+				dev, err = gpu.Open(gpu.Options{Device: testdev.DeviceName()})
 			}
 			if err != nil {
 				t.Fatalf("gpu.Open after %d working devices: %v (%s)", i, err, testdev.ProcState())

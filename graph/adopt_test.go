@@ -27,7 +27,7 @@ func TestAdoptedDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := model(t, "resnet18")
-	n, err := graph.NewOnOptions(dev, m.Graph, false, layers.FP32, testdev.Kernels(t))
+	n, err := graph.NewOnOptions(dev, m.Graph, graph.Options{Kernels: testdev.Kernels(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestRunOnDeviceAsync(t *testing.T) {
 func resnetOn(t *testing.T) (*gpu.Device, *graph.Net) {
 	t.Helper()
 	app := testdev.Open(t)
-	n, err := graph.NewOnOptions(app, model(t, "resnet18").Graph, false, layers.FP32, testdev.Kernels(t))
+	n, err := graph.NewOnOptions(app, model(t, "resnet18").Graph, graph.Options{Kernels: testdev.Kernels(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestRunOnDeviceFP16(t *testing.T) {
 	if !app.Half() {
 		t.Skipf("%s has no fp16 storage", app.Info().Name)
 	}
-	n, err := graph.NewOnOptions(app, model(t, "resnet18").Graph, false, layers.FP16, testdev.Kernels(t))
+	n, err := graph.NewOnOptions(app, model(t, "resnet18").Graph, graph.Options{Precision: layers.FP16, Kernels: testdev.Kernels(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,12 +362,12 @@ func TestFP16Overflow(t *testing.T) {
 	big := &layers.Conv{Window: conv.Window, Cin: 3, Cout: 4, W: append([]float32(nil), w...), B: make([]float32, 4)}
 	big.W[5] = 70000
 	bg := &graph.Graph{Name: "big", Nodes: []graph.Node{{Name: "bigconv", Op: big, Inputs: []string{graph.Input}}}}
-	if n, err := graph.NewOnOptions(dev, bg, false, layers.FP16, testdev.Kernels(t)); err == nil || !strings.Contains(err.Error(), "bigconv") || !strings.Contains(err.Error(), "65504") {
+	if n, err := graph.NewOnOptions(dev, bg, graph.Options{Precision: layers.FP16, Kernels: testdev.Kernels(t)}); err == nil || !strings.Contains(err.Error(), "bigconv") || !strings.Contains(err.Error(), "65504") {
 		t.Errorf("a weight of 70000 in fp16: got %v", err)
 		n.Close()
 	}
 	for _, p := range []layers.Precision{layers.FP32, layers.FP16} {
-		n, err := graph.NewOnOptions(dev, g, false, p, testdev.Kernels(t))
+		n, err := graph.NewOnOptions(dev, g, graph.Options{Precision: p, Kernels: testdev.Kernels(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
-	"github.com/vkvgg/vkvgg/layers"
 )
 
 // BenchmarkSharedNet compares the throughput of one Net used by one
@@ -17,7 +16,7 @@ import (
 // shared Net must not be slower): go test -run '^$' -bench SharedNet ./graph
 func BenchmarkSharedNet(b *testing.B) {
 	sd := model(b, "resnet18")
-	n, err := graph.NewOnOptions(testdev.OpenBench(b), sd.Graph, false, layers.FP32, testdev.Kernels(b))
+	n, err := graph.NewOnOptions(testdev.OpenBench(b), sd.Graph, graph.Options{Kernels: testdev.Kernels(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,7 +60,7 @@ func BenchmarkSharedNet(b *testing.B) {
 // a submission and wait of its own through the device's staging buffer,
 // in one process: go test -run '^$' -bench Transfers ./graph
 func BenchmarkTransfers(b *testing.B) {
-	dev, err := gpu.Open(gpu.Options{Staging: true})
+	dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), Staging: true})
 	if err != nil {
 		b.Skip(err)
 	}
@@ -75,7 +74,7 @@ func BenchmarkTransfers(b *testing.B) {
 		limit int64
 	}{{"recorded", 64 << 20}, {"staging-buffer", 0}} {
 		b.Run(c.name, func(b *testing.B) {
-			n, err := graph.NewOnOptions(dev, sd.Graph, false, layers.FP32, testdev.Kernels(b))
+			n, err := graph.NewOnOptions(dev, sd.Graph, graph.Options{Kernels: testdev.Kernels(b)})
 			if err != nil {
 				b.Fatal(err)
 			}

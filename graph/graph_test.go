@@ -43,7 +43,7 @@ func model(t testing.TB, name string) *torchvision.Model {
 
 func onDevice(t *testing.T, g *graph.Graph) *graph.Net {
 	t.Helper()
-	n, err := graph.NewOnOptions(testdev.Open(t), g, false, layers.FP32, testdev.Kernels(t))
+	n, err := graph.NewOnOptions(testdev.Open(t), g, graph.Options{Kernels: testdev.Kernels(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,7 +690,7 @@ func TestRecordedTransfers(t *testing.T) {
 			if prec == layers.FP16 && !dev.Half() {
 				t.Skipf("%s has no fp16 storage", dev.Info().Name)
 			}
-			n, err := graph.NewOnOptions(dev, m.Graph, false, prec, testdev.Kernels(t))
+			n, err := graph.NewOnOptions(dev, m.Graph, graph.Options{Precision: prec, Kernels: testdev.Kernels(t)})
 			if err != nil {
 				t.Fatal(err)
 			}

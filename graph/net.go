@@ -122,17 +122,30 @@ func NewOn(dev *gpu.Device, g *Graph, release bool) (*Net, error) {
 // arithmetic stays fp32). Inputs and features on the host are float32
 // either way.
 func NewOnPrecision(dev *gpu.Device, g *Graph, release bool, p layers.Precision) (*Net, error) {
-	return NewOnOptions(dev, g, release, p, layers.KernelOptions{})
+	return NewOnOptions(dev, g, Options{Release: release, Precision: p})
 }
 
-// NewOnOptions is NewOnPrecision with the kernels chosen by o (a kernel
-// family, a Winograd mode, no subgroup operations; the zero value chooses
-// by device and by measurement).
-func NewOnOptions(dev *gpu.Device, g *Graph, release bool, p layers.Precision, o layers.KernelOptions) (*Net, error) {
+// Options configure NewOnOptions; the zero value is NewOn's without
+// release.
+type Options struct {
+	// Release drops each op's host parameters once uploaded (see NewOn).
+	Release bool
+	// Precision is how the device stores weights and activations (see
+	// NewOnPrecision).
+	Precision layers.Precision
+	// Kernels chooses among the device's kernels: a kernel family, a
+	// Winograd mode, no subgroup operations (layers.KernelOptions; the
+	// zero value chooses by device and by measurement).
+	Kernels layers.KernelOptions
+}
+
+// NewOnOptions is NewOn with every option.
+func NewOnOptions(dev *gpu.Device, g *Graph, opts Options) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	kit, err := layers.NewKitOptions(dev, p, o)
+	release := opts.Release
+	kit, err := layers.NewKitOptions(dev, opts.Precision, opts.Kernels)
 	if err != nil {
 		return nil, err
 	}

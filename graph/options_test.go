@@ -20,7 +20,7 @@ import (
 func TestKernelOptions(t *testing.T) {
 	dev := testdev.Open(t)
 	m := model(t, "resnet18")
-	if _, err := graph.NewOnOptions(dev, m.Graph, false, layers.FP32, layers.KernelOptions{Family: "tpu"}); !errors.Is(err, layers.ErrOptions) {
+	if _, err := graph.NewOnOptions(dev, m.Graph, graph.Options{Kernels: layers.KernelOptions{Family: "tpu"}}); !errors.Is(err, layers.ErrOptions) {
 		t.Fatalf("family tpu: got %v, want ErrOptions", err)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -30,7 +30,7 @@ func TestKernelOptions(t *testing.T) {
 	}
 	var ref []float32
 	for _, o := range []layers.KernelOptions{{Family: "cpu", Winograd: "off"}, {Family: "gpu", Winograd: "off"}, {Family: "cpu", Winograd: "f2", NoSubgroups: true}} {
-		n, err := graph.NewOnOptions(dev, m.Graph, false, layers.FP32, o)
+		n, err := graph.NewOnOptions(dev, m.Graph, graph.Options{Kernels: o})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,11 +85,13 @@ func TestFCNBeatsBaseline(t *testing.T) {
 	h.Network, h.Layer, h.Pooling = "vgg16 (torchvision)", layer, "none"
 	small, _ := shapes(2, 48, 9)
 	var probs [][]float32
-	for _, device := range []string{models.DeviceCPU, ""} {
+	for _, device := range []string{models.DeviceCPU, testdev.DeviceName()} {
+		opts := models.Options{Device: device, Extend: h.Attach}
 		if device != models.DeviceCPU {
 			testdev.Open(t)
+			opts.Kernels = testdev.Kernels(t)
 		}
-		net, err := models.Load("../testdata/tv/vgg16.pth", models.Options{Device: device, Extend: h.Attach})
+		net, err := models.Load("../testdata/tv/vgg16.pth", opts)
 		if err != nil {
 			t.Fatal(err)
 		}

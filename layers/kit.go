@@ -126,6 +126,17 @@ type KernelOptions struct {
 	NoSubgroups bool
 }
 
+// The values of KernelOptions.Family and KernelOptions.Winograd ("" is
+// Auto).
+const (
+	Auto        = "auto"
+	FamilyCPU   = "cpu"
+	FamilyGPU   = "gpu"
+	WinogradF2  = algoF2
+	WinogradF4  = algoF4
+	WinogradOff = "off"
+)
+
 // ErrOptions is the error of KernelOptions a kit does not know.
 var ErrOptions = errors.New("layers: unknown kernel option")
 

@@ -483,7 +483,7 @@ func submitted(t *testing.T, dev *gpu.Device, out layers.Tensor, record func(*gp
 func cachedKits(t *testing.T, dir string, o layers.KernelOptions) func() (*gpu.Device, *layers.Kit) {
 	return func() (*gpu.Device, *layers.Kit) {
 		t.Helper()
-		dev, err := gpu.Open(gpu.Options{PipelineCache: dir})
+		dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), PipelineCache: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -652,7 +652,7 @@ func TestTuningSaved(t *testing.T) {
 	// each saves what it tuned without dropping the other's choices.
 	if dev.Half() {
 		devA, a := open()
-		devB, err := gpu.Open(gpu.Options{PipelineCache: dir})
+		devB, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), PipelineCache: dir})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -180,7 +180,7 @@ func load(path string, opts Options, dev *gpu.Device) (*Net, error) {
 	if dev == nil {
 		gn, err = graph.NewCPU(d.g)
 	} else {
-		gn, err = graph.NewOnOptions(dev, d.g, true, opts.Precision, opts.Kernels)
+		gn, err = graph.NewOnOptions(dev, d.g, graph.Options{Release: true, Precision: opts.Precision, Kernels: opts.Kernels})
 	}
 	if err != nil {
 		return nil, err

@@ -4,9 +4,10 @@ import "math"
 
 // NonFinite is the index of the first NaN or infinity in vals, or -1 when
 // every value is finite. Loaders check every weight with it: it tests the
-// exponent bits of 8 values at a time and runs at memory speed (about 4x
-// faster than math.IsNaN and math.IsInf per value: BenchmarkNonFinite),
-// which is 30 ms instead of 0.5 s for VGG16's 138 million weights.
+// exponent bits of 8 values at a time, about 3x as fast as math.IsNaN and
+// math.IsInf per value (BenchmarkNonFinite: 15 against 5 GB/s). With it,
+// a warm start of random:vgg16, whose 138 million weights are checked,
+// went from 1.94 to 1.36 s.
 func NonFinite(vals []float32) int {
 	const exp = 0x7f800000 // all ones: infinity or NaN
 	// Adding the lowest exponent bit to a masked exponent carries into

@@ -96,7 +96,7 @@ func TestGolden(t *testing.T) {
 					if p == layers.FP16 && !dev.Half() {
 						continue
 					}
-					n, err := graph.NewOnOptions(dev, mod.Graph, false, p, testdev.Kernels(t))
+					n, err := graph.NewOnOptions(dev, mod.Graph, graph.Options{Precision: p, Kernels: testdev.Kernels(t)})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -6,12 +6,10 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
-	"github.com/vkvgg/vkvgg/layers"
 )
 
 // TestRandomSeparateImages: the built-in random networks give the sample
@@ -38,7 +36,7 @@ func TestRandomSeparateImages(t *testing.T) {
 			if m.Name != name || m.Classes != 1000 {
 				t.Errorf("built %s with %d classes", m.Name, m.Classes)
 			}
-			n, err := graph.NewOnOptions(dev, m.Graph, true, layers.FP32, testdev.Kernels(t))
+			n, err := graph.NewOnOptions(dev, m.Graph, graph.Options{Release: true, Kernels: testdev.Kernels(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,22 +91,37 @@ func TestRandomDeterministic(t *testing.T) {
 		if len(a.Data) > 1 && slices.Equal(a.Data, other[name].Data) {
 			t.Errorf("%s: seeds 1 and 2 made the same values", name)
 		}
-		if !strings.HasSuffix(name, ".weight") || len(a.Shape) < 2 {
+	}
+	specs, err := shapes("resnet18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range specs {
+		if sp.kind == kBN {
 			continue
 		}
-		fanIn := len(a.Data) / a.Shape[0]
-		limit := 6 * math.Sqrt(6/float64(fanIn)) // the largest gain: fc's
-		for u := range a.Shape[0] {
+		a := one[sp.name+".weight"]
+		fanIn, limit := sp.fanIn(), sp.limit()
+		var sq float64
+		for u := range sp.units() {
 			var sum float64
 			for _, v := range a.Data[u*fanIn : (u+1)*fanIn] {
-				if math.Abs(float64(v)) > 2*limit {
-					t.Fatalf("%s: unit %d has %v, beyond twice the limit %v", name, u, v, limit)
+				// Uniform within the limit, less the unit's mean.
+				if math.Abs(float64(v)) > 1.5*limit {
+					t.Fatalf("%s: unit %d has %v, beyond 1.5 times the limit %v", sp.name, u, v, limit)
 				}
 				sum += float64(v)
+				sq += float64(v) * float64(v)
 			}
 			if math.Abs(sum) > 1e-4*limit*float64(fanIn) {
-				t.Fatalf("%s: unit %d's weights sum to %g", name, u, sum)
+				t.Fatalf("%s: unit %d's weights sum to %g", sp.name, u, sum)
 			}
+		}
+		// Uniform on [-limit, limit): variance limit^2/3, less what the
+		// shift removes.
+		rms, want := math.Sqrt(sq/float64(len(a.Data))), limit/math.Sqrt(3)*math.Sqrt(1-1/float64(fanIn))
+		if math.Abs(rms-want) > 0.05*want {
+			t.Errorf("%s: rms %.4g, want about %.4g", sp.name, rms, want)
 		}
 	}
 	if w := one["fc.weight"].Data; len(w) != 1000*512 {

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/vkvgg/vkvgg/internal/testdev"
 )
 
 // BenchmarkVGG16 runs the full-size network on random weights at 224x224
 // up to prob and reports milliseconds per image (the same figure as
 // vkvgg bench).
 func BenchmarkVGG16(b *testing.B) {
-	net, err := Open(RandomWeights(VGG16, 1), Options{})
+	net, err := Open(RandomWeights(VGG16, 1), Options{Device: testdev.DeviceName(), Kernels: testdev.Kernels(b)})
 	if err != nil {
 		b.Skipf("no Vulkan device: %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/internal/testdev"
-	"github.com/vkvgg/vkvgg/layers"
 )
 
 // TestFCN: the fully convolutional network equals the ordinary one at
@@ -29,7 +28,7 @@ func TestFCN(t *testing.T) {
 	dev := testdev.Open(t)
 	nets := map[string]*graph.Net{}
 	for name, g := range map[string]*graph.Graph{"plain": gPlain, "fcn": gFCN} {
-		n, err := graph.NewOnOptions(dev, g, false, layers.FP32, testdev.Kernels(t))
+		n, err := graph.NewOnOptions(dev, g, graph.Options{Kernels: testdev.Kernels(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package vgg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -82,6 +83,9 @@ func Open(w *Weights, opts Options) (*Net, error) {
 // open opens the device that opts selects (none for the CPU), then gets
 // the weights and uploads them; the net owns the device.
 func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, error) {
+	if err := opts.Kernels.Validate(); err != nil {
+		return nil, fmt.Errorf("vgg: %w", err)
+	}
 	if strings.EqualFold(opts.Device, DeviceCPU) {
 		if opts.Precision != layers.FP32 {
 			return nil, fmt.Errorf("vgg: precision %v is for Vulkan devices; the CPU reference computes in float32", opts.Precision)
@@ -99,9 +103,6 @@ func open(opts Options, release bool, weights func() (*Weights, error)) (*Net, e
 			return nil, err
 		}
 		return &Net{gn, w}, nil
-	}
-	if err := opts.Kernels.Validate(); err != nil {
-		return nil, fmt.Errorf("vgg: %w", err)
 	}
 	dev, err := gpu.Open(gpu.Options{Device: opts.Device, Validation: opts.Validation})
 	if err != nil {
@@ -129,9 +130,12 @@ func OpenOn(dev *gpu.Device, w *Weights) (*Net, error) {
 }
 
 // OpenOnOptions is OpenOn with the options that concern a network on a
-// device: FCN, Precision, Kernels and Profile (Device and Validation are
-// the caller's, who opened dev).
+// device: FCN, Precision, Kernels and Profile. Device and Validation
+// belong to whoever opened dev, and setting them is an error.
 func OpenOnOptions(dev *gpu.Device, w *Weights, opts Options) (*Net, error) {
+	if opts.Device != "" || opts.Validation {
+		return nil, errors.New("vgg: OpenOnOptions: Device and Validation are chosen when the device is opened (gpu.Options), not here")
+	}
 	if err := w.validate(); err != nil {
 		return nil, err
 	}
@@ -155,7 +159,7 @@ func openOn(dev *gpu.Device, w *Weights, release bool, opts Options) (*Net, erro
 			p.W, p.B = nil, nil
 		}
 	}
-	gn, err := graph.NewOnOptions(dev, g, release, opts.Precision, opts.Kernels)
+	gn, err := graph.NewOnOptions(dev, g, graph.Options{Release: release, Precision: opts.Precision, Kernels: opts.Kernels})
 	if err != nil {
 		return nil, fmt.Errorf("vgg: %w", err)
 	}

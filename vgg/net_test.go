@@ -2,6 +2,7 @@ package vgg
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -277,7 +278,7 @@ func TestFullSizeVGG16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := graph.NewOnOptions(dev, hg, false, layers.FP16, testdev.Kernels(t))
+	h, err := graph.NewOnOptions(dev, hg, graph.Options{Precision: layers.FP16, Kernels: testdev.Kernels(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,6 +316,21 @@ func TestFullSizeVGG16(t *testing.T) {
 		t.Errorf("fp16 prob against the softmax of fp16's fc8: normalised error %.3g > 2e-3", e)
 	}
 	t.Logf("fp16 top-5 %v, float64 reference %v", topK(hp.Data, 5), topK(cp.Data, 5))
+	// The top class must agree wherever the reference's lead over the
+	// second class is more than twice fp16's largest logit error.
+	c8, _ := cr.Feature("fc8")
+	var worst float64
+	for i := range c8.Data {
+		worst = max(worst, math.Abs(float64(h8.Data[i]-c8.Data[i])))
+	}
+	top := topK(c8.Data, 2)
+	if lead := float64(c8.Data[top[0]] - c8.Data[top[1]]); lead > 2*worst {
+		if got := topK(h8.Data, 1)[0]; got != top[0] {
+			t.Errorf("fp16 top class %d, reference %d, although the reference leads by %.3g and fp16's logits are off by at most %.3g", got, top[0], lead, worst)
+		}
+	} else {
+		t.Logf("top class not compared: the reference leads by %.3g, fp16's logits are off by up to %.3g", lead, worst)
+	}
 }
 
 // TestOpenChecksWeights: weights built by hand are checked, not trusted.
@@ -345,5 +361,32 @@ func TestOpenChecksWeights(t *testing.T) {
 	}
 	if _, err := Open(good(), Options{Device: DeviceCPU}); err != nil {
 		t.Errorf("good weights: %v", err)
+	}
+}
+
+// TestOptionsChecked: kernel options no kit knows are refused on every
+// path, the CPU reference's included, and OpenOnOptions refuses the
+// options that belong to opening a device.
+func TestOptionsChecked(t *testing.T) {
+	w := randomWeights(VGG16, [5]int{4, 4, 4, 4, 4}, 4, [3]int{4, 4, 3}, 3)
+	if _, err := Open(w, Options{Device: DeviceCPU, Kernels: layers.KernelOptions{Winograd: "f6"}}); !errors.Is(err, layers.ErrOptions) {
+		t.Errorf("Winograd f6 on the CPU: got %v, want ErrOptions", err)
+	}
+	dev := testdev.Open(t)
+	if _, err := OpenOnOptions(dev, w, Options{Kernels: layers.KernelOptions{Family: "npu"}}); !errors.Is(err, layers.ErrOptions) {
+		t.Errorf("family npu: got %v, want ErrOptions", err)
+	}
+	for _, o := range []Options{{Device: "0"}, {Validation: true}} {
+		if n, err := OpenOnOptions(dev, w, o); err == nil {
+			n.Close()
+			t.Errorf("OpenOnOptions with %+v: accepted", o)
+		}
+	}
+	n, err := OpenOnOptions(dev, w, Options{FCN: true, Kernels: layers.KernelOptions{Family: "gpu", Winograd: "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Error(err)
 	}
 }

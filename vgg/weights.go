@@ -366,13 +366,15 @@ func fillRandom(params map[string]*Param, seed uint64) {
 		c.sums = make([]float64, out)
 		rows := c.p.W[c.from*out : (c.from+c.rows)*out]
 		// Two values per 64 random bits, 24 bits each: a float32's
-		// precision, at half the generator calls of Float64.
-		scale := 2 * c.limit / (1 << 24)
+		// precision, at half the generator calls of Float64. The
+		// subtraction is exact and leaves one multiplication, which no
+		// architecture fuses: the same values everywhere.
+		scale := c.limit / (1 << 23)
 		for i := 0; i < len(rows); i += 2 {
 			r := rng.Uint64()
-			rows[i] = float32(float64(r>>40)*scale - c.limit)
+			rows[i] = float32((float64(r>>40) - (1 << 23)) * scale)
 			if i+1 < len(rows) {
-				rows[i+1] = float32(float64(r>>8&(1<<24-1))*scale - c.limit)
+				rows[i+1] = float32((float64(r>>8&(1<<24-1)) - (1 << 23)) * scale)
 			}
 		}
 		for i := 0; i < c.rows; i++ {

@@ -40,6 +40,11 @@ func Kernels(t testing.TB) layers.KernelOptions {
 	return o
 }
 
+// DeviceName is the device the tests run on: VKVGG_DEVICE (gpu.EnvDevice),
+// or "" for the best one. Tests that open a device of their own pass it
+// as gpu.Options.Device or models.Options.Device.
+func DeviceName() string { return os.Getenv(gpu.EnvDevice) }
+
 // Open opens the default device (or VKVGG_DEVICE) with validation on.
 func Open(t testing.TB) *gpu.Device {
 	t.Helper()
@@ -47,11 +52,11 @@ func Open(t testing.TB) *gpu.Device {
 	// discrete GPUs (device-only memory) on any device.
 	staging := os.Getenv("VKVGG_STAGING") == "1"
 	logOpen(t.Name())
-	dev, err := gpu.Open(gpu.Options{Device: os.Getenv(gpu.EnvDevice), Validation: true, Staging: staging})
+	dev, err := gpu.Open(gpu.Options{Device: DeviceName(), Validation: true, Staging: staging})
 	if errors.Is(err, gpu.ErrLayerNotPresent) && !Required() {
 		t.Logf("validation layer not installed (Debian: vulkan-validationlayers); running without it")
 		logOpen(t.Name() + ", without validation")
-		dev, err = gpu.Open(gpu.Options{Device: os.Getenv(gpu.EnvDevice), Staging: staging})
+		dev, err = gpu.Open(gpu.Options{Device: DeviceName(), Staging: staging})
 	}
 	if err != nil {
 		if (errors.Is(err, gpu.ErrNoVulkan) || errors.Is(err, gpu.ErrNoDevice)) && !Required() {

@@ -1,6 +1,8 @@
 // Package layertest is the conformance suite that compares the GPU kernel
 // of every layers.Op with its CPU reference (CheckOp), and the measures
-// the tests share.
+// the tests share. It is for tests, and reads the environment as tests
+// do: VKVGG_SEED replays a failing run's random seed (Seed) and
+// VKVGG_LOG_ERR=1 logs every measured error.
 package layertest
 
 import (

@@ -160,6 +160,25 @@ func TestKernelEnvironment(t *testing.T) {
 	}
 }
 
+// TestDeviceEnvironment: VKVGG_DEVICE is the default of --device, with
+// its meaning: "cpu" is the CPU reference, a name no device has is an
+// error naming it, and --device wins over it.
+func TestDeviceEnvironment(t *testing.T) {
+	img := "../../testdata/images/chelsea.jpg"
+	t.Setenv(gpu.EnvDevice, "cpu")
+	_, stderr, err := runCmd(t, "classify", "--weights", "random:alexnet", "--top", "1", img)
+	if err != nil || !strings.Contains(stderr, "on CPU reference") {
+		t.Errorf("VKVGG_DEVICE=cpu: got %v, stderr %q", err, stderr)
+	}
+	t.Setenv(gpu.EnvDevice, "no-such-gpu")
+	if _, _, err := runCmd(t, "classify", "--weights", "random:alexnet", "--top", "1", img); err == nil || !strings.Contains(err.Error(), "no-such-gpu") {
+		t.Errorf("VKVGG_DEVICE=no-such-gpu: got %v, want an error naming it", err)
+	}
+	if _, stderr, err := runCmd(t, "classify", "--device", "cpu", "--weights", "random:alexnet", "--top", "1", img); err != nil || !strings.Contains(stderr, "on CPU reference") {
+		t.Errorf("--device cpu over VKVGG_DEVICE=no-such-gpu: got %v, stderr %q", err, stderr)
+	}
+}
+
 func writeNPY(t *testing.T, path string, shape []int, f func(int) float32) {
 	t.Helper()
 	n := 1

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vkvgg/vkvgg/extract"
+	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/layers"
 )
 
@@ -24,7 +25,7 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	height := fs.Int("height", 640, "window height")
 	frames := fs.Int("frames", 0, "draw N frames and exit (0: until the window closes)")
 	shot := fs.String("screenshot", "", "save the last frame (and frames saved with s) to this PNG")
-	validation := fs.Bool("validation", false, "turn on the Khronos validation layer; any message fails the run")
+	validation := fs.Bool("validation", false, "turn on the Khronos validation layer (also VKVGG_VALIDATION=1); any message fails the run")
 	precision := fs.String("precision", "fp32", "fp32, or fp16: weights and activations stored as 16-bit floats on the device")
 	if err := parse(fs, args, stdout); err != nil {
 		return helped(err)
@@ -61,7 +62,7 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("view: no image files (.jpg .jpeg .png .gif .webp .bmp) in %v", fs.Args())
 	}
 	return runViewer(ctx, viewOptions{weights: *weights, fcn: *fcn, layer: *layer, images: files, size: *size,
-		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation, cache: pipelineCacheDir(), precision: prec, kernels: kernels}, stdout)
+		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation || os.Getenv(gpu.EnvValidation) == "1", cache: pipelineCacheDir(), precision: prec, kernels: kernels}, stdout)
 }
 
 type viewOptions struct {

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -19,18 +20,20 @@ import (
 
 	vkvggbeam "github.com/vkvgg/vkvgg/beam"
 	"github.com/vkvgg/vkvgg/extract"
+	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/layers"
 )
 
 var (
 	weights = flag.String("weights", "", "weight file (every worker reads it at this path) or random:NAME")
-	layers  = flag.String("layers", "", "comma-separated layer names")
+	names   = flag.String("layers", "", "comma-separated layer names")
 	out     = flag.String("out", "", "the output folder, on storage every worker sees")
 	pool    = flag.String("pool", "", "avg or max: maps pooled over height and width")
 	size    = flag.Int("size", 224, "input size")
 	batch   = flag.Int("batch", 8, "images per run")
 	shard   = flag.Int("shard", 1024, "images per shard")
-	device  = flag.String("device", "auto", "the workers' device: auto, cpu, an index or a name")
+	device  = flag.String("device", "", "the workers' device: auto, cpu, an index or a name (default $VKVGG_DEVICE, else auto)")
 )
 
 func main() {
@@ -40,12 +43,22 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if *weights == "" || *layers == "" || *out == "" || flag.NArg() == 0 {
+	if *weights == "" || *names == "" || *out == "" || flag.NArg() == 0 {
 		log.Fatal("vkvgg-beam: --weights, --layers, --out and at least one PATH are required")
 	}
+	// The library reads no environment: the workers' device, kernels and
+	// validation come from this process's, as for vkvgg.
+	kernels, err := layers.KernelOptionsFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatal(err)
+	}
+	dev := *device
+	if dev == "" {
+		dev = os.Getenv(gpu.EnvDevice)
+	}
 	pipe, s := beam.NewPipelineWithRoot()
-	plan, err := vkvggbeam.Build(s, vkvggbeam.Options{Device: *device, Job: extract.Job{
-		Weights: *weights, Layers: strings.Split(*layers, ","), Pool: p, Size: *size, Batch: *batch, Shard: *shard,
+	plan, err := vkvggbeam.Build(s, vkvggbeam.Options{Device: dev, Kernels: kernels, Validation: os.Getenv(gpu.EnvValidation) == "1", Job: extract.Job{
+		Weights: *weights, Layers: strings.Split(*names, ","), Pool: p, Size: *size, Batch: *batch, Shard: *shard,
 		Out: *out, Paths: flag.Args(), Command: "vkvgg-beam " + strings.Join(flag.Args(), " "),
 	}})
 	if err != nil {
