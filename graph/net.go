@@ -280,6 +280,20 @@ type RunStats struct {
 	Untimed           bool
 }
 
+// Tuned lists the choices the Net's kernels made by timing (see
+// layers.Kit.Tuned): the algorithm of each 3x3 convolution, an fc layer's
+// kernel, a general convolution's tiles or im2col, per input shape, with
+// the candidates' times where this Net timed them. It is nil on the CPU
+// reference. A shape is tuned when it first runs.
+func (n *Net) Tuned() []layers.Tuned {
+	n.mu.lock()
+	defer n.mu.unlock()
+	if n.kit == nil {
+		return nil
+	}
+	return n.kit.Tuned()
+}
+
 // Stats returns where the last successful Run's time went. The device's
 // times need profiling on; without it, on the CPU reference, after a
 // run that failed, or after a RunOnDevice, they are zero.

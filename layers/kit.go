@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/shaders"
@@ -124,6 +125,14 @@ type KernelOptions struct {
 	// which share the rows of a workgroup by subgroup shuffles): for
 	// comparing, and for drivers whose subgroup support is in doubt.
 	NoSubgroups bool
+	// Retune times every choice again instead of taking the ones saved
+	// beside the device's pipeline cache, and saves the new ones over
+	// them (vkvgg tune): for a choice timed in a noisy moment, or after a
+	// driver update that kept the driver's version.
+	Retune bool
+	// TuneRounds is how many timed rounds each candidate gets (0: 3).
+	// More rounds give steadier choices on a busy machine.
+	TuneRounds int
 }
 
 // The values of KernelOptions.Family and KernelOptions.Winograd ("" is
@@ -137,11 +146,20 @@ const (
 	WinogradOff = "off"
 )
 
+// The tuner's timed rounds per candidate: by default, and at most.
+const (
+	defaultTuneRounds = 3
+	maxTuneRounds     = 100
+)
+
 // ErrOptions is the error of KernelOptions a kit does not know.
 var ErrOptions = errors.New("layers: unknown kernel option")
 
 // Validate names a field with a value no kit knows.
 func (o KernelOptions) Validate() error {
+	if o.TuneRounds < 0 || o.TuneRounds > maxTuneRounds {
+		return fmt.Errorf("%w: TuneRounds %d: want 0 (the default, %d) to %d", ErrOptions, o.TuneRounds, defaultTuneRounds, maxTuneRounds)
+	}
 	if err := checkFamily(o.Family); err != nil {
 		return fmt.Errorf("%w: Family %v", ErrOptions, err)
 	}
@@ -242,18 +260,20 @@ type Kit struct {
 	kernels map[string]*gpu.Kernel
 	limit   int // test override of maxWindow, in elements
 
-	wino          string            // KernelOptions.Winograd: "f2", "f4", "off" or "auto"
-	winoV, winoM  *gpu.Buffer       // Winograd scratch, shared by the kit's layers
-	tuned         map[string]string // auto: the fastest algorithm, by layer and shape
-	fcMode        string            // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
-	tileMode      string            // tests: force the GPU conv tiles ("small", "large")
-	colMode       string            // tests: force direct or im2col general convs (convDirect, convIm2col)
-	gemmMode      string            // tests: force the Winograd GEMM kernel (gemmRegister, gemmTiled, gemmTiledSmall)
-	noSubgroups   bool              // KernelOptions.NoSubgroups, or tests and benchmarks: no _sg kernel variants (rowsKernel)
-	groupsMax     int               // tests and benchmarks: winoGroupsMax instead, if > 0
-	scratchFloats int               // tests and benchmarks: the Winograd and pooling scratch sizes in floats, if > 0
-	tuneFile      string            // where tuned is kept ("" for nowhere)
-	held          atomic.Int64      // bytes of HeldBytes
+	wino          string                              // KernelOptions.Winograd: "f2", "f4", "off" or "auto"
+	winoV, winoM  *gpu.Buffer                         // Winograd scratch, shared by the kit's layers
+	tuned         map[string]string                   // auto: the fastest algorithm, by layer and shape
+	tunedTimes    map[string]map[string]time.Duration // the candidates' times of the choices timed by this kit
+	rounds        int                                 // timed rounds per candidate
+	fcMode        string                              // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
+	tileMode      string                              // tests: force the GPU conv tiles ("small", "large")
+	colMode       string                              // tests: force direct or im2col general convs (convDirect, convIm2col)
+	gemmMode      string                              // tests: force the Winograd GEMM kernel (gemmRegister, gemmTiled, gemmTiledSmall)
+	noSubgroups   bool                                // KernelOptions.NoSubgroups, or tests and benchmarks: no _sg kernel variants (rowsKernel)
+	groupsMax     int                                 // tests and benchmarks: winoGroupsMax instead, if > 0
+	scratchFloats int                                 // tests and benchmarks: the Winograd and pooling scratch sizes in floats, if > 0
+	tuneFile      string                              // where tuned is kept ("" for nowhere)
+	held          atomic.Int64                        // bytes of HeldBytes
 }
 
 // NewKit prepares the layers for dev with its default tilings, in fp32.
@@ -284,8 +304,14 @@ func NewKitOptions(dev *gpu.Device, p Precision, o KernelOptions) (*Kit, error) 
 		wino = "auto"
 	}
 	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: defaultConvConfig(info, cpu), cpu: cpu, kernels: map[string]*gpu.Kernel{},
-		wino: wino, tuned: map[string]string{}, tuneFile: dev.TuningFile(), noSubgroups: o.NoSubgroups}
-	k.loadTuning()
+		wino: wino, tuned: map[string]string{}, tunedTimes: map[string]map[string]time.Duration{}, rounds: defaultTuneRounds,
+		tuneFile: dev.TuningFile(), noSubgroups: o.NoSubgroups}
+	if o.TuneRounds > 0 {
+		k.rounds = o.TuneRounds
+	}
+	if !o.Retune {
+		k.loadTuning()
+	}
 	return k, nil
 }
 

@@ -543,6 +543,31 @@ func TestTimeCandidates(t *testing.T) {
 	}
 }
 
+// TestTuneRounds: a kit with TuneRounds times each candidate that many
+// rounds: two equal candidates take 2 untimed and 2x6 timed submissions
+// with 6 rounds (9 if noise made one sit out after the first; the
+// default 3 rounds would make 8 or 6).
+func TestTuneRounds(t *testing.T) {
+	dev, kit, rng := familyKitOptions(t, layers.KernelOptions{Family: "cpu", TuneRounds: 6})
+	s := layers.Shape{N: 1, H: 128, W: 128, C: 64}
+	x := tensorAt(t, dev, layertest.Uniform(rng, s.Len(), -1, 1), s, 0)
+	y := tensorAt(t, dev, make([]float32, s.Len()), s, 0)
+	relu, err := layers.ReLU{}.Upload(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relu.Close()
+	subs := dev.Submissions()
+	if _, err := kit.TimeCandidates(2, func(seq *gpu.Sequence, i int) error {
+		return relu.Record(seq, []layers.Tensor{x}, y)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := dev.Submissions() - subs; n != 14 && n != 9 {
+		t.Errorf("%d submissions, want 2 untimed and 12 timed (or 7)", n)
+	}
+}
+
 // TestContenders: after the tuner's first round, the candidates within 4x
 // of the fastest stay, in order.
 func TestContenders(t *testing.T) {
@@ -690,6 +715,69 @@ func TestTuningSaved(t *testing.T) {
 	dev, kit = open()
 	if got := kit.Tuning(); len(got) != 0 {
 		t.Errorf("from a file of other kernels: %v", got)
+	}
+	kit.Close()
+	dev.Close()
+}
+
+// TestRetune: a kit opened with Retune ignores the saved choices, times
+// every candidate again (with the rounds asked for) and saves its choice
+// over the old one; a kit without it takes the saved choice untimed.
+func TestRetune(t *testing.T) {
+	testdev.Open(t) // skips or fails as the GPU tests do
+	dir := filepath.Join(t.TempDir(), "cache")
+	c := func(rng *rand.Rand) layertest.OpCase {
+		return convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 12, 10, 8, 16)
+	}
+	rng := layertest.Seed(t)
+	dev, kit := cachedKits(t, dir, layers.KernelOptions{})()
+	layertest.CheckOp(t, kit, rng, c(rng))
+	first := kit.Tuned()
+	path := dev.TuningFile()
+	kit.Close()
+	dev.Close()
+	if len(first) != 1 || len(first[0].Times) != 3 {
+		t.Fatalf("first tuning: %+v", first)
+	}
+	// Plant a choice the timing did not make.
+	key, planted := first[0].Key, "f2"
+	if first[0].Choice == planted {
+		planted = "f4"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved map[string]string
+	if err := json.Unmarshal(b, &saved); err != nil {
+		t.Fatal(err)
+	}
+	saved[key] = planted
+	b, _ = json.Marshal(saved)
+	os.WriteFile(path, b, 0o644)
+
+	dev, kit = cachedKits(t, dir, layers.KernelOptions{})()
+	layertest.CheckOp(t, kit, rng, c(rng))
+	if got := kit.Tuned(); len(got) != 1 || got[0].Choice != planted || got[0].Times != nil {
+		t.Errorf("without Retune: %+v, want the saved %s, untimed", got, planted)
+	}
+	kit.Close()
+	dev.Close()
+
+	dev, kit = cachedKits(t, dir, layers.KernelOptions{Retune: true, TuneRounds: 2})()
+	if got := kit.Tuned(); len(got) != 0 {
+		t.Errorf("a retuning kit starts from %+v, want nothing", got)
+	}
+	layertest.CheckOp(t, kit, rng, c(rng))
+	got := kit.Tuned()
+	kit.Close()
+	dev.Close()
+	if len(got) != 1 || len(got[0].Times) != 3 || got[0].Times[got[0].Choice] != slices.Min(slices.Collect(maps.Values(got[0].Times))) {
+		t.Fatalf("with Retune: %+v, want the fastest of three timed candidates", got)
+	}
+	dev, kit = cachedKits(t, dir, layers.KernelOptions{})()
+	if saved := kit.Tuning(); saved[key] != got[0].Choice {
+		t.Errorf("saved after retuning: %s, want %s", saved[key], got[0].Choice)
 	}
 	kit.Close()
 	dev.Close()

@@ -19,7 +19,8 @@ func TestKernelOptions(t *testing.T) {
 	for _, c := range []struct {
 		o    layers.KernelOptions
 		want string
-	}{{layers.KernelOptions{Family: "GPU"}, `Family "GPU"`}, {layers.KernelOptions{Winograd: "f3"}, `Winograd "f3"`}} {
+	}{{layers.KernelOptions{Family: "GPU"}, `Family "GPU"`}, {layers.KernelOptions{Winograd: "f3"}, `Winograd "f3"`},
+		{layers.KernelOptions{TuneRounds: -1}, "TuneRounds -1"}, {layers.KernelOptions{Retune: true, TuneRounds: 101}, "TuneRounds 101"}} {
 		if err := c.o.Validate(); !errors.Is(err, layers.ErrOptions) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: got %v, want ErrOptions with %q", c.o, err, c.want)
 		}

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vkvgg/vkvgg/gpu"
@@ -474,18 +476,22 @@ func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, 
 	}
 	best = options[fastest(times)]
 	k.tuned[key] = best
+	k.tunedTimes[key] = map[string]time.Duration{}
+	for i, o := range options {
+		k.tunedTimes[key][o] = times[i]
+	}
 	k.saveTuning()
 	return best, true, nil
 }
 
 // timeCandidates times n recordings of the same work (record(s, i) records
 // candidate i): each is run once untimed (the driver may compile its
-// kernels at their first dispatch: lavapipe does), then three timed rounds
-// in which the candidates take turns (a burst of noise from other
+// kernels at their first dispatch: lavapipe does), then timed rounds
+// (KernelOptions.TuneRounds, three by default) in which the candidates take turns (a burst of noise from other
 // processes then slows one round of every candidate, not every round of
 // one), and it returns the fastest time of each. A candidate whose time in
 // the first round is more than prunePast times the fastest's sits out the
-// other two: it cannot win, and a hopeless kernel (shared memory on a CPU
+// rest: it cannot win, and a hopeless kernel (shared memory on a CPU
 // device) would otherwise take most of the tuning. The time is the
 // device's own where every candidate can be timed with timestamps (from
 // the start of the first dispatch to the end of the last, gaps between
@@ -541,7 +547,7 @@ func (k *Kit) timeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 	for i := range live {
 		live[i] = i
 	}
-	for round := range 3 {
+	for round := range k.rounds {
 		for _, i := range live {
 			if err := run(i); err != nil {
 				return nil, err
@@ -669,11 +675,26 @@ func (k *Kit) HeldBytes() int64 { return k.held.Load() }
 // layer's kernel ("storage" on GPUs, "texel", "texel-wide"), and a
 // general convolution's tiles on GPUs ("small", "large") or im2col on CPU
 // devices ("direct", "im2col").
-func (k *Kit) Tuning() map[string]string {
-	out := make(map[string]string, len(k.tuned))
+func (k *Kit) Tuning() map[string]string { return maps.Clone(k.tuned) }
+
+// Tuned is one of a kit's choices: the layer, input shape and precision
+// it was made for (Key, as Tuning's), the candidate chosen, and the
+// candidates' best times where this kit timed them (nil for a choice
+// read from the tuning file). A candidate far slower than the fastest in
+// the first round was timed in that round only.
+type Tuned struct {
+	Key    string
+	Choice string
+	Times  map[string]time.Duration
+}
+
+// Tuned lists the kit's choices by key.
+func (k *Kit) Tuned() []Tuned {
+	var out []Tuned
 	for key, v := range k.tuned {
-		out[key] = v
+		out = append(out, Tuned{Key: key, Choice: v, Times: maps.Clone(k.tunedTimes[key])})
 	}
+	slices.SortFunc(out, func(a, b Tuned) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 

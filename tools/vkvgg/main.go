@@ -84,6 +84,7 @@ const usage = `usage:
   vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
   vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
   vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
+  vkvgg tune     --weights W [--device D] [--batches 1,8] [--size S] [--rounds N]
 W: a tensorflow-vgg .npy/.npz file, a torchvision .pth state dict, or random:NAME
    (random:vgg16, random:vgg19, random:alexnet, random:resnet18 ... random:resnet152,
    random:torchvision-vgg16)
@@ -117,11 +118,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return validate(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "tune":
+		return tuneCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, grid, view, extract, train, predict, validate, bench; vkvgg help for usage)", args[0])
+	return fmt.Errorf("unknown command %q (commands: devices, layers, classify, features, grid, view, extract, train, predict, validate, bench, tune; vkvgg help for usage)", args[0])
 }
 
 func devices(w io.Writer) error {
@@ -171,6 +174,8 @@ type netFlags struct {
 	precision string
 	prec      layers.Precision     // parsed by check
 	kernels   layers.KernelOptions // from the environment, by check
+	retune    bool                 // tune: time every choice again
+	rounds    int                  // tune: timed rounds per candidate
 }
 
 func (f *netFlags) register(fs *flag.FlagSet) {
@@ -211,8 +216,10 @@ func (f *netFlags) options() models.Options {
 	if dev == "" {
 		dev = models.DeviceAuto
 	}
+	k := f.kernels
+	k.Retune, k.TuneRounds = f.retune, f.rounds
 	return models.Options{Device: dev, Validation: os.Getenv(gpu.EnvValidation) == "1", PipelineCache: pipelineCacheDir(),
-		Precision: f.prec, Kernels: f.kernels}
+		Precision: f.prec, Kernels: k}
 }
 
 // open loads the network; check, when not nil, runs on its graph before
@@ -588,6 +595,23 @@ func readInput(input string, paths []string, size int) (graph.Batch, error) {
 	return b, nil
 }
 
+// parseBatches reads --batches, a list of batch sizes of size x size
+// images.
+func parseBatches(list string, size int) ([]int, error) {
+	var sizes []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--batches: %q is not a batch size", s)
+		}
+		if float64(n)*float64(size)*float64(size)*3 >= 1<<31 {
+			return nil, fmt.Errorf("--batches %d with --size %d: an input of 2^31 values or more", n, size)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var nf netFlags
@@ -607,16 +631,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var sizes []int
-	for _, s := range strings.Split(*batches, ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return fmt.Errorf("--batches: %q is not a batch size", s)
-		}
-		if float64(n)*float64(*size)*float64(*size)*3 >= 1<<31 {
-			return fmt.Errorf("--batches %d with --size %d: an input of 2^31 values or more", n, *size)
-		}
-		sizes = append(sizes, n)
+	sizes, err := parseBatches(*batches, *size)
+	if err != nil {
+		return err
 	}
 	// Each precision of the list gets a Net of its own, all loaded
 	// before any timing, and each batch size is timed on each in turn,

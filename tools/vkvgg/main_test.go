@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -823,5 +824,54 @@ func TestBench(t *testing.T) {
 	}
 	if math.Abs(sum-100) > 1 {
 		t.Errorf("the shares add up to %.1f%%:\n%s", sum, stdout)
+	}
+}
+
+// TestTune: vkvgg tune times every choice of a network again, prints each
+// with its candidates' times and saves them in the pipeline cache
+// folder, where the next load finds them; it refuses the CPU reference.
+func TestTune(t *testing.T) {
+	if device(t) == models.DeviceCPU {
+		t.Skip("no Vulkan device")
+	}
+	dir := t.TempDir()
+	t.Setenv(EnvPipelineCache, dir)
+	out, _, err := runCmd(t, "tune", "--weights", "../../testdata/tv/resnet18.pth", "--size", "40", "--batches", "1,2", "--rounds", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, "choices for resnet18") || !strings.Contains(last, "2 rounds per candidate") || !strings.Contains(last, "saved in "+dir) {
+		t.Fatalf("last line %q", last)
+	}
+	var n int
+	if _, err := fmt.Sscanf(last, "%d choices", &n); err != nil || n < 4 || n != len(lines)-1 {
+		t.Errorf("%d choices announced, %d listed:\n%s", n, len(lines)-1, out)
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.Contains(l, " ms") || !strings.Contains(l, "(") {
+			t.Errorf("a choice without its times: %q", l)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "tuning-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("tuning files %v in %s", files, dir)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved map[string]string
+	if err := json.Unmarshal(b, &saved); err != nil || len(saved) != n+1 { // and the kernels' version
+		t.Errorf("the tuning file holds %d entries (%v), want %d choices and the kernels' version", len(saved), err, n)
+	}
+	for _, args := range [][]string{
+		{"tune", "--device", "cpu", "--weights", "random:resnet18", "--size", "40"},
+		{"tune", "--weights", "random:resnet18", "--rounds", "0"},
+	} {
+		if _, _, err := runCmd(t, args...); err == nil {
+			t.Errorf("vkvgg %s: accepted", strings.Join(args, " "))
+		}
 	}
 }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vkvgg/vkvgg/graph"
+)
+
+// tuneCmd times every choice of a network's kernels again on its device
+// (the algorithm of each 3x3 convolution, an fc layer's kernel, a general
+// convolution's tiles or im2col) at the batch sizes given, with more
+// rounds than a first run takes, saves the choices over the ones kept
+// beside the pipeline cache, and prints them with each candidate's time.
+func tuneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tune", flag.ContinueOnError)
+	var nf netFlags
+	nf.register(fs)
+	batches := fs.String("batches", "1,8", "comma-separated batch sizes")
+	size := fs.Int("size", 224, "input size")
+	rounds := fs.Int("rounds", 5, "timed rounds per candidate (a first run takes 3)")
+	if err := parse(fs, args, stdout); err != nil {
+		return helped(err)
+	}
+	if *size < 1 || *rounds < 1 || *rounds > 100 {
+		return errors.New("tune: --size must be at least 1 and --rounds from 1 to 100")
+	}
+	sizes, err := parseBatches(*batches, *size)
+	if err != nil {
+		return err
+	}
+	nf.retune, nf.rounds = true, *rounds
+	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(sizes[0], *size, *size, "prob") })
+	if err != nil {
+		return err
+	}
+	defer net.Close()
+	dev := net.Device()
+	if dev == nil {
+		return errors.New("tune: the CPU reference has no kernels to choose between (tune runs on a Vulkan device)")
+	}
+	for _, n := range sizes {
+		b := graph.Batch{N: n, H: *size, W: *size, Data: make([]float32, n**size**size*3)}
+		for i := range b.Data {
+			b.Data[i] = float32(i%251) / 250
+		}
+		start := time.Now()
+		if _, err := net.Run(ctx, b, "prob"); err != nil { // the first run of a shape tunes it
+			return err
+		}
+		fmt.Fprintf(stderr, "vkvgg: batch %d of %dx%d tuned in %.1f s\n", n, *size, *size, time.Since(start).Seconds())
+	}
+	tuned := net.Tuned()
+	for _, t := range tuned {
+		if t.Times == nil {
+			continue // not timed by this run (none should be)
+		}
+		names := make([]string, 0, len(t.Times))
+		for c := range t.Times {
+			names = append(names, c)
+		}
+		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(t.Times[a], t.Times[b]) })
+		var parts []string
+		for _, c := range names {
+			parts = append(parts, fmt.Sprintf("%s %.3f ms", c, float64(t.Times[c])/1e6))
+		}
+		fmt.Fprintf(stdout, "%-40s %-10s (%s)\n", t.Key, t.Choice, strings.Join(parts, ", "))
+	}
+	where := "not saved: no pipeline cache folder (" + EnvPipelineCache + "=off)"
+	if f := dev.TuningFile(); f != "" {
+		where = "saved in " + f
+	}
+	fmt.Fprintf(stdout, "%d choices for %s on %s, %d rounds per candidate; %s\n", len(tuned), net.Name, dev.Info().Name, *rounds, where)
+	return nil
+}
