@@ -496,14 +496,12 @@ func cachedKits(t *testing.T, dir string, o layers.KernelOptions) func() (*gpu.D
 	}
 }
 
-// TestTimeCandidates: the tuner records each candidate once and times the
-// one that does far more work (40 ReLUs against 1) as slower, whichever
-// comes first: one untimed run of each, then a first round of both, after
-// which the slow one usually sits out the other two rounds (6
-// submissions; 8 where noise hid the gap). Which candidates sit out is
-// TestContenders'.
-func TestTimeCandidates(t *testing.T) {
-	dev, kit, rng := familyKit(t, "cpu")
+// reluCandidate is the tuner tests' work: a kit of the options o, a ReLU
+// kernel on it (closed at the test's end) and its 1x128x128x64 input and
+// output.
+func reluCandidate(t *testing.T, o layers.KernelOptions) (*gpu.Device, *layers.Kit, layers.Kernel, layers.Tensor, layers.Tensor) {
+	t.Helper()
+	dev, kit, rng := familyKitOptions(t, o)
 	s := layers.Shape{N: 1, H: 128, W: 128, C: 64}
 	x := tensorAt(t, dev, layertest.Uniform(rng, s.Len(), -1, 1), s, 0)
 	y := tensorAt(t, dev, make([]float32, s.Len()), s, 0)
@@ -511,7 +509,18 @@ func TestTimeCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer relu.Close()
+	t.Cleanup(func() { relu.Close() })
+	return dev, kit, relu, x, y
+}
+
+// TestTimeCandidates: the tuner records each candidate once and times the
+// one that does far more work (40 ReLUs against 1) as slower, whichever
+// comes first: one untimed run of each, then a first round of both, after
+// which the slow one usually sits out the other two rounds (6
+// submissions; 8 where noise hid the gap). Which candidates sit out is
+// TestContenders'.
+func TestTimeCandidates(t *testing.T) {
+	dev, kit, relu, x, y := reluCandidate(t, layers.KernelOptions{Family: "cpu"})
 	for _, reps := range [][2]int{{1, 40}, {40, 1}} {
 		var recorded []int
 		subs := dev.Submissions()
@@ -548,15 +557,7 @@ func TestTimeCandidates(t *testing.T) {
 // with 6 rounds (9 if noise made one sit out after the first; the
 // default 3 rounds would make 8 or 6).
 func TestTuneRounds(t *testing.T) {
-	dev, kit, rng := familyKitOptions(t, layers.KernelOptions{Family: "cpu", TuneRounds: 6})
-	s := layers.Shape{N: 1, H: 128, W: 128, C: 64}
-	x := tensorAt(t, dev, layertest.Uniform(rng, s.Len(), -1, 1), s, 0)
-	y := tensorAt(t, dev, make([]float32, s.Len()), s, 0)
-	relu, err := layers.ReLU{}.Upload(kit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relu.Close()
+	dev, kit, relu, x, y := reluCandidate(t, layers.KernelOptions{Family: "cpu", TuneRounds: 6})
 	subs := dev.Submissions()
 	if _, err := kit.TimeCandidates(2, func(seq *gpu.Sequence, i int) error {
 		return relu.Record(seq, []layers.Tensor{x}, y)
