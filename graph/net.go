@@ -280,11 +280,12 @@ type RunStats struct {
 	Untimed           bool
 }
 
-// Tuned lists the choices the Net's kernels made by timing (see
-// layers.Kit.Tuned): the algorithm of each 3x3 convolution, an fc layer's
-// kernel, a general convolution's tiles or im2col, per input shape, with
-// the candidates' times where this Net timed them. It is nil on the CPU
-// reference. A shape is tuned when it first runs.
+// Tuned lists the choices the Net's layers made so far (see
+// layers.Kit.Tuned): the algorithm of each 3x3 convolution and its
+// Winograd GEMM kernel, an fc layer's kernel, a general convolution's
+// tiles or im2col, per input shape, with the candidates' times where this
+// Net timed them (nil for a choice read from the tuning file). A shape
+// chooses when it first runs. It is nil on the CPU reference.
 func (n *Net) Tuned() []layers.Tuned {
 	n.mu.lock()
 	defer n.mu.unlock()
@@ -292,6 +293,17 @@ func (n *Net) Tuned() []layers.Tuned {
 		return nil
 	}
 	return n.kit.Tuned()
+}
+
+// TuningError is why the Net's last save of its timed choices failed, or
+// nil (layers.Kit.TuningError).
+func (n *Net) TuningError() error {
+	n.mu.lock()
+	defer n.mu.unlock()
+	if n.kit == nil {
+		return nil
+	}
+	return n.kit.TuningError()
 }
 
 // Stats returns where the last successful Run's time went. The device's

@@ -146,10 +146,11 @@ const (
 	WinogradOff = "off"
 )
 
-// The tuner's timed rounds per candidate: by default, and at most.
+// The tuner's timed rounds per candidate (KernelOptions.TuneRounds): by
+// default, and at most.
 const (
 	defaultTuneRounds = 3
-	maxTuneRounds     = 100
+	MaxTuneRounds     = 100
 )
 
 // ErrOptions is the error of KernelOptions a kit does not know.
@@ -157,8 +158,8 @@ var ErrOptions = errors.New("layers: unknown kernel option")
 
 // Validate names a field with a value no kit knows.
 func (o KernelOptions) Validate() error {
-	if o.TuneRounds < 0 || o.TuneRounds > maxTuneRounds {
-		return fmt.Errorf("%w: TuneRounds %d: want 0 (the default, %d) to %d", ErrOptions, o.TuneRounds, defaultTuneRounds, maxTuneRounds)
+	if o.TuneRounds < 0 || o.TuneRounds > MaxTuneRounds {
+		return fmt.Errorf("%w: TuneRounds %d: want 0 (the default, %d) to %d", ErrOptions, o.TuneRounds, defaultTuneRounds, MaxTuneRounds)
 	}
 	if err := checkFamily(o.Family); err != nil {
 		return fmt.Errorf("%w: Family %v", ErrOptions, err)
@@ -264,6 +265,8 @@ type Kit struct {
 	winoV, winoM  *gpu.Buffer                         // Winograd scratch, shared by the kit's layers
 	tuned         map[string]string                   // auto: the fastest algorithm, by layer and shape
 	tunedTimes    map[string]map[string]time.Duration // the candidates' times of the choices timed by this kit
+	used          map[string]bool                     // the keys of the choices the kit's layers made (Tuned)
+	saveErr       error                               // the last saveTuning's
 	rounds        int                                 // timed rounds per candidate
 	fcMode        string                              // tests: force the fc kernel (fcStorage, fcTexel, fcTexelWide)
 	tileMode      string                              // tests: force the GPU conv tiles ("small", "large")
@@ -304,7 +307,7 @@ func NewKitOptions(dev *gpu.Device, p Precision, o KernelOptions) (*Kit, error) 
 		wino = "auto"
 	}
 	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: defaultConvConfig(info, cpu), cpu: cpu, kernels: map[string]*gpu.Kernel{},
-		wino: wino, tuned: map[string]string{}, tunedTimes: map[string]map[string]time.Duration{}, rounds: defaultTuneRounds,
+		wino: wino, tuned: map[string]string{}, tunedTimes: map[string]map[string]time.Duration{}, used: map[string]bool{}, rounds: defaultTuneRounds,
 		tuneFile: dev.TuningFile(), noSubgroups: o.NoSubgroups}
 	if o.TuneRounds > 0 {
 		k.rounds = o.TuneRounds

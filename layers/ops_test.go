@@ -652,7 +652,9 @@ func TestWinogradScratchSize(t *testing.T) {
 func TestTuningSaved(t *testing.T) {
 	testdev.Open(t) // skips or fails as the GPU tests do
 	dir := filepath.Join(t.TempDir(), "cache")
-	open := cachedKits(t, dir, layers.KernelOptions{})
+	// The CPU family on any device: a GPU kit also chooses an f2 or f4
+	// layer's Winograd GEMM kernel, which would add choices.
+	open := cachedKits(t, dir, layers.KernelOptions{Family: "cpu"})
 	dev, kit := open()
 	rng := layertest.Seed(t)
 	layertest.CheckOp(t, kit, rng, convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 12, 10, 8, 16))
@@ -682,7 +684,7 @@ func TestTuningSaved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := layers.NewKitPrecision(devB, layers.FP16)
+		b, err := layers.NewKitOptions(devB, layers.FP16, layers.KernelOptions{Family: "cpu"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -727,12 +729,15 @@ func TestTuningSaved(t *testing.T) {
 func TestRetune(t *testing.T) {
 	testdev.Open(t) // skips or fails as the GPU tests do
 	dir := filepath.Join(t.TempDir(), "cache")
-	c := func(rng *rand.Rand) layertest.OpCase {
-		return convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, 12, 10, 8, 16)
+	// The CPU family on any device: GPU kits also choose the Winograd
+	// GEMM kernel of an f2 or f4 layer, which would add choices.
+	cpu := layers.KernelOptions{Family: "cpu"}
+	c := func(rng *rand.Rand, h int) layertest.OpCase {
+		return convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 1, h, 10, 8, 16)
 	}
 	rng := layertest.Seed(t)
-	dev, kit := cachedKits(t, dir, layers.KernelOptions{})()
-	layertest.CheckOp(t, kit, rng, c(rng))
+	dev, kit := cachedKits(t, dir, cpu)()
+	layertest.CheckOp(t, kit, rng, c(rng, 12))
 	first := kit.Tuned()
 	path := dev.TuningFile()
 	kit.Close()
@@ -740,48 +745,89 @@ func TestRetune(t *testing.T) {
 	if len(first) != 1 || len(first[0].Times) != 3 {
 		t.Fatalf("first tuning: %+v", first)
 	}
-	// Plant a choice the timing did not make.
-	key, planted := first[0].Key, "f2"
-	if first[0].Choice == planted {
-		planted = "f4"
+	key := first[0].Key
+	// plant writes a choice the timing did not make into the file.
+	plant := func(not ...string) string {
+		v := "direct"
+		for _, o := range []string{"direct", "f2", "f4"} {
+			if !slices.Contains(not, o) {
+				v = o
+				break
+			}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var saved map[string]string
+		if err := json.Unmarshal(b, &saved); err != nil {
+			t.Fatal(err)
+		}
+		saved[key] = v
+		b, _ = json.Marshal(saved)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var saved map[string]string
-	if err := json.Unmarshal(b, &saved); err != nil {
-		t.Fatal(err)
-	}
-	saved[key] = planted
-	b, _ = json.Marshal(saved)
-	os.WriteFile(path, b, 0o644)
+	planted := plant(first[0].Choice)
 
-	dev, kit = cachedKits(t, dir, layers.KernelOptions{})()
-	layertest.CheckOp(t, kit, rng, c(rng))
+	dev, kit = cachedKits(t, dir, cpu)()
+	layertest.CheckOp(t, kit, rng, c(rng, 12))
 	if got := kit.Tuned(); len(got) != 1 || got[0].Choice != planted || got[0].Times != nil {
 		t.Errorf("without Retune: %+v, want the saved %s, untimed", got, planted)
+	}
+	// Another process changes the choice (vkvgg tune); this kit then
+	// times a new shape and saves only that, not its stale copy.
+	newer := plant(planted)
+	layertest.CheckOp(t, kit, rng, c(rng, 14))
+	if err := kit.TuningError(); err != nil {
+		t.Fatal(err)
+	}
+	kit.Close()
+	dev.Close()
+	dev, kit = cachedKits(t, dir, cpu)()
+	if saved := kit.Tuning(); saved[key] != newer || len(saved) != 2 {
+		t.Errorf("after another process's change and a new shape: %v, want %s for %s", saved, newer, key)
 	}
 	kit.Close()
 	dev.Close()
 
-	dev, kit = cachedKits(t, dir, layers.KernelOptions{Retune: true, TuneRounds: 2})()
+	dev, kit = cachedKits(t, dir, layers.KernelOptions{Family: "cpu", Retune: true, TuneRounds: 2})()
 	if got := kit.Tuned(); len(got) != 0 {
 		t.Errorf("a retuning kit starts from %+v, want nothing", got)
 	}
-	layertest.CheckOp(t, kit, rng, c(rng))
+	layertest.CheckOp(t, kit, rng, c(rng, 12))
 	got := kit.Tuned()
 	kit.Close()
 	dev.Close()
 	if len(got) != 1 || len(got[0].Times) != 3 || got[0].Times[got[0].Choice] != slices.Min(slices.Collect(maps.Values(got[0].Times))) {
 		t.Fatalf("with Retune: %+v, want the fastest of three timed candidates", got)
 	}
-	dev, kit = cachedKits(t, dir, layers.KernelOptions{})()
-	if saved := kit.Tuning(); saved[key] != got[0].Choice {
-		t.Errorf("saved after retuning: %s, want %s", saved[key], got[0].Choice)
+	dev, kit = cachedKits(t, dir, cpu)()
+	if saved := kit.Tuning(); saved[key] != got[0].Choice || len(saved) != 2 {
+		t.Errorf("saved after retuning: %v, want %s for %s and the other shape kept", saved, got[0].Choice, key)
 	}
 	kit.Close()
 	dev.Close()
+
+	// A folder that cannot be made: the choice holds, the error is told.
+	file := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(file, nil, 0o644)
+	if dev, err := gpu.Open(gpu.Options{Device: testdev.DeviceName(), PipelineCache: filepath.Join(file, "cache")}); err == nil {
+		kit, err := layers.NewKitOptions(dev, layers.FP32, cpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layertest.CheckOp(t, kit, rng, c(rng, 12))
+		if kit.TuningError() == nil {
+			t.Errorf("a tuning file under %s saved without error", file)
+		}
+		kit.Close()
+		dev.Close()
+	} else {
+		t.Logf("gpu.Open refused the cache folder: %v", err)
+	}
 }
 
 // TestConvAddFused: the general convolution with a residual added in its

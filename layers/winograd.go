@@ -468,6 +468,7 @@ func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, 
 		key += " no-subgroups" // other kernels: timed apart
 	}
 	if v, ok := k.tuned[key]; ok && slices.Contains(options, v) {
+		k.used[key] = true
 		return v, false, nil
 	}
 	times, err := k.timeCandidates(len(options), record)
@@ -476,18 +477,20 @@ func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, 
 	}
 	best = options[fastest(times)]
 	k.tuned[key] = best
+	k.used[key] = true
 	k.tunedTimes[key] = map[string]time.Duration{}
 	for i, o := range options {
 		k.tunedTimes[key][o] = times[i]
 	}
-	k.saveTuning()
+	k.saveErr = k.saveTuning()
 	return best, true, nil
 }
 
 // timeCandidates times n recordings of the same work (record(s, i) records
 // candidate i): each is run once untimed (the driver may compile its
 // kernels at their first dispatch: lavapipe does), then timed rounds
-// (KernelOptions.TuneRounds, three by default) in which the candidates take turns (a burst of noise from other
+// (KernelOptions.TuneRounds, three by default) in which the candidates
+// take turns (a burst of noise from other
 // processes then slows one round of every candidate, not every round of
 // one), and it returns the fastest time of each. A candidate whose time in
 // the first round is more than prunePast times the fastest's sits out the
@@ -629,52 +632,63 @@ func (k *Kit) readTuning() map[string]string {
 // file and rename, so that two processes never leave a torn file),
 // merged with what the file holds now: another kit (another precision,
 // another process) may have saved choices since this one read it.
-func (k *Kit) saveTuning() {
+func (k *Kit) saveTuning() error {
 	if k.tuneFile == "" {
-		return
+		return nil
 	}
 	all := k.readTuning()
 	if all == nil {
 		all = map[string]string{}
 	}
-	for key, v := range k.tuned {
-		all[key] = v
+	// Only what this kit timed: a choice it loaded may have been timed
+	// again since (vkvgg tune) by another process.
+	for key := range k.tunedTimes {
+		all[key] = k.tuned[key]
 	}
 	all[tuningKernels] = shaders.Version()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "\t")
-	if enc.Encode(all) != nil {
-		return
+	if err := enc.Encode(all); err != nil {
+		return err
 	}
-	b := buf.Bytes()
-	if os.MkdirAll(filepath.Dir(k.tuneFile), 0o755) != nil {
-		return
+	if err := os.MkdirAll(filepath.Dir(k.tuneFile), 0o755); err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(filepath.Dir(k.tuneFile), ".tuning-*")
 	if err != nil {
-		return
+		return err
 	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil && cerr == nil {
-		if os.Rename(f.Name(), k.tuneFile) == nil {
-			return
+	_, err = f.Write(buf.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if err = os.Rename(f.Name(), k.tuneFile); err == nil {
+			return nil
 		}
 	}
 	os.Remove(f.Name())
+	return err
 }
+
+// TuningError is why the kit's last save of its choices failed, or nil
+// (a kit without a tuning file saves nothing and fails nothing). Runs go
+// on without the file: the next process times again.
+func (k *Kit) TuningError() error { return k.saveErr }
 
 // HeldBytes is the device memory the kit's layers made beyond their
 // uploaded weights: Winograd weights, scratch buffers. A memory planner
 // counts it against the device.
 func (k *Kit) HeldBytes() int64 { return k.held.Load() }
 
-// Tuning returns the kit's timed choices, keyed by layer, input shape and
-// precision: a 3x3 convolution's algorithm ("direct", "f2", "f4"), an fc
-// layer's kernel ("storage" on GPUs, "texel", "texel-wide"), and a
+// Tuning returns the kit's choices, read from the tuning file or timed,
+// keyed by layer, input shape and precision: a 3x3 convolution's
+// algorithm ("direct", "f2", "f4") and on GPUs its Winograd GEMM kernel,
+// an fc layer's kernel ("storage" on GPUs, "texel", "texel-wide"), and a
 // general convolution's tiles on GPUs ("small", "large") or im2col on CPU
-// devices ("direct", "im2col").
+// devices ("direct", "im2col"). It must not run while the kit records.
 func (k *Kit) Tuning() map[string]string { return maps.Clone(k.tuned) }
 
 // Tuned is one of a kit's choices: the layer, input shape and precision
@@ -688,11 +702,13 @@ type Tuned struct {
 	Times  map[string]time.Duration
 }
 
-// Tuned lists the kit's choices by key.
+// Tuned lists, by key, the choices the kit's layers made so far: timed
+// by this kit, or read from the tuning file. Like Tuning, it must not run
+// while the kit records.
 func (k *Kit) Tuned() []Tuned {
 	var out []Tuned
-	for key, v := range k.tuned {
-		out = append(out, Tuned{Key: key, Choice: v, Times: maps.Clone(k.tunedTimes[key])})
+	for key := range k.used {
+		out = append(out, Tuned{Key: key, Choice: k.tuned[key], Times: maps.Clone(k.tunedTimes[key])})
 	}
 	slices.SortFunc(out, func(a, b Tuned) int { return strings.Compare(a.Key, b.Key) })
 	return out

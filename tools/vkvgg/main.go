@@ -84,7 +84,7 @@ const usage = `usage:
   vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
   vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
   vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
-  vkvgg tune     --weights W [--device D] [--batches 1,8] [--size S] [--rounds N]
+  vkvgg tune     --weights W [--device D] [--batches 1,8] [--size S] [--precision P] [--rounds N]
 W: a tensorflow-vgg .npy/.npz file, a torchvision .pth state dict, or random:NAME
    (random:vgg16, random:vgg19, random:alexnet, random:resnet18 ... random:resnet152,
    random:torchvision-vgg16)

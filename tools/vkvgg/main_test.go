@@ -41,8 +41,10 @@ func runCmd(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errb.String(), err
 }
 
-// device returns the --device value for the tests: the Vulkan device when
-// one exists (validation on through VKVGG_VALIDATION), else the CPU.
+// device returns the --device value of the tests that need a Vulkan
+// device: "", the command's default ($VKVGG_DEVICE, else the best one),
+// with validation on through VKVGG_VALIDATION. Without a device the test
+// skips (or fails under VKVGG_REQUIRE_GPU).
 func device(t *testing.T) string {
 	t.Helper()
 	testdev.Open(t) // skips or fails as the GPU tests do
@@ -831,9 +833,7 @@ func TestBench(t *testing.T) {
 // with its candidates' times and saves them in the pipeline cache
 // folder, where the next load finds them; it refuses the CPU reference.
 func TestTune(t *testing.T) {
-	if device(t) == models.DeviceCPU {
-		t.Skip("no Vulkan device")
-	}
+	device(t) // skips without a Vulkan device
 	dir := t.TempDir()
 	t.Setenv(EnvPipelineCache, dir)
 	out, _, err := runCmd(t, "tune", "--weights", "../../testdata/tv/resnet18.pth", "--size", "40", "--batches", "1,2", "--rounds", "2")
