@@ -2,13 +2,13 @@ package torchvision
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
 
 	"github.com/vkvgg/vkvgg/internal/parallel"
+	"github.com/vkvgg/vkvgg/internal/randw"
 	"github.com/vkvgg/vkvgg/npy"
 )
 
@@ -29,15 +29,9 @@ func Random(name string, seed uint64) (StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	stream := func(name string, i int) *rand.Rand {
-		h := fnv.New64a()
-		h.Write([]byte(name))
-		return rand.New(rand.NewPCG(seed, h.Sum64()+uint64(i)*0x9e3779b97f4a7c15))
-	}
 	// Biases and batch norms from one stream per module; weights in
-	// chunks of whole rows (units), one stream each, filled on every core.
-	// The chunks are fixed by the shapes, never by the cores, so the
-	// weights are the same on every machine.
+	// chunks of whole rows (units), one stream each (randw), filled on
+	// every core.
 	sd := StateDict{}
 	type chunk struct {
 		sp       spec
@@ -47,7 +41,7 @@ func Random(name string, seed uint64) (StateDict, error) {
 	}
 	var chunks []chunk
 	for _, sp := range specs {
-		for k, a := range sp.make(stream(sp.name, 0)) {
+		for k, a := range sp.make(randw.Stream(seed, sp.name, 0)) {
 			sd[k] = a
 		}
 		if sp.kind == kBN {
@@ -55,20 +49,17 @@ func Random(name string, seed uint64) (StateDict, error) {
 		}
 		w := make([]float32, sp.units()*sp.fanIn())
 		sd[sp.name+".weight"] = npy.Array{Shape: append([]int(nil), sp.shape...), Data: w}
-		step := max(1, randomChunk/sp.fanIn())
+		step := max(1, randw.Chunk/sp.fanIn())
 		for from, i := 0, 0; from < sp.units(); from, i = from+step, i+1 {
 			chunks = append(chunks, chunk{sp, w, from, min(sp.units(), from+step), i})
 		}
 	}
 	parallel.For(len(chunks), func(k int) {
 		c := chunks[k]
-		c.sp.fill(c.w, c.from, c.to, stream(c.sp.name, c.index+1))
+		c.sp.fill(c.w, c.from, c.to, randw.Stream(seed, c.sp.name, c.index+1))
 	})
 	return sd, nil
 }
-
-// randomChunk is about how many weights one random stream fills.
-const randomChunk = 1 << 20
 
 // spec is one module of a network and how to fill its parameters.
 type spec struct {
@@ -102,21 +93,11 @@ func (sp spec) fanIn() int {
 }
 
 // fill fills units [from, to) of a conv's or linear's weights w: uniform
-// within the He limit times the gain, each unit's weights shifted to sum
-// to zero. Two values per 64 random bits, 24 bits each (a float32's
-// precision); an exact subtraction and one multiplication, which no
-// architecture fuses, give the same values everywhere.
+// within the He limit times the gain (randw.Uniform), each unit's weights
+// shifted to sum to zero.
 func (sp spec) fill(w []float32, from, to int, rng *rand.Rand) {
 	fanIn := sp.fanIn()
-	scale := sp.limit() / (1 << 23)
-	rows := w[from*fanIn : to*fanIn]
-	for i := 0; i < len(rows); i += 2 {
-		r := rng.Uint64()
-		rows[i] = float32((float64(r>>40) - (1 << 23)) * scale)
-		if i+1 < len(rows) {
-			rows[i+1] = float32((float64(r>>8&(1<<24-1)) - (1 << 23)) * scale)
-		}
-	}
+	randw.Uniform(w[from*fanIn:to*fanIn], sp.limit(), rng)
 	for u := from; u < to; u++ {
 		row := w[u*fanIn : (u+1)*fanIn]
 		var sum float64

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vkvgg/vkvgg/internal/randw"
 	"github.com/vkvgg/vkvgg/internal/testdev"
 )
 
@@ -44,14 +45,14 @@ func TestRandomWeightsSeparateImages(t *testing.T) {
 // alone, not on the cores that fill them, lie within the He-uniform
 // limits, and each unit's weights sum to zero.
 func TestRandomWeightsDeterministic(t *testing.T) {
-	// fc6's 5000 x 300 fills from several streams (randomChunk).
+	// fc6's 5000 x 300 fills from several streams (randw.Chunk).
 	gen := func(procs int, seed uint64) *Weights {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		return randomWeights(VGG16, [5]int{4, 5, 6, 7, 8}, 5000, [3]int{300, 7, 5}, seed)
 	}
 	one, four, other := gen(1, 3), gen(4, 3), gen(4, 4)
-	if n := len(one.Params["fc6"].W); n <= randomChunk {
-		t.Fatalf("fc6 has %d weights, want more than one stream's %d", n, randomChunk)
+	if n := len(one.Params["fc6"].W); n <= randw.Chunk {
+		t.Fatalf("fc6 has %d weights, want more than one stream's %d", n, randw.Chunk)
 	}
 	for name, p := range one.Params {
 		q := four.Params[name]

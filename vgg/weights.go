@@ -3,15 +3,14 @@ package vgg
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/vkvgg/vkvgg/internal/parallel"
+	"github.com/vkvgg/vkvgg/internal/randw"
 	"github.com/vkvgg/vkvgg/npy"
 )
 
@@ -306,15 +305,10 @@ func randomWeights(a Arch, widths [5]int, fc6In int, fcOut [3]int, seed uint64) 
 	return w
 }
 
-// randomChunk is about how many weights one random stream fills (whole
-// rows of a layer's fan-in by outputs matrix). Streams are fixed by the
-// seed, the layer and the chunk, never by the cores, so the weights are
-// the same on every machine, and fc6's 103 million values fill on every
-// core instead of one.
-const randomChunk = 1 << 20
-
 // fillRandom fills every layer's weights and biases (see randomWeights
-// for the distribution).
+// for the distribution). Each layer fills in chunks of whole rows of its
+// fan-in by outputs matrix, each from a stream of its own (randw), so
+// that fc6's 103 million values fill on every core instead of one.
 func fillRandom(params map[string]*Param, seed uint64) {
 	type chunk struct {
 		p          *Param
@@ -323,6 +317,7 @@ func fillRandom(params map[string]*Param, seed uint64) {
 		rows, from int // rows [from, from+rows) of the layer
 		index      int
 		sums       []float64 // per output, of this chunk's rows
+		mean       []float64 // per output, of the layer's rows
 	}
 	var chunks []*chunk
 	byLayer := map[*Param][]*chunk{}
@@ -347,36 +342,19 @@ func fillRandom(params map[string]*Param, seed uint64) {
 			limit *= randomGain
 		}
 		p.W = make([]float32, fanIn*p.Out)
-		step := max(1, randomChunk/p.Out)
+		step := max(1, randw.Chunk/p.Out)
 		for from, i := 0, 0; from < fanIn; from, i = from+step, i+1 {
 			c := &chunk{p: p, name: name, limit: limit, rows: min(step, fanIn-from), from: from, index: i}
 			chunks = append(chunks, c)
 			byLayer[p] = append(byLayer[p], c)
 		}
 	}
-	stream := func(name string, i int) *rand.Rand {
-		h := fnv.New64a()
-		h.Write([]byte(name))
-		return rand.New(rand.NewPCG(seed, h.Sum64()+uint64(i)*0x9e3779b97f4a7c15))
-	}
 	parallel.For(len(chunks), func(k int) {
 		c := chunks[k]
-		rng := stream(c.name, c.index+1)
 		out := c.p.Out
 		c.sums = make([]float64, out)
 		rows := c.p.W[c.from*out : (c.from+c.rows)*out]
-		// Two values per 64 random bits, 24 bits each: a float32's
-		// precision, at half the generator calls of Float64. The
-		// subtraction is exact and leaves one multiplication, which no
-		// architecture fuses: the same values everywhere.
-		scale := c.limit / (1 << 23)
-		for i := 0; i < len(rows); i += 2 {
-			r := rng.Uint64()
-			rows[i] = float32((float64(r>>40) - (1 << 23)) * scale)
-			if i+1 < len(rows) {
-				rows[i+1] = float32((float64(r>>8&(1<<24-1)) - (1 << 23)) * scale)
-			}
-		}
+		randw.Uniform(rows, c.limit, randw.Stream(seed, c.name, c.index+1))
 		for i := 0; i < c.rows; i++ {
 			for o, v := range rows[i*out : (i+1)*out] {
 				c.sums[o] += float64(v)
@@ -394,9 +372,7 @@ func fillRandom(params map[string]*Param, seed uint64) {
 			mean[o] /= float64(len(p.W) / p.Out)
 		}
 		for _, c := range cs {
-			for o := range c.sums {
-				c.sums[o] = mean[o]
-			}
+			c.mean = mean
 		}
 	}
 	parallel.For(len(chunks), func(k int) {
@@ -405,12 +381,12 @@ func fillRandom(params map[string]*Param, seed uint64) {
 		for i := c.from; i < c.from+c.rows; i++ {
 			row := c.p.W[i*out : (i+1)*out]
 			for o := range row {
-				row[o] -= float32(c.sums[o])
+				row[o] -= float32(c.mean[o])
 			}
 		}
 	})
 	for name, p := range params {
-		rng := stream(name, 0)
+		rng := randw.Stream(seed, name, 0)
 		p.B = make([]float32, p.Out)
 		for i := range p.B {
 			p.B[i] = float32(0.1 * (2*rng.Float64() - 1))
