@@ -144,7 +144,6 @@ func NewOnOptions(dev *gpu.Device, g *Graph, opts Options) (*Net, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	release := opts.Release
 	kit, err := layers.NewKitOptions(dev, opts.Precision, opts.Kernels)
 	if err != nil {
 		return nil, err
@@ -164,7 +163,7 @@ func NewOnOptions(dev *gpu.Device, g *Graph, opts Options) (*Net, error) {
 			}
 			n.paramBytes += es * int64(len(p.Data))
 		}
-		if r, ok := nd.Op.(layers.Releaser); ok && release {
+		if r, ok := nd.Op.(layers.Releaser); ok && opts.Release {
 			big := 0
 			for _, p := range nd.Op.Params() {
 				big += len(p.Data)

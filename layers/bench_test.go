@@ -50,13 +50,7 @@ func benchKit(b *testing.B, dev *gpu.Device, p layers.Precision) *layers.Kit {
 
 // benchCPUFamily reports whether benchKit gives the CPU-device kernels.
 func benchCPUFamily(b *testing.B, dev *gpu.Device) bool {
-	switch benchOptions(b).Family {
-	case "cpu":
-		return true
-	case "gpu":
-		return false
-	}
-	return dev.Info().Type == gpu.CPU
+	return benchOptions(b).CPUFamily(dev.Info())
 }
 
 // benchConfig reads an optional tiling override: VKVGG_CONV=BM,BN,BK,TM,TN

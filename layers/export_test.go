@@ -68,3 +68,7 @@ func (k *Kit) TimeCandidates(n int, record func(s *gpu.Sequence, i int) error) (
 // Contenders lists the candidates the tuner keeps timing after its first
 // round.
 func Contenders(times []time.Duration) []int { return contenders(times) }
+
+// CPUFamily reports whether a kit of the options o on a device described
+// by info gets the CPU-device kernels.
+func (o KernelOptions) CPUFamily(info gpu.DeviceInfo) bool { return o.cpuFamily(info) }

@@ -172,7 +172,7 @@ func (o KernelOptions) Validate() error {
 
 func checkFamily(s string) error {
 	switch s {
-	case "", "auto", "cpu", "gpu":
+	case "", Auto, FamilyCPU, FamilyGPU:
 		return nil
 	}
 	return fmt.Errorf("%q: want cpu, gpu or auto", s)
@@ -180,7 +180,7 @@ func checkFamily(s string) error {
 
 func checkWinograd(s string) error {
 	switch s {
-	case "", "auto", algoF2, algoF4, "off":
+	case "", Auto, WinogradF2, WinogradF4, WinogradOff:
 		return nil
 	}
 	return fmt.Errorf("%q: want f2, f4, off or auto", s)
@@ -221,9 +221,9 @@ func KernelOptionsFromEnv(getenv func(string) string) (KernelOptions, error) {
 // CPU-device kernels.
 func (o KernelOptions) cpuFamily(dev gpu.DeviceInfo) bool {
 	switch o.Family {
-	case "cpu":
+	case FamilyCPU:
 		return true
-	case "gpu":
+	case FamilyGPU:
 		return false
 	}
 	return dev.Type == gpu.CPU
@@ -304,7 +304,7 @@ func NewKitOptions(dev *gpu.Device, p Precision, o KernelOptions) (*Kit, error) 
 	cpu := o.cpuFamily(info)
 	wino := o.Winograd
 	if wino == "" {
-		wino = "auto"
+		wino = Auto
 	}
 	k := &Kit{dev: dev, info: info, prec: p, es: p.Size(), conv: defaultConvConfig(info, cpu), cpu: cpu, kernels: map[string]*gpu.Kernel{},
 		wino: wino, tuned: map[string]string{}, tunedTimes: map[string]map[string]time.Duration{}, used: map[string]bool{}, rounds: defaultTuneRounds,

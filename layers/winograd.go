@@ -340,8 +340,9 @@ func (k *Kit) rowsKernel(name string, wg, tm int) string {
 // GEMM, which stages its blocks as vec4 texels.
 func (c ConvConfig) winoTiles() bool { return c.BK%4 == 0 && c.BN%4 == 0 }
 
-// algorithm decides the algorithm of one recording: by KernelOptions.Winograd, or
-// by timing the candidates once for this layer and input shape (auto).
+// algorithm decides the algorithm of one recording: by
+// KernelOptions.Winograd, or by timing the candidates once for this
+// layer and input shape (auto).
 // Transformed weights the choice does not need are freed.
 func (c *Conv3x3) algorithm(in, out Tensor, relu bool) (string, error) {
 	return c.choose("conv3x3", in, out, func(s *gpu.Sequence, algo string) error {
@@ -490,9 +491,8 @@ func (k *Kit) choice(key string, options []string, record func(s *gpu.Sequence, 
 // candidate i): each is run once untimed (the driver may compile its
 // kernels at their first dispatch: lavapipe does), then timed rounds
 // (KernelOptions.TuneRounds, three by default) in which the candidates
-// take turns (a burst of noise from other
-// processes then slows one round of every candidate, not every round of
-// one), and it returns the fastest time of each. A candidate whose time in
+// take turns (a burst of noise from other processes then slows one round
+// of every candidate, not every round of one), and it returns the fastest time of each. A candidate whose time in
 // the first round is more than prunePast times the fastest's sits out the
 // rest: it cannot win, and a hopeless kernel (shared memory on a CPU
 // device) would otherwise take most of the tuning. The time is the

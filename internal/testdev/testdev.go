@@ -92,7 +92,7 @@ func Main(m *testing.M) {
 // overhead) for benchmarks, skipping when none exists.
 func OpenBench(tb testing.TB) *gpu.Device {
 	tb.Helper()
-	dev, err := gpu.Open(gpu.Options{Device: os.Getenv(gpu.EnvDevice)})
+	dev, err := gpu.Open(gpu.Options{Device: DeviceName()})
 	if err != nil {
 		tb.Skipf("no Vulkan device: %v", err)
 	}

@@ -595,6 +595,16 @@ func readInput(input string, paths []string, size int) (graph.Batch, error) {
 	return b, nil
 }
 
+// syntheticBatch is the input bench and tune run: n images of size x
+// size with values spread over [0, 1].
+func syntheticBatch(n, size int) graph.Batch {
+	b := graph.Batch{N: n, H: size, W: size, Data: make([]float32, n*size*size*3)}
+	for i := range b.Data {
+		b.Data[i] = float32(i%251) / 250
+	}
+	return b
+}
+
 // parseBatches reads --batches, a list of batch sizes of size x size
 // images.
 func parseBatches(list string, size int) ([]int, error) {
@@ -661,10 +671,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		where = d.Info().Name
 	}
 	for i, n := range sizes {
-		b := graph.Batch{N: n, H: *size, W: *size, Data: make([]float32, n**size**size*3)}
-		for i := range b.Data {
-			b.Data[i] = float32(i%251) / 250
-		}
+		b := syntheticBatch(n, *size)
 		plan, err := net.Plan(b, names...)
 		if err != nil {
 			return err

@@ -55,10 +55,7 @@ func tuneCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("tune: the CPU reference has no kernels to choose between (tune runs on a Vulkan device)")
 	}
 	for _, n := range sizes {
-		b := graph.Batch{N: n, H: *size, W: *size, Data: make([]float32, n**size**size*3)}
-		for i := range b.Data {
-			b.Data[i] = float32(i%251) / 250
-		}
+		b := syntheticBatch(n, *size)
 		start := time.Now()
 		if _, err := net.Run(ctx, b, "prob"); err != nil { // the first run of a shape tunes it
 			return err
