@@ -167,9 +167,20 @@ func (c *Conv3x3) recordDirect(s *gpu.Sequence, in, out Tensor, withReLU bool) e
 	if err != nil {
 		return err
 	}
+	if !imageFits(is, out.Shape, k.lim) || (is.H*is.W+k.pixTile-1)/k.pixTile > 65535 {
+		return c.general().record(s, in, out, withReLU, nil)
+	}
 	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, nil, func(n int, ib, ob uint32) []uint32 {
 		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
 	})
+}
+
+// general is the layer as a general convolution on the same weights
+// (HWIO both), whose kernels take any padding: images too large for the
+// direct kernels' bindings run through it in row bands. It is not to be
+// closed: the weights are the layer's.
+func (c *Conv3x3) general() *GConv {
+	return &GConv{win: Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, Cin: c.Cin, Cout: c.Cout, ReLU: c.ReLU, kit: c.kit, w: c.w, b: c.b}
 }
 
 // dispatchConv records a convolution kernel over chunks of images that
@@ -331,6 +342,19 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	}
 	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {
 		return fmt.Errorf("layers: %s: %d x %d weights exceed one storage binding on this device", what, c.Cin, c.Cout)
+	}
+	// An image over one binding, or over one dispatch's workgroups, runs
+	// in row bands with the kit's tiling (see rowBand).
+	lim, pix := c.kit.maxWindow(), cfg.BM
+	if cfg.Register {
+		lim, pix = min(lim, c.kit.maxTexelWindow()), cfg.TM
+	}
+	maxRows := 65535 * pix / ow
+	if !imageFits(is, out.Shape, lim) || oh > maxRows {
+		return bandsOf(what, in, out, res, rowWindow{kh: c.win.KH, sh: c.win.SH, top: pad[0], bottom: pad[2]}, lim, maxRows,
+			func(in, out Tensor, res *Tensor, top, bottom int) error {
+				return c.recordTiled(s, what, in, out, relu, res, cfg, [4]int{top, pad[1], bottom, pad[3]})
+			})
 	}
 	if !cfg.Register && !c.kit.cpu {
 		cfg, err = c.tiling(what, in, out, cfg, func(s *gpu.Sequence, t ConvConfig) error {

@@ -60,5 +60,15 @@
 //   - Flatten: a view.
 //
 // Batches whose activations exceed one binding are split into chunks of
-// images automatically (by rows for fc and softmax).
+// images automatically (by rows for fc and softmax). An image that alone
+// exceeds one binding (maxStorageBufferRange: 128 MiB on lavapipe and on
+// many integrated and mobile GPUs, so VGG16's conv1_1 output above
+// 724x724), or whose output rows exceed one dispatch's workgroups, runs
+// in row bands: each band of output rows is a layer of its own over the
+// input rows it reads, with the image's padding only at the image's
+// edges (bands.go). Convolutions (3x3 ones through the general kernel),
+// fixed-window pooling, bilinear resizing, preprocessing and channel
+// padding band; element-wise layers split anywhere. Adaptive and global
+// pooling of one image over a binding is refused with an error that
+// says so.
 package layers

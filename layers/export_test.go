@@ -12,6 +12,10 @@ import (
 // only n elements, to test batch and column splitting on small data.
 func (k *Kit) SetWindowLimit(n int) { k.limit = n }
 
+// SetElementwiseWG sets the workgroup size of the kit's element-wise
+// kernels (0: the default), so that small tensors take 2D grids.
+func (k *Kit) SetElementwiseWG(n int) { k.wg = n }
+
 // SetWinogradScratch sets the size in floats of the kit's Winograd
 // scratch buffers and of the scratch of a convolution before its fused
 // pooling (0: the default), before its first Winograd layer.
@@ -72,3 +76,22 @@ func Contenders(times []time.Duration) []int { return contenders(times) }
 // CPUFamily reports whether a kit of the options o on a device described
 // by info gets the CPU-device kernels.
 func (o KernelOptions) CPUFamily(info gpu.DeviceInfo) bool { return o.cpuFamily(info) }
+
+// RowBand is a row band (rowBand) for tests.
+type RowBand struct{ N, Y0, Y1, A, B, Top, Bottom int }
+
+// RowBands splits an input in of the window w (cout output channels) as
+// a layer does when one binding holds lim elements and a dispatch
+// maxRows output rows.
+func RowBands(in Shape, w Window, cout, lim, maxRows int) ([]RowBand, error) {
+	oh, ow, pad, err := w.Out(in.H, in.W)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := rowBands("test", in, Shape{N: in.N, H: oh, W: ow, C: cout}, rowWindow{kh: w.KH, sh: w.SH, top: pad[0], bottom: pad[2]}, lim, maxRows)
+	var out []RowBand
+	for _, b := range bs {
+		out = append(out, RowBand{b.n, b.y0, b.y1, b.a, b.b, b.top, b.bottom})
+	}
+	return out, err
+}

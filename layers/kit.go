@@ -260,6 +260,7 @@ type Kit struct {
 	cpu     bool // CPU-device kernels (KernelOptions.Family)
 	kernels map[string]*gpu.Kernel
 	limit   int // test override of maxWindow, in elements
+	wg      int // test override of ewg
 
 	wino          string                              // KernelOptions.Winograd: "f2", "f4", "off" or "auto"
 	winoV, winoM  *gpu.Buffer                         // Winograd scratch, shared by the kit's layers
@@ -390,7 +391,12 @@ func (k *Kit) kernelTexels(name string, bindings int, texels uint32, push int, s
 const elementwiseWG = 256
 
 // ewg is the element-wise workgroup size for the kit's device.
-func (k *Kit) ewg() int { return min(elementwiseWG, int(k.info.MaxWorkgroupSize)) }
+func (k *Kit) ewg() int {
+	if k.wg > 0 {
+		return k.wg
+	}
+	return min(elementwiseWG, int(k.info.MaxWorkgroupSize))
+}
 
 // grid spreads n invocations in workgroups of wg over x and y (at most
 // 65535 workgroups per axis).
@@ -509,15 +515,18 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor, a Affine) error {
 	if err != nil {
 		return err
 	}
-	return k.imageChunks(s, what, kern, in, out, is.H*is.W, func(n int, ib, ob uint32) []uint32 {
-		push := []uint32{uint32(n * is.H * is.W), ib, ob, uint32(a.Perm[0]), uint32(a.Perm[1]), uint32(a.Perm[2])}
-		for _, v := range a.Mul {
-			push = append(push, math.Float32bits(v))
-		}
-		for _, v := range a.Add {
-			push = append(push, math.Float32bits(v))
-		}
-		return push
+	return bandsOf(what, in, out, nil, pixelwise, k.maxWindow(), is.H, func(in, out Tensor, _ *Tensor, _, _ int) error {
+		pix := in.Shape.H * in.Shape.W
+		return k.imageChunks(s, what, kern, in, out, pix, func(n int, ib, ob uint32) []uint32 {
+			push := []uint32{uint32(n * pix), ib, ob, uint32(a.Perm[0]), uint32(a.Perm[1]), uint32(a.Perm[2])}
+			for _, v := range a.Mul {
+				push = append(push, math.Float32bits(v))
+			}
+			for _, v := range a.Add {
+				push = append(push, math.Float32bits(v))
+			}
+			return push
+		})
 	})
 }
 
@@ -536,8 +545,11 @@ func (k *Kit) PadChannels(s *gpu.Sequence, in, out Tensor) error {
 	if err != nil {
 		return err
 	}
-	return k.imageChunks(s, what, kern, in, out, os.Image(), func(n int, ib, ob uint32) []uint32 {
-		return []uint32{uint32(n * is.H * is.W), uint32(is.C), uint32(os.C), ib, ob}
+	return bandsOf(what, in, out, nil, pixelwise, k.maxWindow(), is.H, func(in, out Tensor, _ *Tensor, _, _ int) error {
+		pix := in.Shape.H * in.Shape.W
+		return k.imageChunks(s, what, kern, in, out, out.Shape.Image(), func(n int, ib, ob uint32) []uint32 {
+			return []uint32{uint32(n * pix), uint32(is.C), uint32(os.C), ib, ob}
+		})
 	})
 }
 

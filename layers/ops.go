@@ -729,12 +729,23 @@ func (pk *poolKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 	if err != nil {
 		return err
 	}
-	os, w := out.Shape, pk.op.Window
+	w := pk.op.Window
 	p := uint32(per)
-	return pk.kit.imageChunksTexel(s, what, kern, in[0], out, os.Image()/per, texel, func(n int, ib, ob uint32) []uint32 {
-		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C) / p, uint32(os.H), uint32(os.W), ib / p, ob / p,
-			uint32(w.KH), uint32(w.KW), uint32(w.SH), uint32(w.SW), uint32(pad[0]), uint32(pad[1]), uint32(pad[2]), uint32(pad[3]), flags}
-	})
+	record := func(in, out Tensor, _ *Tensor, top, bottom int) error {
+		is, os := in.Shape, out.Shape
+		return pk.kit.imageChunksTexel(s, what, kern, in, out, os.Image()/per, texel, func(n int, ib, ob uint32) []uint32 {
+			return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C) / p, uint32(os.H), uint32(os.W), ib / p, ob / p,
+				uint32(w.KH), uint32(w.KW), uint32(w.SH), uint32(w.SW), uint32(top), uint32(pad[1]), uint32(bottom), uint32(pad[3]), flags}
+		})
+	}
+	if pk.op.Adaptive { // windows that depend on the whole height
+		return record(in[0], out, nil, 0, 0)
+	}
+	lim := pk.kit.maxWindow()
+	if texel {
+		lim = min(lim, pk.kit.maxTexelWindow())
+	}
+	return bandsOf(what, in[0], out, nil, rowWindow{kh: w.KH, sh: w.SH, top: pad[0], bottom: pad[2]}, lim, out.Shape.H, record)
 }
 
 func (pk *poolKernel) Close() error { return nil }
@@ -1072,14 +1083,68 @@ func (rk resizeKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 	if out.Shape != want {
 		return fmt.Errorf("layers: resize: output %v, want %v", out.Shape, want)
 	}
-	kern, err := rk.kit.kernel("resize", 2, 8, uint32(rk.kit.ewg()))
+	kern, err := rk.kit.kernel("resize", 2, 11, uint32(rk.kit.ewg()))
 	if err != nil {
 		return err
 	}
 	os := out.Shape
-	return rk.kit.imageChunks(s, "resize", kern, in[0], out, os.Image(), func(n int, ib, ob uint32) []uint32 {
-		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob}
-	})
+	lim := rk.kit.maxWindow()
+	if imageFits(is, os, lim) {
+		return rk.kit.imageChunks(s, "resize", kern, in[0], out, os.Image(), func(n int, ib, ob uint32) []uint32 {
+			return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob, uint32(os.H), 0, 0}
+		})
+	}
+	bands, err := resizeBands(is, os, lim)
+	if err != nil {
+		return err
+	}
+	for n := 0; n < is.N; n++ {
+		for _, b := range bands {
+			x, y := in[0].rows(n, b.a, b.b), out.rows(n, b.y0, b.y1)
+			iv, ib := rk.kit.window(x.Buf, x.Off, x.Shape.Len())
+			ov, ob := rk.kit.window(y.Buf, y.Off, y.Shape.Len())
+			g, err := grid(y.Shape.Len(), rk.kit.ewg())
+			if err != nil {
+				return err
+			}
+			push := []uint32{1, uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob, uint32(b.y1 - b.y0), uint32(b.y0), uint32(b.a)}
+			if err := s.Dispatch(kern, g, push, gpu.R(iv), gpu.W(ov)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resizeBands splits an image's resizing from in to out into bands of
+// output rows whose output and the input rows they read each fit lim
+// elements (rowBand's n, y0, y1, a and b). The input rows are those
+// resizeTaps gives, one more on each side, so that the kernel's float32
+// arithmetic cannot step outside them.
+func resizeBands(in, out Shape, lim int) ([]rowBand, error) {
+	inRows := func(y0, y1 int) (int, int) {
+		a, _, _ := resizeTaps(y0, out.H, in.H)
+		_, b, _ := resizeTaps(y1-1, out.H, in.H)
+		return max(a-1, 0), min(b+2, in.H)
+	}
+	rows := min(out.H, lim/(out.W*out.C))
+	var bands []rowBand
+	for y0 := 0; y0 < out.H; {
+		r := min(rows, out.H-y0)
+		for r > 0 {
+			if a, b := inRows(y0, y0+r); (b-a)*in.W*in.C <= lim {
+				break
+			}
+			r /= 2
+		}
+		if r < 1 {
+			return nil, fmt.Errorf("layers: resize: rows of %dx%d to %dx%d do not fit one binding of %d elements on this device", in.W, in.C, out.W, out.C, lim)
+		}
+		a, b := inRows(y0, y0+r)
+		bands = append(bands, rowBand{y0: y0, y1: y0 + r, a: a, b: b})
+		y0 += r
+	}
+	return bands, nil
 }
 
 func (rk resizeKernel) Close() error { return nil }

@@ -1,0 +1,70 @@
+package graph_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/vkvgg/vkvgg/graph"
+	"github.com/vkvgg/vkvgg/internal/testdev"
+	"github.com/vkvgg/vkvgg/layers"
+	"github.com/vkvgg/vkvgg/layers/layertest"
+)
+
+// TestImageOverBinding runs a network whose activations for one image
+// exceed the device's real maxStorageBufferRange (lavapipe's 128 MiB):
+// a 3x3 convolution with its ReLU, a pooling, a 5x5 stride-2 convolution
+// and a bilinear resize back to full size run in row bands and equal the
+// CPU reference. On a device whose bindings hold more than 256 MiB it
+// skips (the layers' tests band under a small limit everywhere).
+func TestImageOverBinding(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 2100x2100 image: not in -short")
+	}
+	dev := testdev.Open(t)
+	lim := dev.Info().MaxStorageBufferRange
+	if lim > 256<<20 {
+		t.Skipf("bindings of %d bytes: an image over one would take too much memory here", lim)
+	}
+	rng := layertest.Seed(t)
+	conv := func(win layers.Window, cin, cout int, relu bool) *layers.Conv {
+		scale := 1 / math.Sqrt(float64(win.KH*win.KW*cin))
+		return &layers.Conv{Window: win, Cin: cin, Cout: cout, ReLU: relu,
+			W: layertest.Uniform(rng, win.KH*win.KW*cin*cout, -scale, scale), B: layertest.Uniform(rng, cout, -0.5, 0.5)}
+	}
+	g := &graph.Graph{Name: "wide", Nodes: []graph.Node{
+		{Name: "pre", Op: layers.VGGInput(), Inputs: []string{graph.Input}},
+		{Name: "conv1", Op: conv(layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, 3, 8, true), Inputs: []string{"pre"}},
+		{Name: "pool", Op: &layers.Pool{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}}, Inputs: []string{"conv1"}},
+		{Name: "conv2", Op: conv(layers.Window{KH: 5, KW: 5, SH: 2, SW: 2, Pad: [4]int{2, 2, 2, 2}}, 8, 12, false), Inputs: []string{"pool"}},
+		{Name: "up", Op: layers.Resize{}, Inputs: []string{"conv2", graph.Input}},
+	}}
+	const side = 2101
+	if bytes := uint64(side * side * 8 * 4); bytes <= lim {
+		t.Fatalf("conv1's image of %d bytes fits a binding of %d", bytes, lim)
+	}
+	b := randomBatch(11, 1, side, side-4)
+	names := []string{"pre", "conv1", "pool", "conv2", "up"}
+	cpu, err := graph.NewCPU(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := cpu.Run(context.Background(), b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := onDevice(t, g).Run(context.Background(), b, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		w, _ := want.Feature(name)
+		f, ok := got.Feature(name)
+		if !ok {
+			t.Fatalf("no %s", name)
+		}
+		if e := layertest.NormErr(f.Data, w.Data); !(e < 1e-5) {
+			t.Errorf("%s %v: normalised error %.3g", name, f.Shape, e)
+		}
+	}
+}
