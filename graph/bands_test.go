@@ -53,18 +53,39 @@ func TestImageOverBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := onDevice(t, g).Run(context.Background(), b, names...)
+	net := onDevice(t, g)
+	// Every layer's output, then only the last two: conv1's pooling is
+	// then fused into it, in bands, and its whole output never exists.
+	for _, names := range [][]string{names, {"pool", "up"}} {
+		got, err := net.Run(context.Background(), b, names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			w, _ := want.Feature(name)
+			f, ok := got.Feature(name)
+			if !ok {
+				t.Fatalf("no %s", name)
+			}
+			if e := layertest.NormErr(f.Data, w.Data); !(e < 1e-5) {
+				t.Errorf("%s of %v: %v: normalised error %.3g", name, names, f.Shape, e)
+			}
+		}
+	}
+	// The fused plan never holds conv1's output: its tensors add up to
+	// less than the input's and every layer's output together by at
+	// least half of conv1's.
+	info, err := net.Plan(graph.Batch{N: 1, H: side, W: side - 4}, "pool", "up")
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := int64(len(b.Data)) * 4
 	for _, name := range names {
 		w, _ := want.Feature(name)
-		f, ok := got.Feature(name)
-		if !ok {
-			t.Fatalf("no %s", name)
-		}
-		if e := layertest.NormErr(f.Data, w.Data); !(e < 1e-5) {
-			t.Errorf("%s %v: normalised error %.3g", name, f.Shape, e)
-		}
+		all += int64(len(w.Data)) * 4
+	}
+	conv1, _ := want.Feature("conv1")
+	if info.TensorBytes > all-int64(len(conv1.Data))*2 {
+		t.Errorf("the plan of pool and up has %d bytes of tensors, the input and every output %d: conv1 is not fused", info.TensorBytes, all)
 	}
 }

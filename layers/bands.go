@@ -56,23 +56,32 @@ func rowBands(what string, in, out Shape, g rowWindow, lim, maxRows int) ([]rowB
 	var bands []rowBand
 	for n := 0; n < in.N; n++ {
 		for y0 := 0; y0 < out.H; y0 += r {
-			y1 := min(out.H, y0+r)
-			b := rowBand{n: n, y0: y0, y1: y1}
-			first, last := y0*g.sh-g.top, (y1-1)*g.sh-g.top+g.kh // input rows read, padding included
-			b.a, b.b = max(first, 0), min(last, in.H)
-			b.top = b.a - first
-			if last >= in.H {
-				b.bottom = g.bottom
-			}
-			if b.a >= b.b {
-				// Only padding (a window wider than its padding
-				// allows in a band): no band can express it.
-				return nil, fmt.Errorf("layers: %s: output rows %d-%d read only padding; such a layer cannot be split into bands", what, y0, y1-1)
+			b, err := g.band(what, n, y0, min(out.H, y0+r), in.H)
+			if err != nil {
+				return nil, err
 			}
 			bands = append(bands, b)
 		}
 	}
 	return bands, nil
+}
+
+// band is the band of output rows [y0, y1) of image n over an input of
+// h rows.
+func (g rowWindow) band(what string, n, y0, y1, h int) (rowBand, error) {
+	b := rowBand{n: n, y0: y0, y1: y1}
+	first, last := y0*g.sh-g.top, (y1-1)*g.sh-g.top+g.kh // input rows read, padding included
+	b.a, b.b = max(first, 0), min(last, h)
+	b.top = b.a - first
+	if last >= h {
+		b.bottom = g.bottom
+	}
+	if b.a >= b.b {
+		// Only padding (a window wider than its padding allows in a
+		// band): no band can express it.
+		return b, fmt.Errorf("layers: %s: output rows %d-%d read only padding; such a layer cannot be split into bands", what, y0, y1-1)
+	}
+	return b, nil
 }
 
 // bandsOf records record once for in and out when an image of each fits

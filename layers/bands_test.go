@@ -298,3 +298,95 @@ func TestLinearGrid(t *testing.T) {
 		})
 	}
 }
+
+// TestConvPoolBands: a 3x3 convolution whose image exceeds a binding
+// fuses its 2x2/2 max pooling in row bands (the convolution's whole
+// output never exists) and equals the convolution then the pooling on
+// the CPU: both families and fp16, SAME and unpadded poolings, odd and
+// even sizes, batches, the ReLU, and a 3-channel input padded to 4.
+func TestConvPoolBands(t *testing.T) {
+	for _, family := range []string{"cpu", "gpu", "cpu-fp16"} {
+		t.Run(family, func(t *testing.T) {
+			prec := layers.FP32
+			if f, ok := strings.CutSuffix(family, "-fp16"); ok {
+				family, prec = f, layers.FP16
+			}
+			dev := testdev.Open(t)
+			if prec == layers.FP16 && !dev.Half() {
+				t.Skip("no 16-bit storage on this device")
+			}
+			kit, err := layers.NewKitOptions(dev, prec, layers.KernelOptions{Family: family})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer kit.Close()
+			rng := layertest.Seed(t)
+			tol := tolGEMM
+			if prec == layers.FP16 {
+				tol = layertest.Tol{Atol: 2e-2, Rtol: 1e-2}
+			}
+			for _, s := range [][5]int{{2, 17, 13, 8, 12}, {1, 20, 9, 4, 8}, {1, 15, 16, 3, 5}} {
+				for _, pool := range []*layers.Pool{
+					{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2, Same: true}},
+					{Window: layers.Window{KH: 2, KW: 2, SH: 2, SW: 2}},
+				} {
+					for _, relu := range []bool{false, true} {
+						c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, s[0], s[1], s[2], s[3], s[4])
+						conv := c.Op.(*layers.Conv)
+						x := layertest.Uniform(rng, c.In[0].Len(), -1, 1)
+						if prec == layers.FP16 {
+							for i := range x {
+								x[i] = gpu.Float(gpu.Half(x[i]))
+							}
+						}
+						y, err := conv.CPU(t.Context(), []layers.HostTensor{{Data: x, Shape: c.In[0]}})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if relu {
+							y = layers.ReLUCPU(y)
+						}
+						ys, _ := conv.OutShape(c.In)
+						want, err := pool.CPU(t.Context(), []layers.HostTensor{{Data: y, Shape: ys}})
+						if err != nil {
+							t.Fatal(err)
+						}
+						ps, _ := pool.OutShape([]layers.Shape{ys})
+						// Two pooled rows a band at most: the image exceeds
+						// the limit, the weights and four input rows fit.
+						cin4 := (s[3] + 3) / 4 * 4
+						kit.SetWindowLimit(max(9*cin4*((s[4]+3)/4*4), 6*s[2]*cin4, 4*s[2]*s[4]))
+						k, err := conv.Upload(kit)
+						if err != nil {
+							t.Fatal(err)
+						}
+						pk := k.(layers.PoolKernel)
+						if !pk.FusesPool(pool, c.In) {
+							t.Fatalf("%s: %s not fused", c.Name, pool.Kind())
+						}
+						in := kitTensor(t, dev, kit, x, c.In[0])
+						out := kitTensor(t, dev, kit, layertest.NaNs(ps.Len()), ps)
+						seq, err := dev.NewSequence(gpu.SequenceOptions{})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := pk.RecordPooled(seq, []layers.Tensor{in}, out, relu, pool); err != nil {
+							t.Fatal(err)
+						}
+						if err := seq.Submit(); err != nil {
+							t.Fatal(err)
+						}
+						seq.Close()
+						got := make([]float32, ps.Len())
+						if err := kit.Read(out.Buf, 0, got); err != nil {
+							t.Fatal(err)
+						}
+						layertest.Check(t, fmt.Sprintf("%s relu=%v + %s in bands", c.Name, relu, pool.Kind()), got, want, tol)
+						k.Close()
+						kit.SetWindowLimit(0)
+					}
+				}
+			}
+		})
+	}
+}

@@ -332,23 +332,15 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	if withReLU {
 		relu = 1
 	}
-	cfg := c.kit.conv
-	taps := c.win.KH * c.win.KW
 	if res != nil && res.Shape != out.Shape {
 		return fmt.Errorf("layers: %s: residual %v, output %v", what, res.Shape, out.Shape)
 	}
-	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || (res != nil && res.Off%4 != 0) || taps*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
-		cfg = *cfg.Fallback
-	}
-	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {
-		return fmt.Errorf("layers: %s: %d x %d weights exceed one storage binding on this device", what, c.Cin, c.Cout)
+	cfg, lim, pix, err := c.config(what, in, out, res)
+	if err != nil {
+		return err
 	}
 	// An image over one binding, or over one dispatch's workgroups, runs
 	// in row bands with the kit's tiling (see rowBand).
-	lim, pix := c.kit.maxWindow(), cfg.BM
-	if cfg.Register {
-		lim, pix = min(lim, c.kit.maxTexelWindow()), cfg.TM
-	}
 	maxRows := 65535 * pix / ow
 	if !imageFits(is, out.Shape, lim) || oh > maxRows {
 		return bandsOf(what, in, out, res, rowWindow{kh: c.win.KH, sh: c.win.SH, top: pad[0], bottom: pad[2]}, lim, maxRows,
@@ -376,6 +368,25 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 		}
 	}
 	return c.recordTiled(s, what, in, out, relu, res, cfg, pad)
+}
+
+// config is the kit's tiling for a recording, or its fallback where the
+// register kernels cannot read the layer (channels or bases not multiples
+// of 4, weights over one texel binding), with the elements one binding
+// of its kernel holds and the pixels a workgroup computes.
+func (c *GConv) config(what string, in, out Tensor, res *Tensor) (cfg ConvConfig, lim, pix int, err error) {
+	cfg = c.kit.conv
+	taps := c.win.KH * c.win.KW
+	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || (res != nil && res.Off%4 != 0) || taps*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
+		cfg = *cfg.Fallback
+	}
+	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {
+		return cfg, 0, 0, fmt.Errorf("layers: %s: %d x %d weights exceed one storage binding on this device", what, c.Cin, c.Cout)
+	}
+	if cfg.Register {
+		return cfg, min(c.kit.maxWindow(), c.kit.maxTexelWindow()), cfg.TM, nil
+	}
+	return cfg, c.kit.maxWindow(), cfg.BM, nil
 }
 
 // The two ways the register kernels run a general convolution: directly,

@@ -68,7 +68,9 @@
 // input rows it reads, with the image's padding only at the image's
 // edges (bands.go). Convolutions (3x3 ones through the general kernel),
 // fixed-window pooling, bilinear resizing, preprocessing and channel
-// padding band; element-wise layers split anywhere. Adaptive and global
-// pooling of one image over a binding is refused with an error that
-// says so.
+// padding band; element-wise layers split anywhere. A 3x3 convolution
+// followed by a 2x2/2 max pooling fuses the pooling band by band there,
+// so that its whole output never exists (VGG's conv1_2 at 2000x1500 is
+// 768 MB). Adaptive and global pooling of one image over a binding is
+// refused with an error that says so.
 package layers

@@ -414,6 +414,9 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 		}
 		is := in.Shape
 		full := Shape{N: 1, H: is.H, W: is.W, C: c.Cout}
+		if !c.kit.winogradImageFits(is, full) {
+			return c.recordPooledBands(s, in, out, relu, p, *pre)
+		}
 		// Images a few at a time: the scratch is memory the plan does
 		// not count.
 		per := max(1, min(is.N, c.kit.maxWindow()/full.Len(), c.kit.poolScratchSize()/full.Len()))
@@ -455,6 +458,58 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 		*pre = nil
 	}
 	return c.recordWinograd(s, in, out, relu, algo, true)
+}
+
+// recordPooledBands is recordPooled's direct path for an image whose
+// convolution exceeds the scratch or a binding: bands of the pooling's
+// output rows, each band's convolution rows computed by the general
+// kernel (from the input rows they read) into the scratch and pooled from
+// there, so that the convolution's whole output never exists. The 2x2/2
+// windows start at row 0 (FusesPool), so pooled rows [p0, p1) read
+// convolution rows [2*p0, 2*p1) and a band pools as a map of its own.
+func (c *Conv3x3) recordPooledBands(s *gpu.Sequence, in, out Tensor, relu bool, p *Pool, pre *scratch) error {
+	const what = "conv3x3+maxpool2"
+	k := c.kit
+	g := c.general()
+	is, os := in.Shape, out.Shape
+	cfg, lim, pix, err := g.config(what, in, Tensor{}, nil) // the output is the scratch's, at 0
+	if err != nil {
+		return err
+	}
+	convRow, inRow := is.W*c.Cout, is.W*is.C
+	// r pooled rows: 2r convolution rows in the scratch and one binding,
+	// 2r+2 input rows in one binding, 2r rows in one dispatch.
+	r := min(os.H, min(lim, k.poolScratchSize())/(2*convRow), (lim/inRow-2)/2, 65535*pix/(2*is.W))
+	if r < 1 {
+		return fmt.Errorf("layers: %s: two rows of %dx%d are too large for the scratch and bindings of this device", what, is.W, c.Cout)
+	}
+	buf, err := pre.get(2 * r * convRow)
+	if err != nil {
+		return err
+	}
+	reluFlag := uint32(0)
+	if relu {
+		reluFlag = 1
+	}
+	win := rowWindow{kh: 3, sh: 1, top: 1, bottom: 1}
+	pk := &poolKernel{k, p}
+	for n := 0; n < is.N; n++ {
+		for p0 := 0; p0 < os.H; p0 += r {
+			p1 := min(os.H, p0+r)
+			b, err := win.band(what, n, 2*p0, min(2*p1, is.H), is.H)
+			if err != nil {
+				return err
+			}
+			y := Tensor{Buf: buf, Shape: Shape{N: 1, H: b.y1 - b.y0, W: is.W, C: c.Cout}}
+			if err := g.recordTiled(s, what, in.rows(n, b.a, b.b), y, reluFlag, nil, cfg, [4]int{b.top, 1, b.bottom, 1}); err != nil {
+				return err
+			}
+			if err := pk.Record(s, []Tensor{y}, out.rows(n, p0, p1)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // choice returns the kit's choice for key (the precision, and subgroups
