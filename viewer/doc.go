@@ -14,6 +14,10 @@
 // the GPU, copies the canvas into the swapchain image and presents it.
 // Nothing goes through the host but the window's title.
 //
+// The window can be resized: the next frame makes a new swapchain and a
+// canvas of the new size (the last frame has finished by then, so the
+// old canvas is free).
+//
 // The canvas is copied into the swapchain image rather than written by
 // the shader: a storage-image swapchain is optional in Vulkan and not
 // offered for sRGB formats, while transfers to it always are.

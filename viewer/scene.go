@@ -81,16 +81,10 @@ func (v *view) open(cw, ch int, bgra bool, first images.RGB) error {
 		return err
 	}
 	v.fillPhoto(first)
-	if v.canvas, err = v.a.newBuffer(int64(cw * ch * 4)); err != nil {
-		return err
-	}
-	if v.shot, err = v.a.newBuffer(int64(cw * ch * 4)); err != nil {
+	if err := v.newCanvas(); err != nil {
 		return err
 	}
 	if v.photoBuf, err = v.dev.WrapBuffer(v.photo.handle(), v.photo.size()); err != nil {
-		return err
-	}
-	if v.canvasBuf, err = v.dev.WrapBuffer(v.canvas.handle(), v.canvas.size()); err != nil {
 		return err
 	}
 	if v.drawer, err = viz.NewDrawer(v.dev); err != nil {
@@ -98,6 +92,56 @@ func (v *view) open(cw, ch int, bgra bool, first images.RGB) error {
 	}
 	v.sem, err = v.a.newSemaphore()
 	return err
+}
+
+// newCanvas makes the canvas and screenshot buffers of v.cw x v.ch
+// pixels (the application's) and wraps the canvas for the engine.
+func (v *view) newCanvas() error {
+	var err error
+	if v.canvas, err = v.a.newBuffer(int64(v.cw * v.ch * 4)); err != nil {
+		return err
+	}
+	if v.shot, err = v.a.newBuffer(int64(v.cw * v.ch * 4)); err != nil {
+		return err
+	}
+	v.canvasBuf, err = v.dev.WrapBuffer(v.canvas.handle(), v.canvas.size())
+	return err
+}
+
+// freeCanvas frees what newCanvas made.
+func (v *view) freeCanvas() {
+	v.canvasBuf.Close()
+	v.canvasBuf = nil
+	for _, b := range []**hostBuffer{&v.canvas, &v.shot} {
+		if *b != nil {
+			v.a.freeBuffer(*b)
+			*b = nil
+		}
+	}
+}
+
+// resize follows a window whose framebuffer became w x h: a new
+// swapchain (of the size the surface gives), then a canvas of that size.
+// The last frame has finished (draw waits for the engine's drawing and
+// the application's frame), so the old canvas is free.
+func (v *view) resize(w, h int) error {
+	cw, ch, bgra, err := v.a.swapchain(w, h)
+	if errors.Is(err, errMinimised) {
+		return nil // the next frame tries again
+	}
+	if err != nil {
+		return err
+	}
+	if cw == v.cw && ch == v.ch && bgra == v.bgra {
+		return nil
+	}
+	v.freeCanvas()
+	v.cw, v.ch, v.bgra = cw, ch, bgra
+	if err := v.newCanvas(); err != nil {
+		return err
+	}
+	v.logf("window %dx%d\n", cw, ch)
+	return nil
 }
 
 func (v *view) mapNames() string {
@@ -144,11 +188,12 @@ func (v *view) compute(ctx context.Context, st *state) error {
 }
 
 // draw draws a frame: the engine's drawing, then the application's copy
-// into the swapchain image, which waits for it on the GPU.
-func (v *view) draw(st *state, shoot bool) error {
+// into the swapchain image, which waits for it on the GPU. With shoot it
+// returns the frame as a picture.
+func (v *view) draw(st *state, shoot bool) (pic *image.RGBA, err error) {
 	f, ok := v.res.Feature(v.maps[st.layer].Name)
 	if !ok {
-		return errors.New("viewer: the layer's map is missing")
+		return nil, errors.New("viewer: the layer's map is missing")
 	}
 	h, w, c := f.Shape[1], f.Shape[2], f.Shape[3]
 	v.first, v.count = st.page*pageSize, min(pageSize, c-st.page*pageSize)
@@ -159,20 +204,20 @@ func (v *view) draw(st *state, shoot bool) error {
 	photo, v.grid, v.tileW, v.tileH, v.cols = Layout(v.cw, v.ch, h, w, v.count)
 	seq, err := v.dev.NewSequence(gpu.SequenceOptions{AfterPrevious: true})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer seq.Close()
 	scene := viz.Scene{Photo: v.photoBuf, PhotoW: v.o.Size, PhotoH: v.o.Size, PhotoRect: photo, Map: f,
 		First: v.first, Count: v.count, Grid: v.grid, TileW: v.tileW, TileH: v.tileH, Cols: v.cols, Highlight: -1}
 	if err := v.drawer.Draw(seq, viz.Canvas{Buf: v.canvasBuf, W: v.cw, H: v.ch, BGRA: v.bgra}, scene); err != nil {
-		return err
+		return nil, err
 	}
 	if err := seq.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := v.dev.SignalAfter(gpu.Signal{Semaphore: v.sem}); err != nil {
 		seq.Wait()
-		return err
+		return nil, err
 	}
 	var shot *hostBuffer
 	if shoot && v.a.readable() {
@@ -183,28 +228,24 @@ func (v *view) draw(st *state, shoot bool) error {
 		err = werr
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if stale { // the window changed under the swapchain: make a new one
-		w, h, _, err := v.a.swapchain(v.cw, v.ch)
-		if errors.Is(err, errMinimised) {
-			return nil // the loop waits while the window has no size, and the next frame finds it stale again
+	if shoot {
+		if shot == nil { // the swapchain cannot be read: the canvas is what it shows
+			copy(v.shot.bytes(), v.canvas.bytes())
 		}
-		if err != nil {
-			return err
-		}
-		if w != v.cw || h != v.ch {
-			return fmt.Errorf("viewer: the window became %dx%d; it was opened at %dx%d", w, h, v.cw, v.ch)
-		}
+		pic = v.shotImage() // before a resize replaces the buffer
 	}
-	if shoot && shot == nil { // the swapchain cannot be read: the canvas is what it shows
-		copy(v.shot.bytes(), v.canvas.bytes())
+	if stale { // the window changed under the swapchain: a new one, and a canvas of its size
+		if err := v.resize(v.cw, v.ch); err != nil {
+			return nil, err
+		}
 	}
 	v.ranges = nil
 	if st.zoom >= 0 {
 		v.ranges, err = v.drawer.Ranges()
 	}
-	return err
+	return pic, err
 }
 
 // shotImage is the last saved frame as an image.

@@ -47,6 +47,8 @@ type Options struct {
 	// PipelineCache is a folder for the device's pipeline cache.
 	PipelineCache string
 	Log           io.Writer // what the viewer reports (nil: nothing)
+
+	beforeFrame func(frame int, win *glfw.Window) // tests: runs before each frame's events
 }
 
 // The page of channels shown at once.
@@ -116,7 +118,7 @@ func Run(ctx context.Context, o Options) error {
 		return errors.New("viewer: GLFW finds no Vulkan loader (Debian: libvulkan1)")
 	}
 	glfw.WindowHint(glfw.ClientAPI, glfw.NoAPI)
-	glfw.WindowHint(glfw.Resizable, glfw.False)
+	glfw.WindowHint(glfw.Resizable, glfw.True)
 	win, err := glfw.CreateWindow(o.Width, o.Height, "vkvgg view", nil, nil)
 	if err != nil {
 		return fmt.Errorf("viewer: %w", err)
@@ -163,14 +165,23 @@ func Run(ctx context.Context, o Options) error {
 		v.click(st, int(x), int(y))
 	})
 	for frame := 1; ; frame++ {
+		if o.beforeFrame != nil {
+			o.beforeFrame(frame, win)
+		}
 		glfw.PollEvents()
 		if win.ShouldClose() || st.quit || ctx.Err() != nil {
 			break
 		}
-		if w, h := win.GetFramebufferSize(); w == 0 || h == 0 { // minimised
+		w, h := win.GetFramebufferSize()
+		if w == 0 || h == 0 { // minimised
 			glfw.WaitEventsTimeout(0.1)
 			frame--
 			continue
+		}
+		if w != v.cw || h != v.ch { // resized: a new swapchain and canvas
+			if err := v.resize(w, h); err != nil {
+				return err
+			}
 		}
 		if st.dirty {
 			if err := v.compute(ctx, st); err != nil {
@@ -181,7 +192,8 @@ func Run(ctx context.Context, o Options) error {
 		last := o.Frames > 0 && frame == o.Frames
 		shoot := st.save || (last && o.Screenshot != "")
 		start := time.Now()
-		if err := v.draw(st, shoot); err != nil {
+		pic, err := v.draw(st, shoot)
+		if err != nil {
 			return err
 		}
 		v.ms = float64(time.Since(start).Microseconds()) / 1000
@@ -192,7 +204,7 @@ func Run(ctx context.Context, o Options) error {
 			if path == "" {
 				path = fmt.Sprintf("vkvgg-view-%s.png", time.Now().Format("20060102-150405"))
 			}
-			if err := viz.WritePNG(path, v.shotImage()); err != nil {
+			if err := viz.WritePNG(path, pic); err != nil {
 				return err
 			}
 			logf("saved %s (%s)\n", path, v.title(st))
