@@ -526,3 +526,21 @@ func TestReadNPZRoundTrip(t *testing.T) {
 		t.Errorf("ReadNPZ of an .npy: got %v, want ErrFormat", err)
 	}
 }
+
+// TestReadNPZLeavesOutText: ReadNPZ reads the numbers of an .npz that
+// also lists file names (vkvgg features' "paths") and leaves the names
+// out.
+func TestReadNPZLeavesOutText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.npz")
+	members := []Member{
+		{Name: "avgpool", Shape: []int{2, 2}, Float32: []float32{1, 2, 3, 4}},
+		{Name: "paths", Shape: []int{2}, Unicode: []string{"a.jpg", "sub/b.png"}},
+	}
+	if err := WriteNPZMembers(path, members); err != nil {
+		t.Fatal(err)
+	}
+	names, got, err := ReadNPZ(path)
+	if err != nil || !slices.Equal(names, []string{"avgpool"}) || !slices.Equal(got["avgpool"].Data, members[0].Float32) {
+		t.Fatalf("ReadNPZ: %v, %v, %v", names, got, err)
+	}
+}

@@ -450,8 +450,14 @@ func openNPZ(r io.ReaderAt, size int64) (*zip.Reader, error) {
 	return z, nil
 }
 
-// ReadNPZ reads every array of an .npz file (as np.savez and WriteNPZ
-// write them), with the member names without ".npy", in archive order.
+// errTextMember: an .npz member of unicode strings where numbers are
+// read (readMember).
+var errTextMember = dtypeErr("a member of unicode strings, not numbers")
+
+// ReadNPZ reads every array of numbers of an .npz file (as np.savez and
+// WriteNPZ write them), with the member names without ".npy", in archive
+// order. Members of unicode strings (the file names that vkvgg features
+// and extract write as "paths") are left out; ReadNPZMembers reads them.
 func ReadNPZ(path string) ([]string, map[string]Array, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -475,6 +481,9 @@ func ReadNPZ(path string) ([]string, map[string]Array, error) {
 			return nil, nil, formatErr("%s: npz holds %q twice", path, clip(name))
 		}
 		a, err := readMember(m, st.Size(), nil, &budget)
+		if errors.Is(err, errTextMember) {
+			continue
+		}
 		if err != nil {
 			return nil, nil, wrap(err, "%s: npz member %q", path, clip(m.Name))
 		}
@@ -640,6 +649,9 @@ func readMember(f *zip.File, size int64, check func(shape []int) error, budget *
 	h, err := readHeader(io.LimitReader(rc, claim), claim)
 	if err != nil {
 		return Array{}, err
+	}
+	if h.dt.kind == 'U' {
+		return Array{}, errTextMember
 	}
 	if err := h.checkFloat(); err != nil {
 		return Array{}, err

@@ -6,15 +6,15 @@
 //
 //	vkvgg devices
 //	vkvgg layers   --weights W [--size S] [--fcn]
-//	vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
-//	vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz
+//	vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...|FOLDER
+//	vkvgg features --weights W (--input X.npy | IMAGE...|FOLDER) --layers a,b,... --out F.npz
 //	                [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
 //	vkvgg grid     --weights W --layer L [--out grid.png] [--heatmap heat.png] [--channels 0-63] [--size S] IMAGE
 //	vkvgg view     --weights W [--layer L] [--size S] [--frames N --screenshot s.png] IMAGE...|FOLDER
 //	vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
 //	vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
 //	vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
-//	vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
+//	vkvgg validate --weights W (--input X.npy | IMAGE...|FOLDER) [--layers a,b,...] [--tol T] [--device D]
 //	vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
 //
 // W is a .npy/.npz (tensorflow-vgg) or .pth (torchvision) weight file, or
@@ -46,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vkvgg/vkvgg/extract"
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/images"
@@ -75,14 +76,14 @@ func main() {
 const usage = `usage:
   vkvgg devices
   vkvgg layers   --weights W [--size S] [--fcn]
-  vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...
-  vkvgg features --weights W (--input X.npy | IMAGE...) --layers a,b,... --out F.npz [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
+  vkvgg classify --weights W [--device D] [--batch B] [--top K] IMAGE...|FOLDER
+  vkvgg features --weights W (--input X.npy | IMAGE...|FOLDER) --layers a,b,... --out F.npz [--pool avg|max] [--fcn] [--size S] [--device D] [--batch B]
   vkvgg grid     --weights W --layer L [--out grid.png] [--heatmap heat.png] [--channels 0-63] [--size S] IMAGE
   vkvgg view     --weights W [--layer L] [--size S] [--frames N --screenshot s.png] IMAGE...|FOLDER
   vkvgg extract  --weights W --layers a,b,... --out DIR [--pool avg|max] [--size S] [--batch B] [--shard N] PATH...
   vkvgg train    --features DIR [--layer L] --head linear|mlp [--hidden H] [--epochs E] [--val 0.2] --out head.npz [--plot curves.png]
   vkvgg predict  --weights W --head head.npz [--out preds.csv] IMAGE...|FOLDER
-  vkvgg validate --weights W (--input X.npy | IMAGE...) [--layers a,b,...] [--tol T] [--device D]
+  vkvgg validate --weights W (--input X.npy | IMAGE...|FOLDER) [--layers a,b,...] [--tol T] [--device D]
   vkvgg bench    --weights W [--device D] [--batches 1,8] [--iters N] [--size S] [--profile]
   vkvgg tune     --weights W [--device D] [--batches 1,8] [--size S] [--precision P] [--rounds N]
 W: a tensorflow-vgg .npy/.npz file, a torchvision .pth state dict, or random:NAME
@@ -338,12 +339,15 @@ func classify(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args, stdout); err != nil {
 		return helped(err)
 	}
-	paths := fs.Args()
-	if len(paths) == 0 {
+	if len(fs.Args()) == 0 {
 		return errors.New("classify: no image given")
 	}
 	if *top < 1 {
 		return fmt.Errorf("--top %d: must be at least 1", *top)
+	}
+	paths, err := imageFiles("classify", fs.Args())
+	if err != nil {
+		return err
 	}
 	imgs, err := loadImages(paths, 224)
 	if err != nil {
@@ -393,6 +397,36 @@ func classify(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // loadImages decodes images; size > 0 centre-crops and resizes like
 // tensorflow-vgg's load_image, 0 keeps each image's own size.
+// imageExts are the extensions imageFiles takes from folders.
+var imageExts = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
+
+// imageFiles expands the folders among args into the image files they
+// hold (recursively, in lexical order, as extract walks them; other files
+// such as READMEs are left out), and keeps files named as they are.
+func imageFiles(what string, args []string) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		if st, err := os.Stat(a); err != nil || !st.IsDir() {
+			files = append(files, a) // a missing file fails where it is read, by name
+			continue
+		}
+		all, _, _, err := extract.List([]string{a})
+		if err != nil {
+			return nil, err
+		}
+		n := len(files)
+		for _, f := range all {
+			if slices.Contains(imageExts, strings.ToLower(filepath.Ext(f))) {
+				files = append(files, f)
+			}
+		}
+		if len(files) == n {
+			return nil, fmt.Errorf("%s: no image files (%s) in %s", what, strings.Join(imageExts, " "), a)
+		}
+	}
+	return files, nil
+}
+
 func loadImages(paths []string, size int) ([]images.RGB, error) {
 	out := make([]images.RGB, len(paths))
 	for i, p := range paths {
@@ -453,6 +487,9 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if slices.Contains(names, pathsMember) {
+		return fmt.Errorf("features: a layer named %q would clash with the list of image files the output holds under that name", pathsMember)
+	}
 	if err := checkOut("features", "--out", *out); err != nil {
 		return err
 	}
@@ -462,7 +499,7 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *size < 0 {
 		return fmt.Errorf("--size %d: must be 0 or positive", *size)
 	}
-	all, err := readInput(*input, fs.Args(), *size)
+	all, paths, err := readInput("features", *input, fs.Args(), *size)
 	if err != nil {
 		return err
 	}
@@ -501,11 +538,14 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	el := time.Since(start)
 	fmt.Fprintf(stderr, "vkvgg: %d images of %dx%d in %.1f ms (%.1f ms per image, batch %d)\n",
 		all.N, all.H, all.W, float64(el.Microseconds())/1000, float64(el.Microseconds())/1000/float64(all.N), batch)
-	arrays := make([]npy.Array, len(order))
+	members := make([]npy.Member, len(order))
 	for i, name := range order {
-		arrays[i] = npy.Array{Shape: shapes[name], Data: collected[name]}
+		members[i] = npy.Member{Name: name, Shape: shapes[name], Float32: collected[name]}
 	}
-	if err := npy.WriteNPZ(tmp.Name(), order, arrays); err != nil {
+	if paths != nil { // which image each row is
+		members = append(members, npy.Member{Name: pathsMember, Shape: []int{len(paths)}, Unicode: paths})
+	}
+	if err := npy.WriteNPZMembers(tmp.Name(), members); err != nil {
 		return err
 	}
 	// CreateTemp makes the file private; the result is an ordinary file.
@@ -515,11 +555,15 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.Rename(tmp.Name(), *out); err != nil {
 		return fmt.Errorf("cannot write the output: %w", err)
 	}
-	for i, name := range order {
-		fmt.Fprintf(stdout, "%s %v\n", name, arrays[i].Shape)
+	for _, m := range members {
+		fmt.Fprintf(stdout, "%s %v\n", m.Name, m.Shape)
 	}
 	return nil
 }
+
+// pathsMember is the .npz member in which features lists its image
+// files, one per row of every layer's array.
+const pathsMember = "paths"
 
 // runAll runs all in chunks of at most batch images, calling each with
 // the first image of the chunk and its result, and returns the batch size
@@ -565,34 +609,37 @@ func layerNames(list string) ([]string, error) {
 
 // readInput reads a float32 [N,H,W,3] .npy, or decodes images (size > 0
 // centre-crops and resizes them, 0 keeps their own size).
-func readInput(input string, paths []string, size int) (graph.Batch, error) {
+func readInput(what, input string, args []string, size int) (b graph.Batch, paths []string, err error) {
 	if input != "" {
 		a, err := npy.ReadNPYFile(input)
 		if err != nil {
-			return graph.Batch{}, err
+			return graph.Batch{}, nil, err
 		}
 		if len(a.Shape) != 4 || a.Shape[3] != 3 {
-			return graph.Batch{}, fmt.Errorf("%s: shape %v, want [N,H,W,3] (RGB in [0,1], as tensorflow-vgg's build takes)", input, a.Shape)
+			return graph.Batch{}, nil, fmt.Errorf("%s: shape %v, want [N,H,W,3] (RGB in [0,1], as tensorflow-vgg's build takes)", input, a.Shape)
 		}
 		if a.Shape[0] < 1 {
-			return graph.Batch{}, fmt.Errorf("%s: the input holds no image", input)
+			return graph.Batch{}, nil, fmt.Errorf("%s: the input holds no image", input)
 		}
 		b := graph.Batch{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], Data: a.Data}
 		// Values are checked before any weights are read.
 		if err := graph.CheckBatch(b); err != nil {
-			return graph.Batch{}, fmt.Errorf("%s: %w", input, err)
+			return graph.Batch{}, nil, fmt.Errorf("%s: %w", input, err)
 		}
-		return b, nil
+		return b, nil, nil
+	}
+	if paths, err = imageFiles(what, args); err != nil {
+		return graph.Batch{}, nil, err
 	}
 	imgs, err := loadImages(paths, size)
 	if err != nil {
-		return graph.Batch{}, err
+		return graph.Batch{}, nil, err
 	}
-	b, err := batchOf(imgs)
+	b, err = batchOf(imgs)
 	if err != nil {
-		return graph.Batch{}, fmt.Errorf("%w (with --size 0 every image must have the same size)", err)
+		return graph.Batch{}, nil, fmt.Errorf("%w (with --size 0 every image must have the same size)", err)
 	}
-	return b, nil
+	return b, paths, nil
 }
 
 // syntheticBatch is the input bench and tune run: n images of size x
@@ -890,7 +937,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if strings.EqualFold(nf.device, models.DeviceCPU) {
 		return errors.New("validate: compares a Vulkan device with the CPU reference: --device cpu compares nothing")
 	}
-	b, err := readInput(*input, fs.Args(), *size)
+	b, _, err := readInput("validate", *input, fs.Args(), *size)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -873,5 +874,67 @@ func TestTune(t *testing.T) {
 		if _, _, err := runCmd(t, args...); err == nil {
 			t.Errorf("vkvgg %s: accepted", strings.Join(args, " "))
 		}
+	}
+}
+
+// TestFolderInputs: features, classify and validate take folders as view
+// and predict do: their image files, recursively in lexical order, other
+// files left out. features lists the files it read in a "paths" member,
+// one per row, and each row is its own image's (the same values as for
+// that file given alone); a folder without images and a layer named
+// "paths" are refused.
+func TestFolderInputs(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range map[string]string{"tiny.png": "a.png", "tiny_gray.jpg": "b.JPG"} {
+		data, err := os.ReadFile(filepath.Join("../../testdata/images/small", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sub, to), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, b := filepath.Join(sub, "a.png"), filepath.Join(sub, "b.JPG")
+	base := []string{"--device", "cpu", "--weights", "random:resnet18", "--size", "32"}
+	out := filepath.Join(t.TempDir(), "f.npz")
+	if _, stderr, err := runCmd(t, append(append([]string{"features"}, base...), "--layers", "avgpool", "--out", out, dir)...); err != nil {
+		t.Fatalf("features on a folder: %v\n%s", err, stderr)
+	}
+	members, err := npy.ReadNPZMembers(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members) != 2 || members[1].Name != "paths" || !slices.Equal(members[1].Unicode, []string{a, b}) {
+		t.Fatalf("features on a folder wrote %+v, want avgpool then paths %v", members, []string{a, b})
+	}
+	one := filepath.Join(t.TempDir(), "one.npz")
+	if _, stderr, err := runCmd(t, append(append([]string{"features"}, base...), "--layers", "avgpool", "--out", one, b)...); err != nil {
+		t.Fatalf("features on one file: %v\n%s", err, stderr)
+	}
+	alone := readNPZ(t, one)["avgpool"]
+	if got := members[0].Float32[512:]; !slices.Equal(got, alone.Data) {
+		t.Errorf("the folder's second row differs from %s's own features", b)
+	}
+	cls := []string{"classify", "--device", "cpu", "--weights", "random:resnet18", "--top", "1"}
+	stdout, stderr, err := runCmd(t, append(cls, dir)...)
+	if err != nil || !strings.Contains(stdout, a+":") || !strings.Contains(stdout, b+":") || strings.Contains(stdout, "notes") {
+		t.Errorf("classify on a folder: %v\n%s%s", err, stdout, stderr)
+	}
+	empty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, append(cls, empty)...); err == nil || !strings.Contains(err.Error(), "no image files") {
+		t.Errorf("classify on a folder without images: %v", err)
+	}
+	if _, _, err := runCmd(t, append(append([]string{"features"}, base...), "--layers", "paths", "--out", out, dir)...); err == nil || !strings.Contains(err.Error(), "clash") {
+		t.Errorf("features --layers paths: %v", err)
 	}
 }

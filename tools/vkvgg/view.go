@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
-	"github.com/vkvgg/vkvgg/extract"
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/layers"
 )
@@ -47,19 +44,9 @@ func viewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := checkOut("view", "--screenshot", *shot); err != nil {
 		return err
 	}
-	all, _, _, err := extract.List(fs.Args())
+	files, err := imageFiles("view", fs.Args())
 	if err != nil {
 		return err
-	}
-	var files []string // folders hold other files too (READMEs, masks as .txt)
-	for _, f := range all {
-		switch strings.ToLower(filepath.Ext(f)) {
-		case ".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp":
-			files = append(files, f)
-		}
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("view: no image files (.jpg .jpeg .png .gif .webp .bmp) in %v", fs.Args())
 	}
 	return runViewer(ctx, viewOptions{weights: *weights, fcn: *fcn, layer: *layer, images: files, size: *size,
 		width: *width, height: *height, frames: *frames, shot: *shot, validation: *validation || os.Getenv(gpu.EnvValidation) == "1", cache: pipelineCacheDir(), precision: prec, kernels: kernels}, stdout)
