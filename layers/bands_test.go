@@ -137,28 +137,49 @@ func bandLimit(c layertest.OpCase) int {
 	return lim
 }
 
+// bandFamilies are the kits the band tests run on: both kernel families,
+// and the CPU family in fp16.
+var bandFamilies = []string{"cpu", "gpu", "cpu-fp16"}
+
+// bandKit opens the test device and a kit of family (one of
+// bandFamilies), skipping fp16 where the device has no 16-bit storage.
+func bandKit(t *testing.T, family string) (*gpu.Device, *layers.Kit, *rand.Rand) {
+	t.Helper()
+	prec := layers.FP32
+	if f, ok := strings.CutSuffix(family, "-fp16"); ok {
+		family, prec = f, layers.FP16
+	}
+	dev := testdev.Open(t)
+	if prec == layers.FP16 && !dev.Half() {
+		t.Skip("no 16-bit storage on this device")
+	}
+	kit, err := layers.NewKitOptions(dev, prec, layers.KernelOptions{Family: family})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kit.Close() })
+	return dev, kit, layertest.Seed(t)
+}
+
+// kitRounded rounds x in place to what a kit of its precision stores.
+func kitRounded(kit *layers.Kit, x []float32) []float32 {
+	if kit.Precision() == layers.FP16 {
+		for i := range x {
+			x[i] = gpu.Float(gpu.Half(x[i]))
+		}
+	}
+	return x
+}
+
 // TestRowBands: with a binding limit smaller than one image, every
 // convolution, fixed-window pooling, resizing and preprocessing of the
 // conformance table runs in row bands on both kernel families (and
 // fp16) and still equals the CPU reference, the convolutions with a
 // residual too; an adaptive pooling, which cannot be split, says so.
 func TestRowBands(t *testing.T) {
-	for _, family := range []string{"cpu", "gpu", "cpu-fp16"} {
+	for _, family := range bandFamilies {
 		t.Run(family, func(t *testing.T) {
-			prec := layers.FP32
-			if f, ok := strings.CutSuffix(family, "-fp16"); ok {
-				family, prec = f, layers.FP16
-			}
-			dev := testdev.Open(t)
-			if prec == layers.FP16 && !dev.Half() {
-				t.Skip("no 16-bit storage on this device")
-			}
-			kit, err := layers.NewKitOptions(dev, prec, layers.KernelOptions{Family: family})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer kit.Close()
-			rng := layertest.Seed(t)
+			dev, kit, rng := bandKit(t, family)
 			banded := 0
 			for _, c := range opTable(rng) {
 				lim := bandLimit(c)
@@ -208,16 +229,8 @@ func checkBandedResidual(t *testing.T, dev *gpu.Device, kit *layers.Kit, rng *ra
 			t.Fatal(err)
 		}
 		kit.SetWindowLimit(max(bandLimit(c), 2*os.W*os.C))
-		x := layertest.Uniform(rng, c.In[0].Len(), -1, 1)
-		r := layertest.Uniform(rng, os.Len(), -1, 1)
-		if kit.Precision() == layers.FP16 {
-			for i := range x {
-				x[i] = gpu.Float(gpu.Half(x[i]))
-			}
-			for i := range r {
-				r[i] = gpu.Float(gpu.Half(r[i]))
-			}
-		}
+		x := kitRounded(kit, layertest.Uniform(rng, c.In[0].Len(), -1, 1))
+		r := kitRounded(kit, layertest.Uniform(rng, os.Len(), -1, 1))
 		y, err := conv.CPU(t.Context(), []layers.HostTensor{{Data: x, Shape: c.In[0]}})
 		if err != nil {
 			t.Fatal(err)
@@ -234,21 +247,9 @@ func checkBandedResidual(t *testing.T, dev *gpu.Device, kit *layers.Kit, rng *ra
 		in := kitTensor(t, dev, kit, x, c.In[0])
 		res := kitTensor(t, dev, kit, r, os)
 		out := kitTensor(t, dev, kit, layertest.NaNs(os.Len()), os)
-		seq, err := dev.NewSequence(gpu.SequenceOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := k.(layers.AddKernel).RecordAdd(seq, []layers.Tensor{in}, res, out, true); err != nil {
-			t.Fatal(err)
-		}
-		if err := seq.Submit(); err != nil {
-			t.Fatal(err)
-		}
-		seq.Close()
-		got := make([]float32, os.Len())
-		if err := kit.Read(out.Buf, 0, got); err != nil {
-			t.Fatal(err)
-		}
+		got := kitRecorded(t, dev, kit, out, func(seq *gpu.Sequence) error {
+			return k.(layers.AddKernel).RecordAdd(seq, []layers.Tensor{in}, res, out, true)
+		})
 		tol := tolGEMM
 		if kit.Precision() == layers.FP16 {
 			tol = layertest.Tol{Atol: 2e-2, Rtol: 1e-2}
@@ -305,24 +306,11 @@ func TestLinearGrid(t *testing.T) {
 // the CPU: both families and fp16, SAME and unpadded poolings, odd and
 // even sizes, batches, the ReLU, and a 3-channel input padded to 4.
 func TestConvPoolBands(t *testing.T) {
-	for _, family := range []string{"cpu", "gpu", "cpu-fp16"} {
+	for _, family := range bandFamilies {
 		t.Run(family, func(t *testing.T) {
-			prec := layers.FP32
-			if f, ok := strings.CutSuffix(family, "-fp16"); ok {
-				family, prec = f, layers.FP16
-			}
-			dev := testdev.Open(t)
-			if prec == layers.FP16 && !dev.Half() {
-				t.Skip("no 16-bit storage on this device")
-			}
-			kit, err := layers.NewKitOptions(dev, prec, layers.KernelOptions{Family: family})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer kit.Close()
-			rng := layertest.Seed(t)
+			dev, kit, rng := bandKit(t, family)
 			tol := tolGEMM
-			if prec == layers.FP16 {
+			if kit.Precision() == layers.FP16 {
 				tol = layertest.Tol{Atol: 2e-2, Rtol: 1e-2}
 			}
 			for _, s := range [][5]int{{2, 17, 13, 8, 12}, {1, 20, 9, 4, 8}, {1, 15, 16, 3, 5}} {
@@ -333,12 +321,7 @@ func TestConvPoolBands(t *testing.T) {
 					for _, relu := range []bool{false, true} {
 						c := convCase(rng, layers.Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, s[0], s[1], s[2], s[3], s[4])
 						conv := c.Op.(*layers.Conv)
-						x := layertest.Uniform(rng, c.In[0].Len(), -1, 1)
-						if prec == layers.FP16 {
-							for i := range x {
-								x[i] = gpu.Float(gpu.Half(x[i]))
-							}
-						}
+						x := kitRounded(kit, layertest.Uniform(rng, c.In[0].Len(), -1, 1))
 						y, err := conv.CPU(t.Context(), []layers.HostTensor{{Data: x, Shape: c.In[0]}})
 						if err != nil {
 							t.Fatal(err)
@@ -356,31 +339,12 @@ func TestConvPoolBands(t *testing.T) {
 						// the limit, the weights and four input rows fit.
 						cin4 := (s[3] + 3) / 4 * 4
 						kit.SetWindowLimit(max(9*cin4*((s[4]+3)/4*4), 6*s[2]*cin4, 4*s[2]*s[4]))
-						k, err := conv.Upload(kit)
-						if err != nil {
-							t.Fatal(err)
-						}
-						pk := k.(layers.PoolKernel)
-						if !pk.FusesPool(pool, c.In) {
-							t.Fatalf("%s: %s not fused", c.Name, pool.Kind())
-						}
+						k, pk := fusingKernel(t, kit, c, pool)
 						in := kitTensor(t, dev, kit, x, c.In[0])
 						out := kitTensor(t, dev, kit, layertest.NaNs(ps.Len()), ps)
-						seq, err := dev.NewSequence(gpu.SequenceOptions{})
-						if err != nil {
-							t.Fatal(err)
-						}
-						if err := pk.RecordPooled(seq, []layers.Tensor{in}, out, relu, pool); err != nil {
-							t.Fatal(err)
-						}
-						if err := seq.Submit(); err != nil {
-							t.Fatal(err)
-						}
-						seq.Close()
-						got := make([]float32, ps.Len())
-						if err := kit.Read(out.Buf, 0, got); err != nil {
-							t.Fatal(err)
-						}
+						got := kitRecorded(t, dev, kit, out, func(seq *gpu.Sequence) error {
+							return pk.RecordPooled(seq, []layers.Tensor{in}, out, relu, pool)
+						})
 						layertest.Check(t, fmt.Sprintf("%s relu=%v + %s in bands", c.Name, relu, pool.Kind()), got, want, tol)
 						k.Close()
 						kit.SetWindowLimit(0)

@@ -401,14 +401,7 @@ func TestConvPoolFused(t *testing.T) {
 								t.Fatal(err)
 							}
 							ps, _ := pool.OutShape([]layers.Shape{ys})
-							k, err := conv.Upload(kit)
-							if err != nil {
-								t.Fatal(err)
-							}
-							pk := k.(layers.PoolKernel)
-							if !pk.FusesPool(pool, c.In) {
-								t.Fatalf("%s: %s not fused", c.Name, pool.Kind())
-							}
+							k, pk := fusingKernel(t, kit, c, pool)
 							in := tensorAt(t, dev, x.Data, x.Shape, 0)
 							out := tensorAt(t, dev, layertest.NaNs(ps.Len()), ps, 0)
 							got := submitted(t, dev, out, func(seq *gpu.Sequence) error {
@@ -436,6 +429,22 @@ func TestConvPoolFused(t *testing.T) {
 	}
 }
 
+// fusingKernel uploads case c's convolution to kit and returns its
+// kernel, which must fuse pool.
+func fusingKernel(t *testing.T, kit *layers.Kit, c layertest.OpCase, pool *layers.Pool) (layers.Kernel, layers.PoolKernel) {
+	t.Helper()
+	k, err := c.Op.Upload(kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk := k.(layers.PoolKernel)
+	if !pk.FusesPool(pool, c.In) {
+		k.Close()
+		t.Fatalf("%s: %s not fused", c.Name, pool.Kind())
+	}
+	return k, pk
+}
+
 // familyKit opens the test device with the kernel family given
 // ("gpu" or "cpu", as KernelOptions.Family), a kit on it closed at the
 // test's end, and the test's random source.
@@ -460,6 +469,12 @@ func familyKitOptions(t *testing.T, o layers.KernelOptions) (*gpu.Device, *layer
 // values.
 func submitted(t *testing.T, dev *gpu.Device, out layers.Tensor, record func(*gpu.Sequence) error) []float32 {
 	t.Helper()
+	return kitRecorded(t, dev, nil, out, record)
+}
+
+// kitRecorded is submitted for out in the precision of kit (nil: fp32).
+func kitRecorded(t *testing.T, dev *gpu.Device, kit *layers.Kit, out layers.Tensor, record func(*gpu.Sequence) error) []float32 {
+	t.Helper()
 	seq, err := dev.NewSequence(gpu.SequenceOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -472,7 +487,11 @@ func submitted(t *testing.T, dev *gpu.Device, out layers.Tensor, record func(*gp
 		t.Fatal(err)
 	}
 	got := make([]float32, out.Shape.Len())
-	if err := out.Buf.Download(out.Off, got); err != nil {
+	read := out.Buf.Download
+	if kit != nil {
+		read = func(off int, dst []float32) error { return kit.Read(out.Buf, off, dst) }
+	}
+	if err := read(out.Off, got); err != nil {
 		t.Fatal(err)
 	}
 	return got
