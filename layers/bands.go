@@ -44,21 +44,47 @@ func imageFits(in, out Shape, lim int) bool {
 // rowBands splits every image of in (output out, window g) into bands
 // of output rows whose input rows and output rows each fit lim
 // elements, and of at most maxRows output rows (the caller's dispatch
-// limit), in order.
+// limit), in order. Output rows that read only padding (a convolution
+// padded by its window's height or more) join the band next to them, so
+// that every band reads a row of the image.
 func rowBands(what string, in, out Shape, g rowWindow, lim, maxRows int) ([]rowBand, error) {
 	inRow, outRow := in.W*in.C, out.W*out.C
-	// r output rows read (r-1)*sh + kh input rows at most.
-	r := min(out.H, lim/outRow, maxRows, (lim/inRow-g.kh)/g.sh+1)
-	if r < 1 {
-		return nil, fmt.Errorf("layers: %s: a row of the input (%dx%d) or of the output (%dx%d) with the %d-row window is too large for one binding of %d elements on this device: use a narrower input",
-			what, in.W, in.C, out.W, out.C, g.kh, lim)
+	switch {
+	case maxRows < 1:
+		return nil, fmt.Errorf("layers: %s: a row of %d output pixels is too wide for one dispatch on this device: use a narrower input", what, out.W)
+	case lim/inRow < g.kh || lim/outRow < 1:
+		return nil, fmt.Errorf("layers: %s: %d input rows of %dx%d (the window's height) or an output row of %dx%d exceed one binding of %d elements on this device: use a narrower input",
+			what, g.kh, in.W, in.C, out.W, out.C, lim)
+	}
+	// Output rows [0, top) read only the padding above the image, rows
+	// [bottom, out.H) only the padding below it.
+	top, bottom := 0, out.H
+	if g.top >= g.kh {
+		top = min(out.H, (g.top-g.kh)/g.sh+1)
+	}
+	if first := (in.H + g.top + g.sh - 1) / g.sh; first < out.H {
+		bottom = max(first, top)
+	}
+	// r output rows read (r-1)*sh + kh input rows at most; a band may
+	// take the padding rows at either end as well.
+	r := min(out.H, lim/outRow-(out.H-bottom)-top, maxRows-(out.H-bottom)-top, (lim/inRow-g.kh)/g.sh+1)
+	if r < 1 || bottom <= top {
+		return nil, fmt.Errorf("layers: %s: padding of %d and %d rows around a %d-row window leaves no band that fits one binding of %d elements and one dispatch on this device", what, g.top, g.bottom, g.kh, lim)
 	}
 	var bands []rowBand
 	for n := 0; n < in.N; n++ {
-		for y0 := 0; y0 < out.H; y0 += r {
-			b, err := g.band(what, n, y0, min(out.H, y0+r), in.H)
+		for y0 := top; y0 < bottom; y0 += r {
+			y1 := min(bottom, y0+r)
+			b, err := g.band(what, n, y0, y1, in.H)
 			if err != nil {
 				return nil, err
+			}
+			if y0 == top { // the rows of top padding join the first band
+				b.y0 = 0
+				b.top += top * g.sh
+			}
+			if y1 == bottom {
+				b.y1 = out.H
 			}
 			bands = append(bands, b)
 		}

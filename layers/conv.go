@@ -168,7 +168,12 @@ func (c *Conv3x3) recordDirect(s *gpu.Sequence, in, out Tensor, withReLU bool) e
 		return err
 	}
 	if !imageFits(is, out.Shape, k.lim) || (is.H*is.W+k.pixTile-1)/k.pixTile > 65535 {
-		return c.general().record(s, in, out, withReLU, nil)
+		g := c.general()
+		cfg, lim, pix, err := g.config(what, in, out, nil)
+		if err != nil {
+			return err
+		}
+		return g.recordBands(s, what, in, out, relu, nil, cfg, lim, pix, [4]int{1, 1, 1, 1})
 	}
 	return c.kit.dispatchConv(s, what, k, in, out, c.w, c.b, nil, func(n int, ib, ob uint32) []uint32 {
 		return []uint32{uint32(n), uint32(is.H), uint32(is.W), uint32(c.Cin), uint32(c.Cout), relu, ib, ob}
@@ -181,6 +186,16 @@ func (c *Conv3x3) recordDirect(s *gpu.Sequence, in, out Tensor, withReLU bool) e
 // closed: the weights are the layer's.
 func (c *Conv3x3) general() *GConv {
 	return &GConv{win: Window{KH: 3, KW: 3, SH: 1, SW: 1, Same: true}, Cin: c.Cin, Cout: c.Cout, ReLU: c.ReLU, kit: c.kit, w: c.w, b: c.b}
+}
+
+// directFits reports whether one image of in and out fits the bindings
+// of the direct kernel kernelFor picks for tensors at aligned offsets.
+func (c *Conv3x3) directFits(in, out Shape) bool {
+	lim := c.kit.maxWindow()
+	if cfg := c.kit.conv; cfg.Register && c.Cin%4 == 0 && c.Cout%4 == 0 && 9*c.Cin*c.Cout <= c.kit.maxTexelWindow() {
+		lim = min(lim, c.kit.maxTexelWindow())
+	}
+	return imageFits(in, out, lim)
 }
 
 // dispatchConv records a convolution kernel over chunks of images that
@@ -341,12 +356,8 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	}
 	// An image over one binding, or over one dispatch's workgroups, runs
 	// in row bands with the kit's tiling (see rowBand).
-	maxRows := 65535 * pix / ow
-	if !imageFits(is, out.Shape, lim) || oh > maxRows {
-		return bandsOf(what, in, out, res, rowWindow{kh: c.win.KH, sh: c.win.SH, top: pad[0], bottom: pad[2]}, lim, maxRows,
-			func(in, out Tensor, res *Tensor, top, bottom int) error {
-				return c.recordTiled(s, what, in, out, relu, res, cfg, [4]int{top, pad[1], bottom, pad[3]})
-			})
+	if !imageFits(is, out.Shape, lim) || oh > 65535*pix/ow {
+		return c.recordBands(s, what, in, out, relu, res, cfg, lim, pix, pad)
 	}
 	if !cfg.Register && !c.kit.cpu {
 		cfg, err = c.tiling(what, in, out, cfg, func(s *gpu.Sequence, t ConvConfig) error {
@@ -368,6 +379,18 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 		}
 	}
 	return c.recordTiled(s, what, in, out, relu, res, cfg, pad)
+}
+
+// recordBands records the convolution, checked by record, with tiling
+// cfg (whose kernel binds lim elements and computes pix pixels a
+// workgroup) and the window's padding pad: whole where an image fits the
+// bindings and a dispatch, else in row bands. It times nothing and needs
+// no scratch.
+func (c *GConv) recordBands(s *gpu.Sequence, what string, in, out Tensor, relu uint32, res *Tensor, cfg ConvConfig, lim, pix int, pad [4]int) error {
+	return bandsOf(what, in, out, res, rowWindow{kh: c.win.KH, sh: c.win.SH, top: pad[0], bottom: pad[2]}, lim, 65535*pix/out.Shape.W,
+		func(in, out Tensor, res *Tensor, top, bottom int) error {
+			return c.recordTiled(s, what, in, out, relu, res, cfg, [4]int{top, pad[1], bottom, pad[3]})
+		})
 }
 
 // config is the kit's tiling for a recording, or its fallback where the

@@ -280,8 +280,8 @@ func (ck *convOpKernel) RecordAdd(s *gpu.Sequence, in []Tensor, res, out Tensor,
 // FusesPool implements PoolKernel: a 3x3 stride-1 convolution that the
 // Winograd kernels may run fuses a 2x2/2 max pooling whose windows start
 // at row and column 0 (SAME, or no padding); so does one whose image
-// exceeds a binding, in row bands, so that its whole output never
-// exists.
+// exceeds the direct kernel's bindings, in row bands, so that its whole
+// output never exists.
 func (ck *convOpKernel) FusesPool(pool Op, in []Shape) bool {
 	p, ok := pool.(*Pool)
 	if !ok || ck.fast == nil || len(in) != 1 || p.Avg || p.Adaptive || p.KH != 2 || p.KW != 2 || p.SH != 2 || p.SW != 2 {
@@ -294,10 +294,10 @@ func (ck *convOpKernel) FusesPool(pool Op, in []Shape) bool {
 	x := in[0]
 	x.C = ck.cin
 	y := Shape{N: x.N, H: x.H, W: x.W, C: ck.op.Cout}
-	if !k.winogradImageFits(x, y) {
-		return true
+	if !ck.fast.directFits(x, y) {
+		return true // in row bands
 	}
-	return k.wino != "off" && (k.winogradFits(algoF2, ck.cin, ck.op.Cout) || k.winogradFits(algoF4, ck.cin, ck.op.Cout))
+	return k.wino != "off" && k.winogradImageFits(x, y) && (k.winogradFits(algoF2, ck.cin, ck.op.Cout) || k.winogradFits(algoF4, ck.cin, ck.op.Cout))
 }
 
 // RecordPooled implements PoolKernel.

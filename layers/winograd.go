@@ -414,7 +414,7 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 		}
 		is := in.Shape
 		full := Shape{N: 1, H: is.H, W: is.W, C: c.Cout}
-		if !c.kit.winogradImageFits(is, full) {
+		if !c.directFits(is, full) {
 			return c.recordPooledBands(s, in, out, relu, p, *pre)
 		}
 		// Images a few at a time: the scratch is memory the plan does
@@ -460,8 +460,8 @@ func (c *Conv3x3) recordPooled(s *gpu.Sequence, in, out Tensor, relu bool, p *Po
 	return c.recordWinograd(s, in, out, relu, algo, true)
 }
 
-// recordPooledBands is recordPooled's direct path for an image whose
-// convolution exceeds the scratch or a binding: bands of the pooling's
+// recordPooledBands is recordPooled's direct path for an image over the
+// direct kernel's bindings (directFits): bands of the pooling's
 // output rows, each band's convolution rows computed by the general
 // kernel (from the input rows they read) into the scratch and pooled from
 // there, so that the convolution's whole output never exists. The 2x2/2

@@ -41,6 +41,11 @@ type view struct {
 	cw, ch int
 	bgra   bool
 	ms     float64
+	// The framebuffer size the swapchain was last made for (which the
+	// surface may have clamped into cw x ch), and whether the last frame
+	// found the swapchain out of date.
+	fbW, fbH int
+	stale    bool
 
 	// the last frame's grid
 	first, count int
@@ -120,10 +125,11 @@ func (v *view) freeCanvas() {
 	}
 }
 
-// resize follows a window whose framebuffer became w x h: a new
-// swapchain (of the size the surface gives), then a canvas of that size.
-// The last frame has finished (draw waits for the engine's drawing and
-// the application's frame), so the old canvas is free.
+// resize follows a window whose framebuffer is w x h, or a stale
+// swapchain: a new swapchain (of the size the surface gives), then, when
+// that size changed, a canvas of it. The last frame has finished (draw
+// waits for the engine's drawing and the application's frame), so the
+// old canvas is free.
 func (v *view) resize(w, h int) error {
 	cw, ch, bgra, err := v.a.swapchain(w, h)
 	if errors.Is(err, errMinimised) {
@@ -132,6 +138,7 @@ func (v *view) resize(w, h int) error {
 	if err != nil {
 		return err
 	}
+	v.fbW, v.fbH, v.stale = w, h, false
 	if cw == v.cw && ch == v.ch && bgra == v.bgra {
 		return nil
 	}
@@ -231,16 +238,15 @@ func (v *view) draw(st *state, shoot bool) (pic *image.RGBA, err error) {
 		return nil, err
 	}
 	if shoot {
-		if shot == nil { // the swapchain cannot be read: the canvas is what it shows
+		// Where the swapchain cannot be read, or went stale before the
+		// copy, the canvas is what the frame shows.
+		if shot == nil || stale {
 			copy(v.shot.bytes(), v.canvas.bytes())
 		}
-		pic = v.shotImage() // before a resize replaces the buffer
+		pic = v.shotImage()
 	}
-	if stale { // the window changed under the swapchain: a new one, and a canvas of its size
-		if err := v.resize(v.cw, v.ch); err != nil {
-			return nil, err
-		}
-	}
+	v.stale = stale // the next frame makes a new swapchain
+
 	v.ranges = nil
 	if st.zoom >= 0 {
 		v.ranges, err = v.drawer.Ranges()

@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	v := &view{o: o, a: a, logf: logf}
+	v := &view{o: o, a: a, logf: logf, fbW: o.Width, fbH: o.Height}
 	defer v.close()
 	if err := v.open(cw, ch, bgra, first); err != nil {
 		return err
@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) error {
 			frame--
 			continue
 		}
-		if w != v.cw || h != v.ch { // resized: a new swapchain and canvas
+		if w != v.fbW || h != v.fbH || v.stale { // resized, or out of date: a new swapchain (and canvas)
 			if err := v.resize(w, h); err != nil {
 				return err
 			}

@@ -395,8 +395,6 @@ func classify(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// loadImages decodes images; size > 0 centre-crops and resizes like
-// tensorflow-vgg's load_image, 0 keeps each image's own size.
 // imageExts are the extensions imageFiles takes from folders.
 var imageExts = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
 
@@ -427,6 +425,8 @@ func imageFiles(what string, args []string) ([]string, error) {
 	return files, nil
 }
 
+// loadImages decodes images; size > 0 centre-crops and resizes like
+// tensorflow-vgg's load_image, 0 keeps each image's own size.
 func loadImages(paths []string, size int) ([]images.RGB, error) {
 	out := make([]images.RGB, len(paths))
 	for i, p := range paths {
@@ -607,8 +607,9 @@ func layerNames(list string) ([]string, error) {
 	return names, nil
 }
 
-// readInput reads a float32 [N,H,W,3] .npy, or decodes images (size > 0
-// centre-crops and resizes them, 0 keeps their own size).
+// readInput reads a float32 [N,H,W,3] .npy, or decodes the images of
+// args, folders expanded by imageFiles (size > 0 centre-crops and
+// resizes them, 0 keeps their own size), and returns their files too.
 func readInput(what, input string, args []string, size int) (b graph.Batch, paths []string, err error) {
 	if input != "" {
 		a, err := npy.ReadNPYFile(input)

@@ -927,6 +927,10 @@ func TestFolderInputs(t *testing.T) {
 	if err != nil || !strings.Contains(stdout, a+":") || !strings.Contains(stdout, b+":") || strings.Contains(stdout, "notes") {
 		t.Errorf("classify on a folder: %v\n%s%s", err, stdout, stderr)
 	}
+	stdout, stderr, err = runCmd(t, "validate", "--device", device(t), "--weights", "random:resnet18", "--size", "32", "--layers", "avgpool", dir)
+	if err != nil || !strings.Contains(stdout, "2 image(s)") {
+		t.Errorf("validate on a folder: %v\n%s%s", err, stdout, stderr)
+	}
 	empty := t.TempDir()
 	if err := os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
