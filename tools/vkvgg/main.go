@@ -345,22 +345,19 @@ func classify(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *top < 1 {
 		return fmt.Errorf("--top %d: must be at least 1", *top)
 	}
-	paths, err := imageFiles("classify", fs.Args())
+	in, err := openInputs("classify", "", fs.Args(), 224)
 	if err != nil {
 		return err
 	}
-	imgs, err := loadImages(paths, 224)
-	if err != nil {
-		return err
-	}
+	paths := in.paths
 	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(1, 224, 224, "prob") })
 	if err != nil {
 		return err
 	}
 	defer net.Close()
-	for i := 0; i < len(imgs); i += nf.batch {
-		j := min(len(imgs), i+nf.batch)
-		b, err := batchOf(imgs[i:j])
+	for i := 0; i < in.n; i += nf.batch {
+		j := min(in.n, i+nf.batch)
+		b, err := in.batch(i, j)
 		if err != nil {
 			return err
 		}
@@ -499,7 +496,7 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *size < 0 {
 		return fmt.Errorf("--size %d: must be 0 or positive", *size)
 	}
-	all, paths, err := readInput("features", *input, fs.Args(), *size)
+	all, err := openInputs("features", *input, fs.Args(), *size)
 	if err != nil {
 		return err
 	}
@@ -514,7 +511,7 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer os.Remove(tmp.Name())
 	// Names and sizes are checked once the file is read, before the
 	// weights go to the device.
-	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(min(nf.batch, all.N), all.H, all.W, names...) })
+	net, err := nf.open(stderr, func(g *graph.Graph) error { return g.CheckRun(min(nf.batch, all.n), all.h, all.w, names...) })
 	if err != nil {
 		return err
 	}
@@ -528,7 +525,7 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, name := range order {
 			ft, _ := res.Feature(name)
 			collected[name] = append(collected[name], ft.Data...)
-			shapes[name] = append([]int{all.N}, ft.Shape[1:]...)
+			shapes[name] = append([]int{all.n}, ft.Shape[1:]...)
 		}
 		return nil
 	})
@@ -537,13 +534,13 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	el := time.Since(start)
 	fmt.Fprintf(stderr, "vkvgg: %d images of %dx%d in %.1f ms (%.1f ms per image, batch %d)\n",
-		all.N, all.H, all.W, float64(el.Microseconds())/1000, float64(el.Microseconds())/1000/float64(all.N), batch)
+		all.n, all.h, all.w, float64(el.Microseconds())/1000, float64(el.Microseconds())/1000/float64(all.n), batch)
 	members := make([]npy.Member, len(order))
 	for i, name := range order {
 		members[i] = npy.Member{Name: name, Shape: shapes[name], Float32: collected[name]}
 	}
-	if paths != nil { // which image each row is
-		members = append(members, npy.Member{Name: pathsMember, Shape: []int{len(paths)}, Unicode: paths})
+	if all.paths != nil { // which image each row is
+		members = append(members, npy.Member{Name: pathsMember, Shape: []int{len(all.paths)}, Unicode: all.paths})
 	}
 	if err := npy.WriteNPZMembers(tmp.Name(), members); err != nil {
 		return err
@@ -565,17 +562,19 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // files, one per row of every layer's array.
 const pathsMember = "paths"
 
-// runAll runs all in chunks of at most batch images, calling each with
-// the first image of the chunk and its result, and returns the batch size
-// it ended with: a chunk that needs more memory than there is (a
-// graph.MemoryError) is split into the largest batches that fit, with a
-// note on stderr.
-func runAll(ctx context.Context, net *models.Net, all graph.Batch, batch int, pool graph.Pooling, names []string, stderr io.Writer,
+// runAll runs the inputs in chunks of at most batch images, calling each
+// with the first image of the chunk and its result, and returns the
+// batch size it ended with: a chunk that needs more memory than there is
+// (a graph.MemoryError) is split into the largest batches that fit, with
+// a note on stderr.
+func runAll(ctx context.Context, net *models.Net, all *inputs, batch int, pool graph.Pooling, names []string, stderr io.Writer,
 	each func(i0 int, res *graph.Result) error) (int, error) {
-	img := all.H * all.W * 3
-	for i := 0; i < all.N; {
-		j := min(all.N, i+batch)
-		b := graph.Batch{N: j - i, H: all.H, W: all.W, Data: all.Data[i*img : j*img]}
+	for i := 0; i < all.n; {
+		j := min(all.n, i+batch)
+		b, err := all.batch(i, j)
+		if err != nil {
+			return batch, err
+		}
 		res, err := net.RunPooled(ctx, b, pool, names...)
 		var me *graph.MemoryError
 		if errors.As(err, &me) && me.MaxBatch >= 1 && me.MaxBatch < b.N {
@@ -607,40 +606,82 @@ func layerNames(list string) ([]string, error) {
 	return names, nil
 }
 
-// readInput reads a float32 [N,H,W,3] .npy, or decodes the images of
+// inputs are the images a command runs: a float32 [N,H,W,3] .npy, or
+// image files decoded a batch at a time, so that a folder of photos is
+// never all in memory at once.
+type inputs struct {
+	n, h, w int
+	paths   []string                            // the image files (nil for an .npy)
+	batch   func(i, j int) (graph.Batch, error) // images [i, j)
+}
+
+// openInputs opens the input of what: the .npy input, or the images of
 // args, folders expanded by imageFiles (size > 0 centre-crops and
-// resizes them, 0 keeps their own size), and returns their files too.
-func readInput(what, input string, args []string, size int) (b graph.Batch, paths []string, err error) {
+// resizes them, 0 keeps their own size, which must then be the first
+// image's for all). The .npy's values, the files' existence and the
+// first image's decoding are checked before any work; the other images
+// are decoded a batch at a time as they run.
+func openInputs(what, input string, args []string, size int) (*inputs, error) {
 	if input != "" {
 		a, err := npy.ReadNPYFile(input)
 		if err != nil {
-			return graph.Batch{}, nil, err
+			return nil, err
 		}
 		if len(a.Shape) != 4 || a.Shape[3] != 3 {
-			return graph.Batch{}, nil, fmt.Errorf("%s: shape %v, want [N,H,W,3] (RGB in [0,1], as tensorflow-vgg's build takes)", input, a.Shape)
+			return nil, fmt.Errorf("%s: shape %v, want [N,H,W,3] (RGB in [0,1], as tensorflow-vgg's build takes)", input, a.Shape)
 		}
 		if a.Shape[0] < 1 {
-			return graph.Batch{}, nil, fmt.Errorf("%s: the input holds no image", input)
+			return nil, fmt.Errorf("%s: the input holds no image", input)
 		}
-		b := graph.Batch{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], Data: a.Data}
+		all := graph.Batch{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], Data: a.Data}
 		// Values are checked before any weights are read.
-		if err := graph.CheckBatch(b); err != nil {
-			return graph.Batch{}, nil, fmt.Errorf("%s: %w", input, err)
+		if err := graph.CheckBatch(all); err != nil {
+			return nil, fmt.Errorf("%s: %w", input, err)
 		}
-		return b, nil, nil
+		img := all.H * all.W * 3
+		return &inputs{n: all.N, h: all.H, w: all.W, batch: func(i, j int) (graph.Batch, error) {
+			return graph.Batch{N: j - i, H: all.H, W: all.W, Data: all.Data[i*img : j*img]}, nil
+		}}, nil
 	}
-	if paths, err = imageFiles(what, args); err != nil {
-		return graph.Batch{}, nil, err
-	}
-	imgs, err := loadImages(paths, size)
+	paths, err := imageFiles(what, args)
 	if err != nil {
-		return graph.Batch{}, nil, err
+		return nil, err
 	}
-	b, err = batchOf(imgs)
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	in := &inputs{n: len(paths), h: size, w: size, paths: paths}
+	in.batch = func(i, j int) (graph.Batch, error) {
+		imgs, err := loadImages(paths[i:j], size)
+		if err != nil {
+			return graph.Batch{}, err
+		}
+		for k, m := range imgs {
+			if m.H != in.h || m.W != in.w {
+				return graph.Batch{}, fmt.Errorf("%s: %s is %dx%d, %s %dx%d: with --size 0 every image must have the same size", what, paths[i+k], m.W, m.H, paths[0], in.w, in.h)
+			}
+		}
+		return batchOf(imgs)
+	}
+	// The first image is decoded now: a file that is no image fails
+	// before any work, and with size 0 it gives the size.
+	first, err := loadImages(paths[:1], size)
 	if err != nil {
-		return graph.Batch{}, nil, fmt.Errorf("%w (with --size 0 every image must have the same size)", err)
+		return nil, err
 	}
-	return b, paths, nil
+	in.h, in.w = first[0].H, first[0].W
+	return in, nil
+}
+
+// readInput is the whole input of what as one batch (openInputs).
+func readInput(what, input string, args []string, size int) (graph.Batch, error) {
+	in, err := openInputs(what, input, args, size)
+	if err != nil {
+		return graph.Batch{}, err
+	}
+	return in.batch(0, in.n)
 }
 
 // syntheticBatch is the input bench and tune run: n images of size x
@@ -938,7 +979,7 @@ func validate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if strings.EqualFold(nf.device, models.DeviceCPU) {
 		return errors.New("validate: compares a Vulkan device with the CPU reference: --device cpu compares nothing")
 	}
-	b, _, err := readInput("validate", *input, fs.Args(), *size)
+	b, err := readInput("validate", *input, fs.Args(), *size)
 	if err != nil {
 		return err
 	}

@@ -879,10 +879,11 @@ func TestTune(t *testing.T) {
 
 // TestFolderInputs: features, classify and validate take folders as view
 // and predict do: their image files, recursively in lexical order, other
-// files left out. features lists the files it read in a "paths" member,
-// one per row, and each row is its own image's (the same values as for
-// that file given alone); a folder without images and a layer named
-// "paths" are refused.
+// files left out. features decodes them a batch at a time and lists the
+// files it read in a "paths" member, one per row, and each row is its own
+// image's (the same values as for that file given alone); with --size 0
+// an image of another size than the first fails by name; a folder
+// without images and a layer named "paths" are refused.
 func TestFolderInputs(t *testing.T) {
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "sub")
@@ -904,7 +905,8 @@ func TestFolderInputs(t *testing.T) {
 	a, b := filepath.Join(sub, "a.png"), filepath.Join(sub, "b.JPG")
 	base := []string{"--device", "cpu", "--weights", "random:resnet18", "--size", "32"}
 	out := filepath.Join(t.TempDir(), "f.npz")
-	if _, stderr, err := runCmd(t, append(append([]string{"features"}, base...), "--layers", "avgpool", "--out", out, dir)...); err != nil {
+	// One image a batch: the images are decoded batch by batch.
+	if _, stderr, err := runCmd(t, append(append([]string{"features"}, base...), "--batch", "1", "--layers", "avgpool", "--out", out, dir)...); err != nil {
 		t.Fatalf("features on a folder: %v\n%s", err, stderr)
 	}
 	members, err := npy.ReadNPZMembers(out)
@@ -930,6 +932,26 @@ func TestFolderInputs(t *testing.T) {
 	stdout, stderr, err = runCmd(t, "validate", "--device", device(t), "--weights", "random:resnet18", "--size", "32", "--layers", "avgpool", dir)
 	if err != nil || !strings.Contains(stdout, "2 image(s)") {
 		t.Errorf("validate on a folder: %v\n%s%s", err, stdout, stderr)
+	}
+	// With --size 0 a later image of another size fails, naming it,
+	// and nothing is written.
+	mixed := t.TempDir()
+	for from, to := range map[string]string{"small/tiny.png": "1.png", "coffee_rgba.png": "2.png"} {
+		data, err := os.ReadFile(filepath.Join("../../testdata/images", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(mixed, to), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mixedOut := filepath.Join(t.TempDir(), "m.npz")
+	_, _, err = runCmd(t, "features", "--device", "cpu", "--weights", "random:resnet18", "--size", "0", "--batch", "1", "--layers", "avgpool", "--out", mixedOut, mixed)
+	if err == nil || !strings.Contains(err.Error(), "2.png") || !strings.Contains(err.Error(), "same size") {
+		t.Errorf("features --size 0 on images of two sizes: %v", err)
+	}
+	if _, err := os.Stat(mixedOut); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed features left %s: %v", mixedOut, err)
 	}
 	empty := t.TempDir()
 	if err := os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("x"), 0o644); err != nil {
