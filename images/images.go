@@ -143,12 +143,8 @@ func decodeImage(r io.Reader, maxPixels int64) (image.Image, error) {
 	if err != nil {
 		return nil, decodeErr(err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("%w: %s header says %dx%d", ErrEmpty, format, cfg.Width, cfg.Height)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
-		return nil, fmt.Errorf("%w: %s of %dx%d has %d pixels, more than the limit of %d",
-			ErrTooLarge, format, cfg.Width, cfg.Height, px, maxPixels)
+	if err := checkConfig(cfg, format, maxPixels); err != nil {
+		return nil, err
 	}
 	var src io.Reader
 	if rs != nil {
@@ -174,6 +170,42 @@ func decodeImage(r io.Reader, maxPixels int64) (image.Image, error) {
 		return nil, fmt.Errorf("%w: %s of %dx%d", ErrTooLarge, format, b.Dx(), b.Dy())
 	}
 	return img, nil
+}
+
+// checkConfig checks an image's header: not empty, and within
+// maxPixels.
+func checkConfig(cfg image.Config, format string, maxPixels int64) error {
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return fmt.Errorf("%w: %s header says %dx%d", ErrEmpty, format, cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
+		return fmt.Errorf("%w: %s of %dx%d has %d pixels, more than the limit of %d",
+			ErrTooLarge, format, cfg.Width, cfg.Height, px, maxPixels)
+	}
+	return nil
+}
+
+// Size reads the width and height of the image in the file at path from
+// its header alone, with Load's checks of it (a format Load reads, not
+// empty, within MaxPixels) and errors naming the file: a program can
+// check a list of files before it decodes any. (A GIF's first frame,
+// which Load returns, may be smaller than its header's screen.)
+func Size(path string) (w, h int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("images: %w", err)
+	}
+	defer f.Close()
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(f))
+	if err == nil {
+		err = checkConfig(cfg, format, MaxPixels)
+	} else {
+		err = decodeErr(err)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("images: %s: %w", path, err)
+	}
+	return cfg.Width, cfg.Height, nil
 }
 
 // decodeErr maps the errors of image.DecodeConfig and image.Decode to this

@@ -42,6 +42,38 @@ func checkRGB(t *testing.T, m RGB) {
 	}
 }
 
+// TestSize: Size reads a header's size with Load's checks and errors:
+// a file that is no image, a missing file and one whose header exceeds
+// MaxPixels are refused by name.
+func TestSize(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.jpg")
+	if err := os.WriteFile(text, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Size(text); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "notes.jpg") {
+		t.Errorf("a text file: %v", err)
+	}
+	if _, _, err := Size(filepath.Join(dir, "missing.png")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
+	var big bytes.Buffer
+	if err := png.Encode(&big, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	data := big.Bytes()
+	binary.BigEndian.PutUint32(data[16:], 1<<20) // IHDR width: 1M x 1 ...
+	binary.BigEndian.PutUint32(data[20:], 1<<20) // ... x 1M pixels
+	binary.BigEndian.PutUint32(data[29:], crc32.ChecksumIEEE(data[12:29]))
+	huge := filepath.Join(dir, "huge.png")
+	if err := os.WriteFile(huge, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Size(huge); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("a header of 1M x 1M pixels: %v", err)
+	}
+}
+
 func TestLoadSamples(t *testing.T) {
 	tests := []struct {
 		name string
@@ -70,6 +102,9 @@ func TestLoadSamples(t *testing.T) {
 			checkRGB(t, m)
 			if m.H != tt.h || m.W != tt.w {
 				t.Errorf("size = %dx%d, want %dx%d", m.W, m.H, tt.w, tt.h)
+			}
+			if w, h, err := Size(filepath.Join(testdata, tt.name)); err != nil || w != tt.w || h != tt.h {
+				t.Errorf("Size = %dx%d, %v, want %dx%d", w, h, err, tt.w, tt.h)
 			}
 			grey := true
 			for i := 0; i < len(m.Pix); i += 3 {

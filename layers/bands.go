@@ -22,7 +22,11 @@ var pixelwise = rowWindow{kh: 1, sh: 1}
 
 // rowBand is output rows [y0, y1) of image n and the input rows [a, b)
 // they read, with the padding rows above a and below b that the band's
-// windows see: the image's own padding at its edges, none inside.
+// windows see: the image's own padding at its edges, none inside. (The
+// last band of a convolution padded by its window's height or more also
+// takes output rows that read only padding below b while bottom stays 0:
+// the convolution kernels read the padding below from the band's height,
+// and poolings, whose averages use bottom, are never padded so.)
 type rowBand struct {
 	n, y0, y1   int
 	a, b        int
@@ -65,10 +69,14 @@ func rowBands(what string, in, out Shape, g rowWindow, lim, maxRows int) ([]rowB
 	if first := (in.H + g.top + g.sh - 1) / g.sh; first < out.H {
 		bottom = max(first, top)
 	}
-	// r output rows read (r-1)*sh + kh input rows at most; a band may
-	// take the padding rows at either end as well.
+	if bottom <= top {
+		return nil, fmt.Errorf("layers: %s: every output row reads only padding (%d and %d rows around a %d-row window)", what, g.top, g.bottom, g.kh)
+	}
+	// r output rows read (r-1)*sh + kh input rows at most. Each band
+	// leaves room for the padding rows at both ends (a simple rule that
+	// costs nothing where a binding holds many rows).
 	r := min(out.H, lim/outRow-(out.H-bottom)-top, maxRows-(out.H-bottom)-top, (lim/inRow-g.kh)/g.sh+1)
-	if r < 1 || bottom <= top {
+	if r < 1 {
 		return nil, fmt.Errorf("layers: %s: padding of %d and %d rows around a %d-row window leaves no band that fits one binding of %d elements and one dispatch on this device", what, g.top, g.bottom, g.kh, lim)
 	}
 	var bands []rowBand

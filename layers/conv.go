@@ -192,10 +192,17 @@ func (c *Conv3x3) general() *GConv {
 // of the direct kernel kernelFor picks for tensors at aligned offsets.
 func (c *Conv3x3) directFits(in, out Shape) bool {
 	lim := c.kit.maxWindow()
-	if cfg := c.kit.conv; cfg.Register && c.Cin%4 == 0 && c.Cout%4 == 0 && 9*c.Cin*c.Cout <= c.kit.maxTexelWindow() {
+	if c.registerFits() {
 		lim = min(lim, c.kit.maxTexelWindow())
 	}
 	return imageFits(in, out, lim)
+}
+
+// registerFits reports whether the kit's tiling is a register one that
+// the layer allows (vec4 access to channels, weights within one texel
+// binding), for tensors at offsets that are multiples of 4.
+func (c *Conv3x3) registerFits() bool {
+	return c.kit.conv.Register && c.Cin%4 == 0 && c.Cout%4 == 0 && 9*c.Cin*c.Cout <= c.kit.maxTexelWindow()
 }
 
 // dispatchConv records a convolution kernel over chunks of images that
@@ -258,7 +265,7 @@ type convKernel struct {
 // of 4, weights within one texel binding), else the shared-memory one.
 func (c *Conv3x3) kernelFor(in, out Tensor) (convKernel, error) {
 	cfg := c.kit.conv
-	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || 9*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
+	if cfg.Register && (!c.registerFits() || in.Off%4 != 0 || out.Off%4 != 0) {
 		cfg = *cfg.Fallback
 	}
 	if !cfg.Register {
@@ -381,7 +388,7 @@ func (c *GConv) record(s *gpu.Sequence, in, out Tensor, withReLU bool, res *Tens
 	return c.recordTiled(s, what, in, out, relu, res, cfg, pad)
 }
 
-// recordBands records the convolution, checked by record, with tiling
+// recordBands records the convolution, checked by the caller, with tiling
 // cfg (whose kernel binds lim elements and computes pix pixels a
 // workgroup) and the window's padding pad: whole where an image fits the
 // bindings and a dispatch, else in row bands. It times nothing and needs

@@ -132,11 +132,8 @@ func (v *view) freeCanvas() {
 // old canvas is free.
 func (v *view) resize(w, h int) error {
 	cw, ch, bgra, err := v.a.swapchain(w, h)
-	if errors.Is(err, errMinimised) {
-		return nil // the next frame tries again
-	}
 	if err != nil {
-		return err
+		return err // errMinimised: the surface has no size, the caller waits
 	}
 	v.fbW, v.fbH, v.stale = w, h, false
 	if cw == v.cw && ch == v.ch && bgra == v.bgra {

@@ -129,11 +129,12 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer a.close()
-	cw, ch, bgra, err := a.swapchain(o.Width, o.Height)
+	fbW, fbH := win.GetFramebufferSize() // pixels, which on HiDPI screens are not the window's units
+	cw, ch, bgra, err := a.swapchain(fbW, fbH)
 	if err != nil {
 		return err
 	}
-	v := &view{o: o, a: a, logf: logf, fbW: o.Width, fbH: o.Height}
+	v := &view{o: o, a: a, logf: logf, fbW: fbW, fbH: fbH}
 	defer v.close()
 	if err := v.open(cw, ch, bgra, first); err != nil {
 		return err
@@ -179,7 +180,13 @@ func Run(ctx context.Context, o Options) error {
 			continue
 		}
 		if w != v.fbW || h != v.fbH || v.stale { // resized, or out of date: a new swapchain (and canvas)
-			if err := v.resize(w, h); err != nil {
+			err := v.resize(w, h)
+			if errors.Is(err, errMinimised) { // the surface has no size yet: wait as while minimised
+				glfw.WaitEventsTimeout(0.1)
+				frame--
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}

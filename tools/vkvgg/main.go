@@ -570,25 +570,32 @@ const pathsMember = "paths"
 func runAll(ctx context.Context, net *models.Net, all *inputs, batch int, pool graph.Pooling, names []string, stderr io.Writer,
 	each func(i0 int, res *graph.Result) error) (int, error) {
 	for i := 0; i < all.n; {
-		j := min(all.n, i+batch)
-		b, err := all.batch(i, j)
+		decoded, err := all.batch(i, min(all.n, i+batch))
 		if err != nil {
 			return batch, err
 		}
-		res, err := net.RunPooled(ctx, b, pool, names...)
-		var me *graph.MemoryError
-		if errors.As(err, &me) && me.MaxBatch >= 1 && me.MaxBatch < b.N {
-			fmt.Fprintf(stderr, "vkvgg: %v; running batches of %d\n", err, me.MaxBatch)
-			batch = me.MaxBatch
-			continue
+		// The decoded images in batches of the current size (smaller
+		// after a memory error, without decoding them again).
+		img := decoded.H * decoded.W * 3
+		for k := 0; k < decoded.N; {
+			m := min(decoded.N, k+batch)
+			b := graph.Batch{N: m - k, H: decoded.H, W: decoded.W, Data: decoded.Data[k*img : m*img]}
+			res, err := net.RunPooled(ctx, b, pool, names...)
+			var me *graph.MemoryError
+			if errors.As(err, &me) && me.MaxBatch >= 1 && me.MaxBatch < b.N {
+				fmt.Fprintf(stderr, "vkvgg: %v; running batches of %d\n", err, me.MaxBatch)
+				batch = me.MaxBatch
+				continue
+			}
+			if err != nil {
+				return batch, err
+			}
+			if err := each(i+k, res); err != nil {
+				return batch, err
+			}
+			k = m
 		}
-		if err != nil {
-			return batch, err
-		}
-		if err := each(i, res); err != nil {
-			return batch, err
-		}
-		i = j
+		i += decoded.N
 	}
 	return batch, nil
 }
@@ -618,9 +625,9 @@ type inputs struct {
 // openInputs opens the input of what: the .npy input, or the images of
 // args, folders expanded by imageFiles (size > 0 centre-crops and
 // resizes them, 0 keeps their own size, which must then be the first
-// image's for all). The .npy's values, the files' existence and the
-// first image's decoding are checked before any work; the other images
-// are decoded a batch at a time as they run.
+// image's for all). The .npy's values and every image's header are
+// checked before any work; the images are decoded a batch at a time as
+// they run.
 func openInputs(what, input string, args []string, size int) (*inputs, error) {
 	if input != "" {
 		a, err := npy.ReadNPYFile(input)
@@ -647,32 +654,43 @@ func openInputs(what, input string, args []string, size int) (*inputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+	// Every file's header is read now (no pixels): a missing file, one
+	// that is no image, or with --size 0 one of another size than the
+	// first fails before any work.
+	in := &inputs{n: len(paths), h: size, w: size, paths: paths}
+	for i, p := range paths {
+		w, h, err := images.Size(p)
+		if err != nil {
+			return nil, err
+		}
+		if size > 0 {
+			continue
+		}
+		if i == 0 {
+			in.h, in.w = h, w
+		} else if h != in.h || w != in.w {
+			return nil, sizeErr(what, p, w, h, paths[0], in.w, in.h)
 		}
 	}
-	in := &inputs{n: len(paths), h: size, w: size, paths: paths}
 	in.batch = func(i, j int) (graph.Batch, error) {
 		imgs, err := loadImages(paths[i:j], size)
 		if err != nil {
 			return graph.Batch{}, err
 		}
 		for k, m := range imgs {
-			if m.H != in.h || m.W != in.w {
-				return graph.Batch{}, fmt.Errorf("%s: %s is %dx%d, %s %dx%d: with --size 0 every image must have the same size", what, paths[i+k], m.W, m.H, paths[0], in.w, in.h)
+			if m.H != in.h || m.W != in.w { // a GIF's first frame smaller than its screen
+				return graph.Batch{}, sizeErr(what, paths[i+k], m.W, m.H, paths[0], in.w, in.h)
 			}
 		}
 		return batchOf(imgs)
 	}
-	// The first image is decoded now: a file that is no image fails
-	// before any work, and with size 0 it gives the size.
-	first, err := loadImages(paths[:1], size)
-	if err != nil {
-		return nil, err
-	}
-	in.h, in.w = first[0].H, first[0].W
 	return in, nil
+}
+
+// sizeErr is the error for an image of another size than the first with
+// --size 0.
+func sizeErr(what, path string, w, h int, first string, fw, fh int) error {
+	return fmt.Errorf("%s: %s is %dx%d, %s %dx%d: with --size 0 every image must have the same size", what, path, w, h, first, fw, fh)
 }
 
 // readInput is the whole input of what as one batch (openInputs).
