@@ -877,6 +877,21 @@ func TestTune(t *testing.T) {
 	}
 }
 
+// copyImages copies sample images (paths under testdata/images) into dir
+// under new names.
+func copyImages(t *testing.T, dir string, names map[string]string) {
+	t.Helper()
+	for from, to := range names {
+		data, err := os.ReadFile(filepath.Join("../../testdata/images", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestFolderInputs: features, classify and validate take folders as view
 // and predict do: their image files, recursively in lexical order, other
 // files left out. features decodes them a batch at a time and lists the
@@ -890,15 +905,7 @@ func TestFolderInputs(t *testing.T) {
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for from, to := range map[string]string{"tiny.png": "a.png", "tiny_gray.jpg": "b.JPG"} {
-		data, err := os.ReadFile(filepath.Join("../../testdata/images/small", from))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(sub, to), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyImages(t, sub, map[string]string{"small/tiny.png": "a.png", "small/tiny_gray.jpg": "b.JPG"})
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an image"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -932,15 +939,7 @@ func TestFolderInputs(t *testing.T) {
 	// With --size 0 a later image of another size fails from its
 	// header, before any work, naming it; nothing is written.
 	mixed := t.TempDir()
-	for from, to := range map[string]string{"small/tiny.png": "1.png", "coffee_rgba.png": "2.png"} {
-		data, err := os.ReadFile(filepath.Join("../../testdata/images", from))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(mixed, to), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyImages(t, mixed, map[string]string{"small/tiny.png": "1.png", "coffee_rgba.png": "2.png"})
 	mixedOut := filepath.Join(t.TempDir(), "m.npz")
 	_, _, err = runCmd(t, "features", "--device", "cpu", "--weights", "random:resnet18", "--size", "0", "--batch", "1", "--layers", "avgpool", "--out", mixedOut, mixed)
 	if err == nil || !strings.Contains(err.Error(), "2.png") || !strings.Contains(err.Error(), "same size") {
