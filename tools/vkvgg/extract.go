@@ -61,7 +61,7 @@ func extractCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if net.Precision() != layers.FP32 {
 		precision = net.Precision().String()
 	}
-	prog := newProgress(stderr)
+	prog := newProgress(stderr, "extract")
 	rep, err := extract.Run(ctx, net, extract.Job{
 		Network: net.Name, Weights: nf.weights, Device: device, Precision: precision, Layers: names, Pool: pool, Size: *size, Batch: nf.batch,
 		Shard: *shard, Out: *out, Paths: fs.Args(), Command: "vkvgg extract " + strings.Join(args, " "),
@@ -85,20 +85,22 @@ func extractCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// progress shows done/total, images per second and time left: a bar that
-// redraws on a terminal, a plain line every few seconds otherwise.
+// progress shows a command's done/total, images per second and time
+// left: a bar that redraws on a terminal, a plain line every few seconds
+// otherwise.
 type progress struct {
 	w     io.Writer
+	what  string // the command
 	bar   *progressbar.ProgressBar
 	start time.Time
 	last  time.Time
 	total int
 }
 
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, start: time.Now()}
+func newProgress(w io.Writer, what string) *progress {
+	p := &progress{w: w, what: what, start: time.Now()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("extract"),
+		p.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
 	}
@@ -125,7 +127,7 @@ func (p *progress) update(done, total int) {
 	if rate > 0 {
 		left = (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "vkvgg: extract: %d/%d images, %.1f images/s, %s left\n", done, total, rate, left)
+	fmt.Fprintf(p.w, "vkvgg: %s: %d/%d images, %.1f images/s, %s left\n", p.what, done, total, rate, left)
 }
 
 func (p *progress) finish() {

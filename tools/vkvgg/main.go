@@ -520,15 +520,27 @@ func features(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shapes := map[string][]int{}
 	var order []string
 	start := time.Now()
-	batch, err := runAll(ctx, net, all, nf.batch, pool, names, stderr, func(_ int, res *graph.Result) error {
+	var prog *progress // more than one batch: the progress, as extract shows it
+	if all.n > nf.batch {
+		prog = newProgress(stderr, "features")
+	}
+	batch, err := runAll(ctx, net, all, nf.batch, pool, names, stderr, func(i0 int, res *graph.Result) error {
 		order = res.Names()
+		done := i0
 		for _, name := range order {
 			ft, _ := res.Feature(name)
 			collected[name] = append(collected[name], ft.Data...)
 			shapes[name] = append([]int{all.n}, ft.Shape[1:]...)
+			done = i0 + ft.Shape[0]
+		}
+		if prog != nil {
+			prog.update(done, all.n)
 		}
 		return nil
 	})
+	if prog != nil {
+		prog.finish()
+	}
 	if err != nil {
 		return err
 	}

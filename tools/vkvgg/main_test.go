@@ -912,9 +912,14 @@ func TestFolderInputs(t *testing.T) {
 	a, b := filepath.Join(sub, "a.png"), filepath.Join(sub, "b.JPG")
 	base := []string{"--device", "cpu", "--weights", "random:resnet18", "--size", "32"}
 	out := filepath.Join(t.TempDir(), "f.npz")
-	// A batch of one image at a time.
-	if _, stderr, err := runCmd(t, append(append([]string{"features"}, base...), "--batch", "1", "--layers", "avgpool", "--out", out, dir)...); err != nil {
+	// A batch of one image at a time, with the progress as extract
+	// prints it where stderr is no terminal.
+	_, stderr, err := runCmd(t, append(append([]string{"features"}, base...), "--batch", "1", "--layers", "avgpool", "--out", out, dir)...)
+	if err != nil {
 		t.Fatalf("features on a folder: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "vkvgg: features: 1/2 images") || !strings.Contains(stderr, "vkvgg: features: 2/2 images") {
+		t.Errorf("features' progress:\n%s", stderr)
 	}
 	members, err := npy.ReadNPZMembers(out)
 	if err != nil {
