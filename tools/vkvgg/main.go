@@ -50,6 +50,7 @@ import (
 	"github.com/vkvgg/vkvgg/gpu"
 	"github.com/vkvgg/vkvgg/graph"
 	"github.com/vkvgg/vkvgg/images"
+	"github.com/vkvgg/vkvgg/internal/parallel"
 	"github.com/vkvgg/vkvgg/layers"
 	"github.com/vkvgg/vkvgg/models"
 	"github.com/vkvgg/vkvgg/npy"
@@ -422,17 +423,20 @@ func imageFiles(what string, args []string) ([]string, error) {
 	return files, nil
 }
 
-// loadImages decodes images; size > 0 centre-crops and resizes like
-// tensorflow-vgg's load_image, 0 keeps each image's own size.
+// loadImages decodes images on every core; size > 0 centre-crops and
+// resizes like tensorflow-vgg's load_image, 0 keeps each image's own
+// size. The error is that of the first image that fails, in order.
 func loadImages(paths []string, size int) ([]images.RGB, error) {
 	out := make([]images.RGB, len(paths))
-	for i, p := range paths {
-		var err error
+	errs := make([]error, len(paths))
+	parallel.For(len(paths), func(i int) {
 		if size > 0 {
-			out[i], err = images.LoadVGG(p, size)
+			out[i], errs[i] = images.LoadVGG(paths[i], size)
 		} else {
-			out[i], err = images.Load(p)
+			out[i], errs[i] = images.Load(paths[i])
 		}
+	})
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
