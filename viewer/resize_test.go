@@ -31,13 +31,7 @@ const envResizeChild = "VKVGG_TEST_RESIZE_CHILD"
 func TestResize(t *testing.T) {
 	if os.Getenv(envResizeChild) == "" {
 		testdev.Open(t) // skips or fails as the GPU tests do
-		xvfb, err := exec.LookPath("xvfb-run")
-		if err != nil && os.Getenv("DISPLAY") == "" {
-			if os.Getenv("VKVGG_REQUIRE_DISPLAY") == "1" {
-				t.Fatal("no xvfb-run and no DISPLAY (Debian: xvfb xauth)")
-			}
-			t.Skip("no xvfb-run and no DISPLAY (Debian: xvfb xauth)")
-		}
+		xvfb := testdev.Xvfb(t)
 		args := []string{"-test.run=^TestResize$", "-test.v", "-test.count=1"}
 		cmd := exec.Command(os.Args[0], args...)
 		if xvfb != "" {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +26,25 @@ const EnvRequire = "VKVGG_REQUIRE_GPU"
 
 // Required reports whether VKVGG_REQUIRE_GPU=1.
 func Required() bool { return os.Getenv(EnvRequire) == "1" }
+
+// EnvRequireDisplay is the variable that makes a missing X server a
+// failure for the tests that open a window.
+const EnvRequireDisplay = "VKVGG_REQUIRE_DISPLAY"
+
+// Xvfb returns the xvfb-run to run a windowed program under, or "" where
+// DISPLAY names an X server already; with neither it skips t, or fails
+// it under VKVGG_REQUIRE_DISPLAY=1.
+func Xvfb(t testing.TB) string {
+	t.Helper()
+	xvfb, err := exec.LookPath("xvfb-run")
+	if err != nil && os.Getenv("DISPLAY") == "" {
+		if os.Getenv(EnvRequireDisplay) == "1" {
+			t.Fatal("no xvfb-run and no DISPLAY (Debian: xvfb xauth)")
+		}
+		t.Skip("no xvfb-run and no DISPLAY (Debian: xvfb xauth)")
+	}
+	return xvfb
+}
 
 // Kernels are the kernel options the environment asks the tests for
 // (VKVGG_KERNELS, VKVGG_WINOGRAD, VKVGG_SUBGROUPS; layers.KernelOptionsFromEnv):

@@ -5,7 +5,6 @@ package main
 import (
 	"image/color"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,9 +16,6 @@ import (
 	"github.com/vkvgg/vkvgg/viz"
 )
 
-// EnvRequireDisplay makes a missing X server (xvfb-run) a failure.
-const EnvRequireDisplay = "VKVGG_REQUIRE_DISPLAY"
-
 // TestView runs the viewer as CI does, `xvfb-run vkvgg view ... --frames 3
 // --screenshot s.png` with the validation layer on, and checks its
 // screenshot against the feature maps `vkvgg features` returns: each tile,
@@ -27,13 +23,7 @@ const EnvRequireDisplay = "VKVGG_REQUIRE_DISPLAY"
 // almost perfectly and better than with every other channel.
 func TestView(t *testing.T) {
 	testdev.Open(t) // skips or fails as the GPU tests do
-	xvfb, err := exec.LookPath("xvfb-run")
-	if err != nil && os.Getenv("DISPLAY") == "" {
-		if os.Getenv(EnvRequireDisplay) == "1" {
-			t.Fatal("no xvfb-run and no DISPLAY (Debian: xvfb xauth)")
-		}
-		t.Skip("no xvfb-run and no DISPLAY (Debian: xvfb xauth)")
-	}
+	xvfb := testdev.Xvfb(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "vkvgg")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
