@@ -192,17 +192,18 @@ func (c *Conv3x3) general() *GConv {
 // of the direct kernel kernelFor picks for tensors at aligned offsets.
 func (c *Conv3x3) directFits(in, out Shape) bool {
 	lim := c.kit.maxWindow()
-	if c.registerFits() {
+	if c.kit.registerReads(9, c.Cin, c.Cout) {
 		lim = min(lim, c.kit.maxTexelWindow())
 	}
 	return imageFits(in, out, lim)
 }
 
-// registerFits reports whether the kit's tiling is a register one that
-// the layer allows (vec4 access to channels, weights within one texel
-// binding), for tensors at offsets that are multiples of 4.
-func (c *Conv3x3) registerFits() bool {
-	return c.kit.conv.Register && c.Cin%4 == 0 && c.Cout%4 == 0 && 9*c.Cin*c.Cout <= c.kit.maxTexelWindow()
+// registerReads reports whether the kit's tiling is a register one that
+// a convolution of taps taps from cin to cout channels allows (vec4
+// access to channels, weights within one texel binding), for tensors at
+// offsets that are multiples of 4.
+func (k *Kit) registerReads(taps, cin, cout int) bool {
+	return k.conv.Register && cin%4 == 0 && cout%4 == 0 && taps*cin*cout <= k.maxTexelWindow()
 }
 
 // dispatchConv records a convolution kernel over chunks of images that
@@ -265,7 +266,7 @@ type convKernel struct {
 // of 4, weights within one texel binding), else the shared-memory one.
 func (c *Conv3x3) kernelFor(in, out Tensor) (convKernel, error) {
 	cfg := c.kit.conv
-	if cfg.Register && (!c.registerFits() || in.Off%4 != 0 || out.Off%4 != 0) {
+	if cfg.Register && (!c.kit.registerReads(9, c.Cin, c.Cout) || in.Off%4 != 0 || out.Off%4 != 0) {
 		cfg = *cfg.Fallback
 	}
 	if !cfg.Register {
@@ -407,7 +408,7 @@ func (c *GConv) recordBands(s *gpu.Sequence, what string, in, out Tensor, relu u
 func (c *GConv) config(what string, in, out Tensor, res *Tensor) (cfg ConvConfig, lim, pix int, err error) {
 	cfg = c.kit.conv
 	taps := c.win.KH * c.win.KW
-	if cfg.Register && (c.Cin%4 != 0 || c.Cout%4 != 0 || in.Off%4 != 0 || out.Off%4 != 0 || (res != nil && res.Off%4 != 0) || taps*c.Cin*c.Cout > c.kit.maxTexelWindow()) {
+	if cfg.Register && (!c.kit.registerReads(taps, c.Cin, c.Cout) || in.Off%4 != 0 || out.Off%4 != 0 || (res != nil && res.Off%4 != 0)) {
 		cfg = *cfg.Fallback
 	}
 	if !cfg.Register && taps*c.Cin*c.Cout > c.kit.maxWindow() {

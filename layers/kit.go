@@ -515,18 +515,15 @@ func (k *Kit) Preprocess(s *gpu.Sequence, in, out Tensor, a Affine) error {
 	if err != nil {
 		return err
 	}
-	return bandsOf(what, in, out, nil, pixelwise, k.maxWindow(), is.H, func(in, out Tensor, _ *Tensor, _, _ int) error {
-		pix := in.Shape.H * in.Shape.W
-		return k.imageChunks(s, what, kern, in, out, pix, func(n int, ib, ob uint32) []uint32 {
-			push := []uint32{uint32(n * pix), ib, ob, uint32(a.Perm[0]), uint32(a.Perm[1]), uint32(a.Perm[2])}
-			for _, v := range a.Mul {
-				push = append(push, math.Float32bits(v))
-			}
-			for _, v := range a.Add {
-				push = append(push, math.Float32bits(v))
-			}
-			return push
-		})
+	return k.pixelChunks(s, what, kern, in, out, 1, func(pixels int, ib, ob uint32) []uint32 {
+		push := []uint32{uint32(pixels), ib, ob, uint32(a.Perm[0]), uint32(a.Perm[1]), uint32(a.Perm[2])}
+		for _, v := range a.Mul {
+			push = append(push, math.Float32bits(v))
+		}
+		for _, v := range a.Add {
+			push = append(push, math.Float32bits(v))
+		}
+		return push
 	})
 }
 
@@ -545,11 +542,8 @@ func (k *Kit) PadChannels(s *gpu.Sequence, in, out Tensor) error {
 	if err != nil {
 		return err
 	}
-	return bandsOf(what, in, out, nil, pixelwise, k.maxWindow(), is.H, func(in, out Tensor, _ *Tensor, _, _ int) error {
-		pix := in.Shape.H * in.Shape.W
-		return k.imageChunks(s, what, kern, in, out, out.Shape.Image(), func(n int, ib, ob uint32) []uint32 {
-			return []uint32{uint32(n * pix), uint32(is.C), uint32(os.C), ib, ob}
-		})
+	return k.pixelChunks(s, what, kern, in, out, os.C, func(pixels int, ib, ob uint32) []uint32 {
+		return []uint32{uint32(pixels), uint32(is.C), uint32(os.C), ib, ob}
 	})
 }
 
@@ -610,6 +604,18 @@ func (k *Kit) Eltwise(s *gpu.Sequence, a, b, out Tensor, add, relu bool) error {
 // the chunk, element bases of the two windows).
 func (k *Kit) imageChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, out Tensor, threads int, push func(n int, ib, ob uint32) []uint32) error {
 	return k.imageChunksTexel(s, what, kern, in, out, threads, false, push)
+}
+
+// pixelChunks is imageChunks for a kernel whose every output pixel reads
+// only its own input pixel: images too large for one binding run in row
+// bands (any rows: no window overlaps). It dispatches perPixel
+// invocations a pixel, with push constants from push (the pixels of the
+// chunk or band, element bases of the two windows).
+func (k *Kit) pixelChunks(s *gpu.Sequence, what string, kern *gpu.Kernel, in, out Tensor, perPixel int, push func(pixels int, ib, ob uint32) []uint32) error {
+	return bandsOf(what, in, out, nil, pixelwise, k.maxWindow(), in.Shape.H, func(in, out Tensor, _ *Tensor, _, _ int) error {
+		pix := in.Shape.H * in.Shape.W
+		return k.imageChunks(s, what, kern, in, out, pix*perPixel, func(n int, ib, ob uint32) []uint32 { return push(n*pix, ib, ob) })
+	})
 }
 
 // imageChunksTexel is imageChunks with, when texel is set, the input

@@ -1105,15 +1105,10 @@ func (rk resizeKernel) Record(s *gpu.Sequence, in []Tensor, out Tensor) error {
 	}
 	for n := 0; n < is.N; n++ {
 		for _, b := range bands {
-			x, y := in[0].rows(n, b.a, b.b), out.rows(n, b.y0, b.y1)
-			iv, ib := rk.kit.window(x.Buf, x.Off, x.Shape.Len())
-			ov, ob := rk.kit.window(y.Buf, y.Off, y.Shape.Len())
-			g, err := grid(y.Shape.Len(), rk.kit.ewg())
-			if err != nil {
-				return err
-			}
-			push := []uint32{1, uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob, uint32(b.y1 - b.y0), uint32(b.y0), uint32(b.a)}
-			if err := s.Dispatch(kern, g, push, gpu.R(iv), gpu.W(ov)); err != nil {
+			y := out.rows(n, b.y0, b.y1)
+			if err := rk.kit.imageChunks(s, "resize", kern, in[0].rows(n, b.a, b.b), y, y.Shape.Image(), func(_ int, ib, ob uint32) []uint32 {
+				return []uint32{1, uint32(is.H), uint32(is.W), uint32(is.C), uint32(os.H), uint32(os.W), ib, ob, uint32(b.y1 - b.y0), uint32(b.y0), uint32(b.a)}
+			}); err != nil {
 				return err
 			}
 		}
