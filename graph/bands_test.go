@@ -67,7 +67,15 @@ func TestImageOverBinding(t *testing.T) {
 			if !ok {
 				t.Fatalf("no %s", name)
 			}
-			if e := layertest.NormErr(f.Data, w.Data); !(e < 1e-5) {
+			// The resize computes its sample positions in float32, the
+			// reference in float64: over 2101 rows the weights differ by
+			// about 1e-5 of a row, and up's error, 5.5e-6 to 1.2e-5 over
+			// five seeds, is 20-40 times conv2's.
+			tol := 1e-5
+			if name == "up" {
+				tol = 5e-5
+			}
+			if e := layertest.NormErr(f.Data, w.Data); !(e < tol) {
 				t.Errorf("%s of %v: %v: normalised error %.3g", name, names, f.Shape, e)
 			}
 		}
